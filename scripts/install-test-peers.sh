@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Installs the third-party servers used as peers by the interop tests
+# (tests/support/peers.rs): Dovecot 2.3 (IMAP + POP3) and Postfix 3.7.
+#
+# Idempotent, non-interactive, run as root on Debian 12 (bookworm).
+# Installs nothing when every required command is already present.
+# Never leaves system services running: packages are installed behind a
+# temporary /usr/sbin/policy-rc.d that forbids service starts, and the tests
+# start their own private instances on high loopback ports.
+#
+# To add a peer, append "command:package[ package...]" to REQUIRED below
+# (command is looked up in PATH, /usr/sbin and /usr/bin, or given as a path).
+set -euo pipefail
+
+REQUIRED=(
+  "dovecot:dovecot-core dovecot-imapd dovecot-pop3d"
+  "doveadm:dovecot-core"
+  "/usr/lib/dovecot/imap:dovecot-imapd"
+  "/usr/lib/dovecot/pop3:dovecot-pop3d"
+  "/usr/sbin/postfix:postfix"
+)
+
+have() {
+  local cmd="$1"
+  if [[ "$cmd" == /* ]]; then
+    [[ -x "$cmd" ]]
+  else
+    PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" command -v "$cmd" >/dev/null 2>&1
+  fi
+}
+
+missing_pkgs=()
+missing_cmds=()
+for entry in "${REQUIRED[@]}"; do
+  cmd="${entry%%:*}"
+  pkgs="${entry#*:}"
+  if ! have "$cmd"; then
+    missing_cmds+=("$cmd")
+    for p in $pkgs; do
+      [[ " ${missing_pkgs[*]-} " == *" $p "* ]] || missing_pkgs+=("$p")
+    done
+  fi
+done
+
+if [[ ${#missing_pkgs[@]} -eq 0 ]]; then
+  echo "install-test-peers: all test peers already installed, nothing to do"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-test-peers: missing ${missing_cmds[*]}; run as root to install ${missing_pkgs[*]}" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# Forbid service starts during installation (exit 101 = action not allowed).
+created_policy=0
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 0755 /usr/sbin/policy-rc.d
+  created_policy=1
+fi
+cleanup() {
+  if [[ $created_policy -eq 1 ]]; then rm -f /usr/sbin/policy-rc.d; fi
+}
+trap cleanup EXIT
+
+if [[ " ${missing_pkgs[*]} " == *" postfix "* ]]; then
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  echo "postfix postfix/mailname string localhost" | debconf-set-selections
+fi
+
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+  "${missing_pkgs[@]}" >/dev/null
+
+# Belt and braces: if anything did start (e.g. no policy-rc.d honoured in a
+# container without init), stop it so ports 25/110/143/993/995 stay free.
+for svc in dovecot postfix; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" >/dev/null 2>&1 || true
+  fi
+done
+if [[ -f /run/dovecot/master.pid ]]; then
+  kill "$(cat /run/dovecot/master.pid)" 2>/dev/null || true
+fi
+if [[ -f /var/spool/postfix/pid/master.pid ]]; then
+  /usr/sbin/postfix stop >/dev/null 2>&1 || true
+fi
+
+echo "install-test-peers: installed ${missing_pkgs[*]} (missing: ${missing_cmds[*]})"

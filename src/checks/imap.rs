@@ -1,0 +1,196 @@
+//! `kind: imap`: the retriever's IMAP path (993 implicit TLS, or 143 with
+//! STARTTLS). Greeting, CAPABILITY, STARTTLS when asked, CAPABILITY again,
+//! LOGOUT; exports IMAP4rev1, AUTH=XOAUTH2, SASL-IR, IDLE and friends.
+
+use super::mail::{MailSession, watched, watched_after_starttls};
+use super::{BoxFuture, BuildContext, BuildError, Check};
+use crate::config::{CheckConfig, CheckSettings};
+use crate::observation::{Failure, Probe};
+use crate::proto::BoxStream;
+use crate::proto::lines::{LineError, LineStream};
+use crate::reason::{Phase, Reason};
+
+/// Capabilities exported as `ece_o365_capability_advertised`.
+pub const WATCHED: &[&str] = &[
+    "IMAP4REV1",
+    "STARTTLS",
+    "LOGINDISABLED",
+    "AUTH=XOAUTH2",
+    "AUTH=OAUTHBEARER",
+    "AUTH=PLAIN",
+    "SASL-IR",
+    "IDLE",
+];
+
+pub struct ImapCheck {
+    session: MailSession,
+}
+
+pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
+    let CheckSettings::Mail { target, mode, tls, .. } = &cfg.settings else { return Err(BuildError::Mismatch) };
+    Ok(Box::new(ImapCheck { session: MailSession::new(ctx, target, *mode, tls)? }))
+}
+
+/// The end of a tagged command: its status and the untagged lines before it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: Status,
+    /// The tagged line's text after the status.
+    pub text: String,
+    /// Untagged (`* `) lines, without the `* `, literals skipped.
+    pub untagged: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    No,
+    Bad,
+}
+
+/// Reads lines until the tagged completion of `tag`, skipping literals
+/// (`{n}`) within the codec's bounds.
+pub async fn read_response(ls: &mut LineStream<BoxStream>, tag: &str) -> Result<Response, Failure> {
+    let mut untagged = Vec::new();
+    let mut lines = 0;
+    loop {
+        lines += 1;
+        if lines > ls.limits().max_lines {
+            return Err(LineError::TooManyLines(ls.limits().max_lines).into());
+        }
+        let line = ls.read_line().await?;
+        if let Some(rest) = line.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
+            let (status, text) = parse_status(rest)
+                .ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not an IMAP status: {line}")))?;
+            return Ok(Response { status, text: text.to_string(), untagged });
+        }
+        if let Some(n) = literal_len(&line) {
+            ls.skip_bytes(n).await?;
+        }
+        match line.strip_prefix("* ") {
+            Some(data) => untagged.push(data.to_string()),
+            None if line.starts_with('+') => {
+                return Err(Failure::new(Reason::UnexpectedReply, format!("unexpected continuation request: {line}")));
+            }
+            // The remainder of a line after a literal: part of the previous response.
+            None => {}
+        }
+    }
+}
+
+/// `OK [..] text` -> (Ok, "[..] text").
+pub fn parse_status(rest: &str) -> Option<(Status, &str)> {
+    let (word, text) = rest.split_once(' ').unwrap_or((rest, ""));
+    let status = match word.to_ascii_uppercase().as_str() {
+        "OK" => Status::Ok,
+        "NO" => Status::No,
+        "BAD" => Status::Bad,
+        _ => return None,
+    };
+    Some((status, text))
+}
+
+/// The size of a literal announced at the end of a line: `... {42}` or `{42+}`.
+pub fn literal_len(line: &str) -> Option<usize> {
+    let inner = line.strip_suffix('}')?;
+    let open = inner.rfind('{')?;
+    inner[open + 1..].trim_end_matches('+').parse().ok()
+}
+
+/// Capability atoms of `* CAPABILITY ...` lines, upper case.
+pub fn capabilities(untagged: &[String]) -> Vec<String> {
+    untagged
+        .iter()
+        .filter_map(|l| {
+            let (word, rest) = l.split_once(' ')?;
+            word.eq_ignore_ascii_case("CAPABILITY").then_some(rest)
+        })
+        .flat_map(|rest| rest.split_ascii_whitespace().map(str::to_ascii_uppercase))
+        .collect()
+}
+
+struct Tags(u32);
+
+impl Tags {
+    fn next(&mut self) -> String {
+        self.0 += 1;
+        format!("E{}", self.0)
+    }
+}
+
+async fn command(ls: &mut LineStream<BoxStream>, tags: &mut Tags, command: &str) -> Result<Response, Failure> {
+    let tag = tags.next();
+    ls.send_line(&format!("{tag} {command}")).await?;
+    read_response(ls, &tag).await
+}
+
+async fn capability(ls: &mut LineStream<BoxStream>, tags: &mut Tags) -> Result<Vec<String>, Failure> {
+    let r = command(ls, tags, "CAPABILITY").await?;
+    if r.status != Status::Ok {
+        return Err(Failure::new(Reason::UnexpectedReply, format!("CAPABILITY failed: {:?} {}", r.status, r.text)));
+    }
+    Ok(capabilities(&r.untagged))
+}
+
+impl Check for ImapCheck {
+    fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
+        Box::pin(async move {
+            let mut ls = self.session.open(probe).await?;
+            let mut tags = Tags(0);
+            probe.enter(Phase::Banner);
+            let greeting = ls.read_line().await?;
+            let upper = greeting.to_ascii_uppercase();
+            if upper.starts_with("* BYE") {
+                return Err(Failure::new(Reason::GreetingRejected, format!("greeting: {greeting}")));
+            }
+            if !upper.starts_with("* OK") {
+                // PREAUTH included: a session that skips authentication is not
+                // what ECE expects, and STARTTLS would be impossible after it.
+                return Err(Failure::new(Reason::UnexpectedReply, format!("greeting: {greeting}")));
+            }
+            probe.enter(Phase::Capability);
+            let mut caps = capability(&mut ls, &mut tags).await?;
+            probe.facts.capabilities = Some(watched(WATCHED, &caps));
+            if self.session.wants_starttls() {
+                let offered = caps.iter().any(|c| c == "STARTTLS");
+                if !offered {
+                    return Err(Failure::new(Reason::StarttlsNotOffered, "CAPABILITY does not list STARTTLS"));
+                }
+                probe.enter(Phase::Starttls);
+                let r = command(&mut ls, &mut tags, "STARTTLS").await?;
+                if r.status != Status::Ok {
+                    return Err(Failure::new(Reason::StarttlsRejected, format!("STARTTLS refused: {:?} {}", r.status, r.text)));
+                }
+                ls = self.session.upgrade(probe, ls).await?;
+                probe.enter(Phase::Capability);
+                caps = capability(&mut ls, &mut tags).await?;
+                probe.facts.capabilities = Some(watched_after_starttls(WATCHED, &caps, offered));
+            }
+            probe.enter(Phase::Quit);
+            let _ = command(&mut ls, &mut tags, "LOGOUT").await;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_and_literals_parse() {
+        assert_eq!(parse_status("OK CAPABILITY completed."), Some((Status::Ok, "CAPABILITY completed.")));
+        assert_eq!(parse_status("no AUTHENTICATE failed."), Some((Status::No, "AUTHENTICATE failed.")));
+        assert_eq!(parse_status("MAYBE"), None);
+        assert_eq!(literal_len("* 1 FETCH (BODY[] {42}"), Some(42));
+        assert_eq!(literal_len("* X {7+}"), Some(7));
+        assert_eq!(literal_len("* OK {x}"), None);
+        assert_eq!(literal_len("* OK fine"), None);
+    }
+
+    #[test]
+    fn capability_atoms_are_upper_cased() {
+        let caps = capabilities(&["CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR idle".into(), "OK whatever".into()]);
+        assert_eq!(caps, vec!["IMAP4REV1", "AUTH=XOAUTH2", "SASL-IR", "IDLE"]);
+    }
+}

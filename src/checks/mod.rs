@@ -1,0 +1,127 @@
+//! The checks: one file per protocol, one [`Check`] trait, one registration
+//! table ([`REGISTRY`]), and the runner that owns the timeout.
+//!
+//! A check only speaks its protocol and writes phases and facts into its
+//! [`Probe`]; it never touches metrics, the HTTP server or the clock's
+//! deadline. [`run_check`] puts the timeout around it and turns the probe into
+//! an [`Observation`]. A new protocol is one file here plus one line in
+//! [`REGISTRY`] (and its `Kind`).
+
+pub mod dns;
+pub mod imap;
+pub mod pop3;
+pub mod smtp;
+pub mod tcp;
+pub mod tls;
+
+mod mail;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
+
+use crate::config::{CheckConfig, Config, ConfigError};
+use crate::observation::{Failure, Observation, Probe};
+use crate::proto::tls::{ClientConfigCache, TlsSetupError};
+use crate::reason::Kind;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A protocol check. `run` speaks the protocol once; success is `Ok(())`.
+pub trait Check: Send + Sync {
+    fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>>;
+}
+
+/// What the scheduler, the metrics and the report need to know about a check
+/// besides how to run it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckMeta {
+    pub name: String,
+    pub kind: Kind,
+    /// `host:port`, or `name/TYPE` for DNS.
+    pub target: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// A check ready to run.
+#[derive(Clone)]
+pub struct ScheduledCheck {
+    pub meta: Arc<CheckMeta>,
+    pub check: Arc<dyn Check>,
+}
+
+/// Shared state while building checks from a config.
+#[derive(Default)]
+pub struct BuildContext {
+    pub tls: ClientConfigCache,
+}
+
+/// Why a validated check could still not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+    #[error("cannot set up the DNS resolver: {0}")]
+    Resolver(String),
+    #[error("settings do not match the check kind")]
+    Mismatch,
+}
+
+type Builder = fn(&CheckConfig, &mut BuildContext) -> Result<Box<dyn Check>, BuildError>;
+
+/// The registration table: which builder makes which kind.
+pub const REGISTRY: &[(Kind, Builder)] = &[
+    (Kind::Dns, dns::build),
+    (Kind::Tcp, tcp::build),
+    (Kind::Tls, tls::build),
+    (Kind::Smtp, smtp::build),
+    (Kind::Imap, imap::build),
+    (Kind::Pop3, pop3::build),
+];
+
+/// Builds every configured check. Errors name the file and the check.
+pub fn build_all(config: &Config) -> Result<Vec<ScheduledCheck>, ConfigError> {
+    let mut ctx = BuildContext::default();
+    config
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(i, cfg)| {
+            let builder = REGISTRY.iter().find(|(k, _)| *k == cfg.kind).map(|(_, b)| *b).ok_or(BuildError::Mismatch);
+            let check = builder.and_then(|b| b(cfg, &mut ctx)).map_err(|e| ConfigError {
+                file: config.file.clone(),
+                loc: cfg.loc,
+                field: format!("checks[{i}]"),
+                message: e.to_string(),
+                snippet: None,
+            })?;
+            let meta = CheckMeta {
+                name: cfg.name.clone(),
+                kind: cfg.kind,
+                target: cfg.target_label(),
+                interval: cfg.interval,
+                timeout: cfg.timeout,
+            };
+            Ok(ScheduledCheck { meta: Arc::new(meta), check: Arc::from(check) })
+        })
+        .collect()
+}
+
+/// Runs a check once under its timeout. Never panics on what a server does,
+/// and never takes longer than the timeout (plus scheduling noise).
+pub async fn run_check(check: &ScheduledCheck) -> Observation {
+    let meta = &check.meta;
+    let span = tracing::debug_span!("check", check = %meta.name, kind = %meta.kind, target = %meta.target);
+    let mut probe = Probe::default();
+    let started = Instant::now();
+    let result = tokio::time::timeout(meta.timeout, check.check.run(&mut probe)).instrument(span).await;
+    let outcome = match result {
+        Ok(r) => r,
+        Err(_) => Err(Failure::timed_out(probe.current_phase(), meta.timeout)),
+    };
+    probe.into_observation(outcome, started.elapsed())
+}

@@ -1,0 +1,130 @@
+//! `kind: pop3`: the retriever's POP3 path (995 implicit TLS, or 110 with
+//! STLS). Greeting, CAPA, STLS when asked, CAPA again, QUIT (which deletes
+//! nothing: no message was marked). `STLS` is exported as `STARTTLS` and
+//! `SASL` mechanisms as `AUTH=<MECH>`, so dashboards read the same across
+//! protocols.
+
+use super::mail::{MailSession, watched, watched_after_starttls};
+use super::{BoxFuture, BuildContext, BuildError, Check};
+use crate::config::{CheckConfig, CheckSettings};
+use crate::observation::{Failure, Probe};
+use crate::proto::BoxStream;
+use crate::proto::lines::{LineError, LineStream};
+use crate::reason::{Phase, Reason};
+
+/// Capabilities exported as `ece_o365_capability_advertised`.
+pub const WATCHED: &[&str] = &["STARTTLS", "AUTH=XOAUTH2", "AUTH=OAUTHBEARER", "AUTH=PLAIN", "USER", "UIDL", "TOP", "PIPELINING"];
+
+pub struct Pop3Check {
+    session: MailSession,
+}
+
+pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
+    let CheckSettings::Mail { target, mode, tls, .. } = &cfg.settings else { return Err(BuildError::Mismatch) };
+    Ok(Box::new(Pop3Check { session: MailSession::new(ctx, target, *mode, tls)? }))
+}
+
+/// Reads a `+OK`/`-ERR` status line: Ok(text) or Err(text).
+pub async fn read_status(ls: &mut LineStream<BoxStream>) -> Result<Result<String, String>, Failure> {
+    let line = ls.read_line().await?;
+    parse_status(&line).ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not a POP3 status: {line}")))
+}
+
+pub fn parse_status(line: &str) -> Option<Result<String, String>> {
+    if let Some(rest) = line.strip_prefix("+OK") {
+        Some(Ok(rest.trim_start().to_string()))
+    } else {
+        line.strip_prefix("-ERR").map(|rest| Err(rest.trim_start().to_string()))
+    }
+}
+
+/// Reads the body of a multi-line response up to the lone `.`, undoing dot-stuffing.
+pub async fn read_multiline(ls: &mut LineStream<BoxStream>) -> Result<Vec<String>, Failure> {
+    let mut lines = Vec::new();
+    loop {
+        let line = ls.read_line().await?;
+        if line == "." {
+            return Ok(lines);
+        }
+        if lines.len() == ls.limits().max_lines {
+            return Err(LineError::TooManyLines(ls.limits().max_lines).into());
+        }
+        lines.push(line.strip_prefix('.').map(str::to_string).unwrap_or(line));
+    }
+}
+
+/// CAPA lines to normalised capabilities.
+pub fn capabilities(lines: &[String]) -> Vec<String> {
+    let mut caps = Vec::new();
+    for line in lines {
+        let mut words = line.split_ascii_whitespace();
+        let Some(keyword) = words.next() else { continue };
+        match keyword.to_ascii_uppercase().as_str() {
+            "STLS" => caps.push("STARTTLS".to_string()),
+            "SASL" => caps.extend(words.map(|m| format!("AUTH={}", m.to_ascii_uppercase()))),
+            other => caps.push(other.to_string()),
+        }
+    }
+    caps
+}
+
+/// CAPA; a server without CAPA (RFC 2449 is optional) advertises nothing.
+async fn capa(ls: &mut LineStream<BoxStream>) -> Result<Vec<String>, Failure> {
+    ls.send_line("CAPA").await?;
+    match read_status(ls).await? {
+        Ok(_) => Ok(capabilities(&read_multiline(ls).await?)),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+impl Check for Pop3Check {
+    fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
+        Box::pin(async move {
+            let mut ls = self.session.open(probe).await?;
+            probe.enter(Phase::Banner);
+            if let Err(text) = read_status(&mut ls).await? {
+                return Err(Failure::new(Reason::GreetingRejected, format!("greeting: -ERR {text}")));
+            }
+            probe.enter(Phase::Capability);
+            let mut caps = capa(&mut ls).await?;
+            probe.facts.capabilities = Some(watched(WATCHED, &caps));
+            if self.session.wants_starttls() {
+                let offered = caps.iter().any(|c| c == "STARTTLS");
+                if !offered {
+                    return Err(Failure::new(Reason::StarttlsNotOffered, "CAPA does not list STLS"));
+                }
+                probe.enter(Phase::Starttls);
+                ls.send_line("STLS").await?;
+                if let Err(text) = read_status(&mut ls).await? {
+                    return Err(Failure::new(Reason::StarttlsRejected, format!("STLS refused: -ERR {text}")));
+                }
+                ls = self.session.upgrade(probe, ls).await?;
+                probe.enter(Phase::Capability);
+                caps = capa(&mut ls).await?;
+                probe.facts.capabilities = Some(watched_after_starttls(WATCHED, &caps, offered));
+            }
+            probe.enter(Phase::Quit);
+            ls.send_line("QUIT").await.ok();
+            let _ = read_status(&mut ls).await;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_parse() {
+        assert_eq!(parse_status("+OK The Microsoft Exchange POP3 service is ready."), Some(Ok("The Microsoft Exchange POP3 service is ready.".into())));
+        assert_eq!(parse_status("-ERR Authentication failure"), Some(Err("Authentication failure".into())));
+        assert_eq!(parse_status("* OK imap"), None);
+    }
+
+    #[test]
+    fn capa_normalises_stls_and_sasl() {
+        let caps = capabilities(&["TOP".into(), "UIDL".into(), "SASL PLAIN XOAUTH2".into(), "STLS".into(), "USER".into()]);
+        assert_eq!(caps, vec!["TOP", "UIDL", "AUTH=PLAIN", "AUTH=XOAUTH2", "STARTTLS", "USER"]);
+    }
+}

@@ -1,0 +1,196 @@
+//! `kind: smtp`: the dispatcher's path to Exchange Online. Greeting, EHLO,
+//! STARTTLS, TLS, EHLO again inside TLS, QUIT; exports the capabilities the
+//! server advertised (STARTTLS before TLS, AUTH mechanisms after it). Never
+//! sends mail.
+
+use super::mail::{MailSession, watched, watched_after_starttls};
+use super::{BoxFuture, BuildContext, BuildError, Check};
+use crate::config::{CheckConfig, CheckSettings};
+use crate::observation::{Failure, Probe};
+use crate::proto::BoxStream;
+use crate::proto::lines::{LineError, LineStream};
+use crate::reason::{Phase, Reason};
+
+/// Capabilities exported as `ece_o365_capability_advertised`.
+pub const WATCHED: &[&str] = &[
+    "STARTTLS",
+    "AUTH=XOAUTH2",
+    "AUTH=OAUTHBEARER",
+    "AUTH=LOGIN",
+    "AUTH=PLAIN",
+    "SIZE",
+    "PIPELINING",
+    "8BITMIME",
+    "ENHANCEDSTATUSCODES",
+    "SMTPUTF8",
+    "CHUNKING",
+];
+
+pub struct SmtpCheck {
+    session: MailSession,
+    ehlo_name: String,
+}
+
+pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
+    let CheckSettings::Mail { target, mode, tls, ehlo_name } = &cfg.settings else { return Err(BuildError::Mismatch) };
+    Ok(Box::new(SmtpCheck {
+        session: MailSession::new(ctx, target, *mode, tls)?,
+        ehlo_name: ehlo_name.clone().unwrap_or_else(default_ehlo_name),
+    }))
+}
+
+/// This host's name, as EHLO wants it; `localhost` when unknown.
+fn default_ehlo_name() -> String {
+    let name = std::env::var("COMPUTERNAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_default();
+    let name = if name.is_empty() { std::fs::read_to_string("/etc/hostname").unwrap_or_default() } else { name };
+    let name = name.trim();
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+        name.to_ascii_lowercase()
+    } else {
+        "localhost".to_string()
+    }
+}
+
+/// One SMTP reply: its code and the text of each line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    fn first_line(&self) -> String {
+        format!("{} {}", self.code, self.lines.first().map(String::as_str).unwrap_or(""))
+    }
+}
+
+/// Reads one (possibly multi-line) reply within the codec's limits.
+pub async fn read_reply(ls: &mut LineStream<BoxStream>) -> Result<Reply, Failure> {
+    let mut code = None;
+    let mut lines = Vec::new();
+    loop {
+        if lines.len() == ls.limits().max_lines {
+            return Err(LineError::TooManyLines(ls.limits().max_lines).into());
+        }
+        let line = ls.read_line().await?;
+        let (this_code, more, text) = parse_reply_line(&line)
+            .ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not an SMTP reply: {line}")))?;
+        if *code.get_or_insert(this_code) != this_code {
+            return Err(Failure::new(Reason::UnexpectedReply, format!("reply code changed inside a multi-line reply: {line}")));
+        }
+        lines.push(text.to_string());
+        if !more {
+            return Ok(Reply { code: this_code, lines });
+        }
+    }
+}
+
+/// `250-SIZE 1000` -> (250, true, "SIZE 1000"); `220 ok` -> (220, false, "ok").
+pub fn parse_reply_line(line: &str) -> Option<(u16, bool, &str)> {
+    let bytes = line.as_bytes();
+    if bytes.len() < 3 || !bytes[..3].iter().all(u8::is_ascii_digit) || !(b'2'..=b'5').contains(&bytes[0]) {
+        return None;
+    }
+    let code = line[..3].parse().ok()?;
+    match bytes.get(3) {
+        None => Some((code, false, "")),
+        Some(b' ') => Some((code, false, &line[4..])),
+        Some(b'-') => Some((code, true, &line[4..])),
+        Some(_) => None,
+    }
+}
+
+/// EHLO keywords, upper case, with `AUTH a b` spelled `AUTH=A`, `AUTH=B`.
+pub fn ehlo_capabilities(reply: &Reply) -> Vec<String> {
+    let mut caps = Vec::new();
+    for line in reply.lines.iter().skip(1) {
+        let mut words = line.split(|c: char| c == ' ' || c == '=');
+        let Some(keyword) = words.next() else { continue };
+        let keyword = keyword.to_ascii_uppercase();
+        if keyword == "AUTH" {
+            caps.extend(words.filter(|w| !w.is_empty()).map(|m| format!("AUTH={}", m.to_ascii_uppercase())));
+        } else if !keyword.is_empty() {
+            caps.push(keyword);
+        }
+    }
+    caps
+}
+
+async fn command(ls: &mut LineStream<BoxStream>, line: &str) -> Result<Reply, Failure> {
+    ls.send_line(line).await?;
+    read_reply(ls).await
+}
+
+fn expect(reply: &Reply, code: u16, otherwise: Reason, what: &str) -> Result<(), Failure> {
+    if reply.code == code {
+        Ok(())
+    } else {
+        Err(Failure::new(otherwise, format!("{what}: {}", reply.first_line())))
+    }
+}
+
+impl SmtpCheck {
+    async fn ehlo(&self, ls: &mut LineStream<BoxStream>) -> Result<Vec<String>, Failure> {
+        let reply = command(ls, &format!("EHLO {}", self.ehlo_name)).await?;
+        expect(&reply, 250, Reason::UnexpectedReply, "EHLO refused")?;
+        Ok(ehlo_capabilities(&reply))
+    }
+}
+
+impl Check for SmtpCheck {
+    fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
+        Box::pin(async move {
+            let mut ls = self.session.open(probe).await?;
+            probe.enter(Phase::Banner);
+            let greeting = read_reply(&mut ls).await?;
+            if greeting.code != 220 {
+                let reason = if greeting.code >= 400 { Reason::GreetingRejected } else { Reason::UnexpectedReply };
+                return Err(Failure::new(reason, format!("greeting: {}", greeting.first_line())));
+            }
+            probe.enter(Phase::Ehlo);
+            let mut caps = self.ehlo(&mut ls).await?;
+            let starttls_offered = caps.iter().any(|c| c == "STARTTLS");
+            probe.facts.capabilities = Some(watched(WATCHED, &caps));
+            if self.session.wants_starttls() {
+                if !starttls_offered {
+                    return Err(Failure::new(Reason::StarttlsNotOffered, "EHLO reply does not offer STARTTLS"));
+                }
+                probe.enter(Phase::Starttls);
+                let reply = command(&mut ls, "STARTTLS").await?;
+                expect(&reply, 220, Reason::StarttlsRejected, "STARTTLS refused")?;
+                ls = self.session.upgrade(probe, ls).await?;
+                probe.enter(Phase::EhloTls);
+                caps = self.ehlo(&mut ls).await?;
+                probe.facts.capabilities = Some(watched_after_starttls(WATCHED, &caps, starttls_offered));
+            }
+            probe.enter(Phase::Quit);
+            // The verdict is in; a server that hangs up instead of saying 221 is not a failure.
+            let _ = command(&mut ls, "QUIT").await;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_lines_parse() {
+        assert_eq!(parse_reply_line("250-SIZE 157286400"), Some((250, true, "SIZE 157286400")));
+        assert_eq!(parse_reply_line("220 ready"), Some((220, false, "ready")));
+        assert_eq!(parse_reply_line("250"), Some((250, false, "")));
+        for bad in ["", "25", "HTTP/1.1 400", "250_x", "099 x", "2a0 x", "600 x"] {
+            assert_eq!(parse_reply_line(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ehlo_keywords_normalise_auth() {
+        let reply = Reply {
+            code: 250,
+            lines: vec!["mx.example Hello".into(), "SIZE 157286400".into(), "AUTH LOGIN XOAUTH2".into(), "AUTH=PLAIN".into(), "starttls".into()],
+        };
+        assert_eq!(ehlo_capabilities(&reply), vec!["SIZE", "AUTH=LOGIN", "AUTH=XOAUTH2", "AUTH=PLAIN", "STARTTLS"]);
+    }
+}

@@ -1,0 +1,405 @@
+//! The configuration file: typed, validated once at load, with errors that
+//! name file, line, column and field.
+//!
+//! Loading happens in two steps. [`raw`] mirrors the YAML with source
+//! locations (`deny_unknown_fields` everywhere); [`Config::from_yaml`] then
+//! checks every rule (kinds, targets, durations, files) and produces plain
+//! typed values. Nothing after loading needs to re-validate or can fail on
+//! configuration. This module reads files named in the config (CA bundles)
+//! but opens no network connection.
+
+mod error;
+mod raw;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use serde_saphyr::Spanned;
+
+pub use error::{ConfigError, Loc};
+pub use raw::{RecordType, TlsMode};
+
+use crate::reason::Kind;
+
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+const MAX_NAME_LEN: usize = 64;
+
+/// A validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub file: PathBuf,
+    pub global: Global,
+    pub checks: Vec<CheckConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Global {
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Empty: the system resolver.
+    pub dns_servers: Vec<SocketAddr>,
+    /// Certificates trusted in addition to the system roots (corporate TLS inspection).
+    pub extra_ca: Arc<Vec<CertificateDer<'static>>>,
+}
+
+/// `host:port`, as written in the config.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// TLS client settings of one check.
+#[derive(Clone, Debug, Default)]
+pub struct TlsSettings {
+    /// Name for SNI and certificate verification; defaults to the target host.
+    pub server_name: Option<String>,
+    /// Certificates trusted in addition to the system roots and `extra_ca_file`.
+    pub extra_ca: Arc<Vec<CertificateDer<'static>>>,
+    /// A substring the leaf certificate's issuer must contain.
+    pub expected_issuer: Option<String>,
+}
+
+/// One configured check, validated.
+#[derive(Clone, Debug)]
+pub struct CheckConfig {
+    pub name: String,
+    /// Where the check's `name` is written, for errors found after validation.
+    pub loc: Loc,
+    pub kind: Kind,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub settings: CheckSettings,
+}
+
+/// The kind-specific part of a check.
+#[derive(Clone, Debug)]
+pub enum CheckSettings {
+    Dns { query: String, record: RecordType, servers: Vec<SocketAddr> },
+    Tcp { target: Target },
+    Tls { target: Target, tls: TlsSettings },
+    /// SMTP, IMAP and POP3.
+    Mail { target: Target, mode: TlsMode, tls: TlsSettings, ehlo_name: Option<String> },
+}
+
+impl CheckConfig {
+    /// What the check talks to, as shown in the `target` label.
+    pub fn target_label(&self) -> String {
+        match &self.settings {
+            CheckSettings::Dns { query, record, .. } => format!("{query}/{}", record.as_str()),
+            CheckSettings::Tcp { target } | CheckSettings::Tls { target, .. } | CheckSettings::Mail { target, .. } => target.to_string(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::file(path, format!("cannot read the configuration file: {e}")))?;
+        Config::from_yaml(path, &text)
+    }
+
+    /// Validates configuration text; `path` is used for messages and to
+    /// resolve relative file names.
+    pub fn from_yaml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw = raw::parse(path, text)?;
+        Validator { file: path, source: text, base: path.parent().unwrap_or(Path::new(".")) }.validate(raw)
+    }
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    source: &'a str,
+    base: &'a Path,
+}
+
+impl Validator<'_> {
+    fn err(&self, loc: impl Into<Loc>, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.file, Some(self.source), loc.into(), field, message)
+    }
+
+    fn at<T>(&self, spanned: &Spanned<T>, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        self.err(spanned.referenced, field, message)
+    }
+
+    fn validate(&self, raw: raw::ConfigFile) -> Result<Config, ConfigError> {
+        let g = raw.global.unwrap_or_default();
+        let interval = g.interval.as_ref().map(|d| d.value.0).unwrap_or(DEFAULT_INTERVAL);
+        let timeout = g.timeout.as_ref().map(|d| d.value.0).unwrap_or(DEFAULT_TIMEOUT);
+        if let Some(i) = &g.interval {
+            self.check_interval(i, "global.interval")?;
+        }
+        if let Some(t) = &g.timeout {
+            self.check_timeout(t, interval, "global.timeout")?;
+        }
+        let dns_servers = match &g.dns_servers {
+            Some(s) => self.dns_servers(s, "global.dns_servers")?,
+            None => Vec::new(),
+        };
+        let extra_ca = match &g.extra_ca_file {
+            Some(f) => self.ca_file(f, "global.extra_ca_file")?,
+            None => Arc::default(),
+        };
+        let global = Global { interval, timeout, dns_servers, extra_ca };
+
+        let Some(raw_checks) = raw.checks else {
+            return Err(self.err(Loc::default(), "checks", "at least one check is required"));
+        };
+        if raw_checks.value.is_empty() {
+            return Err(self.at(&raw_checks, "checks", "at least one check is required"));
+        }
+        let mut names = HashSet::new();
+        let mut checks = Vec::with_capacity(raw_checks.value.len());
+        for (i, c) in raw_checks.value.into_iter().enumerate() {
+            let name_loc: Loc = c.name.referenced.into();
+            let check = self.check(i, c, &global)?;
+            if !names.insert(check.name.clone()) {
+                return Err(self.err(name_loc, format!("checks[{i}].name"), format!("duplicate check name `{}`: every check needs a unique name", check.name)));
+            }
+            checks.push(check);
+        }
+        Ok(Config { file: self.file.to_path_buf(), global, checks })
+    }
+
+    fn check_interval(&self, i: &Spanned<raw::HumanDuration>, field: &str) -> Result<(), ConfigError> {
+        if i.value.0 < MIN_INTERVAL {
+            return Err(self.at(i, field, format!("interval must be at least {}", humantime::format_duration(MIN_INTERVAL))));
+        }
+        Ok(())
+    }
+
+    fn check_timeout(&self, t: &Spanned<raw::HumanDuration>, interval: Duration, field: &str) -> Result<(), ConfigError> {
+        if t.value.0.is_zero() {
+            return Err(self.at(t, field, "timeout must be greater than zero"));
+        }
+        if t.value.0 > interval {
+            return Err(self.at(
+                t,
+                field,
+                format!(
+                    "timeout ({}) is longer than the interval ({}): a run would still be going when the next is due",
+                    humantime::format_duration(t.value.0),
+                    humantime::format_duration(interval)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn dns_servers(&self, s: &Spanned<Vec<String>>, field: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+        let mut out = Vec::new();
+        for (i, text) in s.value.iter().enumerate() {
+            let addr = text
+                .parse::<SocketAddr>()
+                .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .map_err(|_| self.at(s, format!("{field}[{i}]"), format!("`{text}` is not an IP address or IP:port (name servers are given by address)")))?;
+            out.push(addr);
+        }
+        if out.is_empty() {
+            return Err(self.at(s, field, "give at least one name server, or remove the key to use the system resolver"));
+        }
+        Ok(out)
+    }
+
+    fn ca_file(&self, f: &Spanned<PathBuf>, field: &str) -> Result<Arc<Vec<CertificateDer<'static>>>, ConfigError> {
+        let path = if f.value.is_absolute() { f.value.clone() } else { self.base.join(&f.value) };
+        let pem = std::fs::read(&path).map_err(|e| self.at(f, field, format!("cannot read CA file {}: {e}", path.display())))?;
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.at(f, field, format!("CA file {} is not valid PEM: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(self.at(f, field, format!("CA file {} holds no PEM certificate", path.display())));
+        }
+        Ok(Arc::new(certs))
+    }
+
+    fn target(&self, t: &Spanned<String>, field: &str) -> Result<Target, ConfigError> {
+        parse_target(&t.value).map_err(|m| self.at(t, field, m))
+    }
+
+    fn check(&self, i: usize, c: raw::CheckSpec, global: &Global) -> Result<CheckConfig, ConfigError> {
+        let p = |f: &str| format!("checks[{i}].{f}");
+        let name = c.name.value.clone();
+        if name.is_empty() || name.len() > MAX_NAME_LEN || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
+            return Err(self.at(&c.name, p("name"), format!("check names are 1 to {MAX_NAME_LEN} characters of letters, digits, `-`, `_` and `.` (they become the `check` label)")));
+        }
+        let kind = c.kind.value;
+
+        // Which optional keys apply to which kinds; anything else is an error.
+        let present: [(&str, Option<Loc>, &[Kind]); 9] = [
+            ("target", c.target.as_ref().map(|s| s.referenced.into()), &[Kind::Tcp, Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3]),
+            ("query", c.query.as_ref().map(|s| s.referenced.into()), &[Kind::Dns]),
+            ("record", c.record.as_ref().map(|s| s.referenced.into()), &[Kind::Dns]),
+            ("dns_servers", c.dns_servers.as_ref().map(|s| s.referenced.into()), &[Kind::Dns]),
+            ("tls", c.tls.as_ref().map(|s| s.referenced.into()), &[Kind::Smtp, Kind::Imap, Kind::Pop3]),
+            ("server_name", c.server_name.as_ref().map(|s| s.referenced.into()), &[Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3]),
+            ("ca_file", c.ca_file.as_ref().map(|s| s.referenced.into()), &[Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3]),
+            ("expected_issuer", c.expected_issuer.as_ref().map(|s| s.referenced.into()), &[Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3]),
+            ("ehlo_name", c.ehlo_name.as_ref().map(|s| s.referenced.into()), &[Kind::Smtp]),
+        ];
+        for (key, loc, kinds) in present {
+            if let Some(loc) = loc {
+                if !kinds.contains(&kind) {
+                    let list: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+                    return Err(self.err(loc, p(key), format!("`{key}` does not apply to a {kind} check (it applies to: {})", list.join(", "))));
+                }
+            }
+        }
+
+        let interval = match &c.interval {
+            Some(d) => {
+                self.check_interval(d, &p("interval"))?;
+                d.value.0
+            }
+            None => global.interval,
+        };
+        let timeout = match &c.timeout {
+            Some(t) => {
+                self.check_timeout(t, interval, &p("timeout"))?;
+                t.value.0
+            }
+            None if global.timeout > interval => {
+                return Err(self.at(&c.name, p("interval"), format!(
+                    "interval ({}) is shorter than the global timeout ({}): set a `timeout` for this check",
+                    humantime::format_duration(interval),
+                    humantime::format_duration(global.timeout)
+                )));
+            }
+            None => global.timeout,
+        };
+
+        let need_target = || -> Result<Target, ConfigError> {
+            match &c.target {
+                Some(t) => self.target(t, &p("target")),
+                None => Err(self.at(&c.name, p("target"), format!("a {kind} check needs `target: host:port`"))),
+            }
+        };
+        let tls_settings = || -> Result<TlsSettings, ConfigError> {
+            let extra_ca = match &c.ca_file {
+                Some(f) => {
+                    let mut all = global.extra_ca.as_ref().clone();
+                    all.extend(self.ca_file(f, &p("ca_file"))?.iter().cloned());
+                    Arc::new(all)
+                }
+                None => global.extra_ca.clone(),
+            };
+            if let Some(sn) = &c.server_name {
+                if rustls_pki_types::ServerName::try_from(sn.value.as_str()).is_err() {
+                    return Err(self.at(sn, p("server_name"), format!("`{}` is not a valid DNS name or IP address", sn.value)));
+                }
+            }
+            Ok(TlsSettings {
+                server_name: c.server_name.as_ref().map(|s| s.value.clone()),
+                extra_ca,
+                expected_issuer: c.expected_issuer.as_ref().map(|s| s.value.clone()),
+            })
+        };
+
+        let settings = match kind {
+            Kind::Dns => {
+                let Some(query) = &c.query else {
+                    return Err(self.at(&c.name, p("query"), "a dns check needs `query: host.name`"));
+                };
+                if query.value.is_empty() || query.value.len() > 253 || query.value.contains(char::is_whitespace) {
+                    return Err(self.at(query, p("query"), format!("`{}` is not a DNS name", query.value)));
+                }
+                let servers = match &c.dns_servers {
+                    Some(s) => self.dns_servers(s, &p("dns_servers"))?,
+                    None => global.dns_servers.clone(),
+                };
+                CheckSettings::Dns { query: query.value.clone(), record: c.record.as_ref().map(|r| r.value).unwrap_or(RecordType::A), servers }
+            }
+            Kind::Tcp => CheckSettings::Tcp { target: need_target()? },
+            Kind::Tls => CheckSettings::Tls { target: need_target()?, tls: tls_settings()? },
+            Kind::Smtp | Kind::Imap | Kind::Pop3 => {
+                let default_mode = if kind == Kind::Smtp { TlsMode::Starttls } else { TlsMode::Implicit };
+                let mode = c.tls.as_ref().map(|m| m.value).unwrap_or(default_mode);
+                if mode == TlsMode::None {
+                    for (key, loc) in [
+                        ("server_name", c.server_name.as_ref().map(|s| s.referenced)),
+                        ("ca_file", c.ca_file.as_ref().map(|s| s.referenced)),
+                        ("expected_issuer", c.expected_issuer.as_ref().map(|s| s.referenced)),
+                    ] {
+                        if let Some(loc) = loc {
+                            return Err(self.err(loc, p(key), format!("`{key}` needs TLS, but this check has `tls: none`")));
+                        }
+                    }
+                }
+                let ehlo_name = c.ehlo_name.as_ref().map(|s| s.value.clone());
+                if let Some(e) = &c.ehlo_name {
+                    if e.value.is_empty() || !e.value.chars().all(|ch| ch.is_ascii_alphanumeric() || "-.[]:".contains(ch)) {
+                        return Err(self.at(e, p("ehlo_name"), "ehlo_name must be a domain name or address literal"));
+                    }
+                }
+                CheckSettings::Mail { target: need_target()?, mode, tls: tls_settings()?, ehlo_name }
+            }
+        };
+        Ok(CheckConfig { name, loc: c.name.referenced.into(), kind, interval, timeout, settings })
+    }
+}
+
+/// Parses `host:port` or `[v6addr]:port`.
+pub fn parse_target(text: &str) -> Result<Target, String> {
+    let bad = || format!("`{text}` is not host:port (IPv6 addresses go in brackets: [2001:db8::1]:993)");
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, port) = rest.split_once("]:").ok_or_else(bad)?;
+        host.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
+        (host, port)
+    } else {
+        let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+        if host.contains(':') {
+            return Err(bad());
+        }
+        (host, port)
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) || host.contains('/') {
+        return Err(bad());
+    }
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if port == 0 {
+        return Err(format!("`{text}`: port 0 is not a port to connect to"));
+    }
+    Ok(Target { host: host.to_string(), port })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(parse_target("smtp.office365.com:587").unwrap(), Target { host: "smtp.office365.com".into(), port: 587 });
+        assert_eq!(parse_target("[::1]:993").unwrap().to_string(), "[::1]:993");
+        for bad in ["smtp.office365.com", "::1:993", "host:0", "host:99999", ":25", "[::1]993", "a b:25"] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let cfg = Config::from_yaml(Path::new("t.yaml"), "checks:\n  - name: s\n    kind: smtp\n    target: h:587\n  - name: i\n    kind: imap\n    target: h:993\n").unwrap();
+        assert_eq!(cfg.checks[0].interval, DEFAULT_INTERVAL);
+        assert_eq!(cfg.checks[0].timeout, DEFAULT_TIMEOUT);
+        assert!(matches!(cfg.checks[0].settings, CheckSettings::Mail { mode: TlsMode::Starttls, .. }));
+        assert!(matches!(cfg.checks[1].settings, CheckSettings::Mail { mode: TlsMode::Implicit, .. }));
+    }
+}

@@ -1,0 +1,143 @@
+//! The web endpoint: `/metrics`, `/-/healthy`, `/-/ready` and a small status
+//! page at `/`. It only reads what the scheduler already recorded: a scrape
+//! never runs a check, and no request can name a target (no SSRF surface).
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// A client gets this long to send its request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the handlers read.
+pub struct AppState {
+    pub metrics: Arc<Metrics>,
+    /// How many checks are configured (for readiness).
+    pub configured: usize,
+}
+
+/// Serves until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: CancellationToken) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, don't spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let state = state.clone();
+        let conn_shutdown = shutdown.clone();
+        conns.spawn(async move {
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(route(&state, &req)) }
+            });
+            let conn = http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = conn_shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                }
+            }
+        });
+        // Reap finished connections so the set does not grow.
+        while conns.try_join_next().is_some() {}
+    }
+    while conns.join_next().await.is_some() {}
+}
+
+fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Only GET and HEAD are supported.\n");
+        r.headers_mut().insert("allow", HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    match req.uri().path() {
+        "/metrics" => {
+            let mut r = Response::new(Full::new(Bytes::from(state.metrics.render())));
+            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS));
+            r
+        }
+        "/-/healthy" => text(StatusCode::OK, "Healthy.\n"),
+        "/-/ready" => {
+            let ran = state.metrics.last_results().len();
+            if ran >= state.configured {
+                text(StatusCode::OK, "Ready: every check has run.\n")
+            } else {
+                text(StatusCode::SERVICE_UNAVAILABLE, &format!("Not ready: {ran} of {} checks have run.\n", state.configured))
+            }
+        }
+        "/" => {
+            let mut r = Response::new(Full::new(Bytes::from(status_page(state))));
+            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            r
+        }
+        _ => text(StatusCode::NOT_FOUND, "Not found. Try /metrics.\n"),
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn status_page(state: &AppState) -> String {
+    let mut html = String::from(concat!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>ECE Office 365 exporter</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}",
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.ok{color:#186a18}.failed{color:#b00020;font-weight:bold}</style>",
+        "</head><body><h1>ECE Office 365 exporter</h1><p><a href=\"/metrics\">Metrics</a></p>",
+        "<table><tr><th>Check</th><th>Kind</th><th>Target</th><th>Result</th><th>Reason</th><th>Phase</th><th>Duration</th><th>Detail</th></tr>"
+    ));
+    for r in state.metrics.last_results() {
+        let o = &r.observation;
+        let (class, result) = if o.success() { ("ok", "ok") } else { ("failed", "failed") };
+        let reason = o.reason().map(|r| r.as_str()).unwrap_or("");
+        let phase = o.failed_phase.map(|p| p.as_str()).unwrap_or("");
+        let detail = o.outcome.as_ref().err().map(|f| f.detail.as_str()).unwrap_or("");
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{result}</td><td>{reason}</td><td>{phase}</td><td>{} ms</td><td>{}</td></tr>",
+            escape(&r.meta.name),
+            r.meta.kind,
+            escape(&r.meta.target),
+            o.duration.as_millis(),
+            escape(detail),
+        );
+    }
+    let _ = write!(html, "</table><p>{} of {} checks have run.</p></body></html>\n", state.metrics.last_results().len(), state.configured);
+    html
+}

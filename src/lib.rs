@@ -1,0 +1,44 @@
+//! ece-o365-exporter: a Prometheus exporter that checks, on a schedule, every
+//! link of the path Cisco Enterprise Chat and Email (ECE) uses to reach
+//! Exchange Online: DNS, TCP ports, TLS, SMTP with STARTTLS, IMAP and POP3.
+//!
+//! # Layout
+//!
+//! Data flows one way:
+//! `config` -> `scheduler` -> `checks` -> `observation` -> `metrics` -> `http`.
+//!
+//! - [`config`]: the YAML file, validated once at load into typed values;
+//!   errors name file, line, column and field.
+//! - [`checks`]: one file per protocol behind one [`checks::Check`] trait and a
+//!   registration table; [`checks::run_check`] owns the timeout.
+//! - [`proto`]: what the checks share: connecting, TLS, the bounded line codec.
+//! - [`observation`]: what a run saw (phases, failure, facts).
+//! - [`reason`]: the bounded label vocabularies (`Reason`, `Phase`, `Kind`).
+//! - [`scheduler`]: one task per check, interval with jitter, shutdown.
+//! - [`metrics`]: the only place that knows metric names.
+//! - [`http`]: `/metrics`, health, readiness and a status page; never runs a check.
+//! - [`report`]: the `check` subcommand's table and JSON.
+//! - [`logging`]: logfmt or JSON log lines.
+//!
+//! The binary (`main.rs`) only wires these together.
+
+#![forbid(unsafe_code)]
+
+pub mod checks;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod observation;
+pub mod proto;
+pub mod reason;
+pub mod report;
+pub mod scheduler;
+
+/// The exporter's version, from Cargo.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git revision it was built from, or `unknown`.
+pub const REVISION: &str = match option_env!("ECE_O365_REVISION") {
+    Some(r) => r,
+    None => "unknown",
+};

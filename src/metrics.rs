@@ -1,0 +1,278 @@
+//! The only place that knows metric names. Turns each [`Observation`] into
+//! series and renders the registry for `/metrics`; also keeps the last result
+//! of every check for the `/` page and readiness.
+//!
+//! Every label value here is a configured name, a fixed enum, a watched
+//! capability from a static list, or a certificate field of the one leaf a
+//! check currently sees (replaced, not accumulated, when it changes).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::checks::CheckMeta;
+use crate::observation::{CertSummary, Observation};
+use crate::reason::{Kind, Phase};
+
+const PREFIX: &str = "ece_o365";
+/// Buckets for whole runs and single phases: 5 ms (loopback) to 30 s (a
+/// timed-out run), dense where Office 365 answers (50 ms to 2 s).
+const DURATION_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// Longest certificate subject/issuer kept in a label.
+const MAX_CERT_LABEL: usize = 256;
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    check: String,
+    kind: Kind,
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    check: String,
+    kind: Kind,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    check: String,
+    kind: Kind,
+    phase: Phase,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    check: String,
+    kind: Kind,
+    reason: crate::reason::Reason,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    check: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TlsVersionLabels {
+    check: String,
+    version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CertLabels {
+    check: String,
+    subject: String,
+    issuer: String,
+    fingerprint_sha256: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CapabilityLabels {
+    check: String,
+    capability: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+    revision: String,
+}
+
+/// Info series a check currently exposes, so a change replaces them.
+#[derive(Default)]
+struct InfoState {
+    tls_version: Option<TlsVersionLabels>,
+    cert: Option<CertLabels>,
+}
+
+/// The last result of one check, for the status page and readiness.
+#[derive(Clone, Debug)]
+pub struct LastResult {
+    pub meta: CheckMeta,
+    pub observation: Observation,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    success: Family<TargetLabels, Gauge>,
+    duration: Family<KindLabels, Histogram>,
+    phase_duration: Family<PhaseLabels, Histogram>,
+    runs: Family<KindLabels, Counter>,
+    failures: Family<ReasonLabels, Counter>,
+    last_run: Family<CheckLabels, FloatGauge>,
+    last_success: Family<CheckLabels, FloatGauge>,
+    cert_expiry: Family<CheckLabels, Gauge>,
+    tls_version: Family<TlsVersionLabels, Gauge>,
+    cert_info: Family<CertLabels, Gauge>,
+    capability: Family<CapabilityLabels, Gauge>,
+    dns_answers: Family<CheckLabels, Gauge>,
+    info: Mutex<HashMap<String, InfoState>>,
+    last: Mutex<BTreeMap<String, LastResult>>,
+}
+
+fn histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS.iter().copied())
+}
+
+fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(MAX_CERT_LABEL).collect()
+}
+
+impl Metrics {
+    pub fn new(version: &str, revision: &str) -> Self {
+        let mut registry = Registry::with_prefix(PREFIX);
+        let m = Metrics {
+            success: Family::default(),
+            duration: Family::new_with_constructor(histogram),
+            phase_duration: Family::new_with_constructor(histogram),
+            runs: Family::default(),
+            failures: Family::default(),
+            last_run: Family::default(),
+            last_success: Family::default(),
+            cert_expiry: Family::default(),
+            tls_version: Family::default(),
+            cert_info: Family::default(),
+            capability: Family::default(),
+            dns_answers: Family::default(),
+            info: Mutex::default(),
+            last: Mutex::default(),
+            registry: Registry::default(),
+        };
+        registry.register("check_success", "1 if the last run of the check succeeded, 0 if it failed", m.success.clone());
+        registry.register("check_duration_seconds", "Duration of whole check runs", m.duration.clone());
+        registry.register("check_phase_duration_seconds", "Duration of each protocol step of a check", m.phase_duration.clone());
+        registry.register("check_runs", "Check runs finished", m.runs.clone());
+        registry.register("check_failures", "Failed check runs by reason", m.failures.clone());
+        registry.register("check_last_run_timestamp_seconds", "When the check last finished a run", m.last_run.clone());
+        registry.register("check_last_success_timestamp_seconds", "When the check last succeeded", m.last_success.clone());
+        registry.register(
+            "tls_earliest_cert_expiry_timestamp_seconds",
+            "Earliest notAfter in the certificate chain the server presented",
+            m.cert_expiry.clone(),
+        );
+        registry.register("tls_version_info", "TLS version negotiated on the last successful handshake", m.tls_version.clone());
+        registry.register(
+            "tls_cert_info",
+            "Leaf certificate the server presented; an issuer change means TLS inspection or a new CA",
+            m.cert_info.clone(),
+        );
+        registry.register("capability_advertised", "1 if the server advertised the capability on the last run that got that far", m.capability.clone());
+        registry.register("dns_answers", "Records of the queried type in the last DNS answer", m.dns_answers.clone());
+        let build = Family::<BuildLabels, Gauge>::default();
+        build.get_or_create(&BuildLabels { version: version.into(), revision: revision.into() }).set(1);
+        registry.register("build_info", "Version of the exporter", build);
+        Metrics { registry, ..m }
+    }
+
+    /// Declares a configured check before its first run, so its success
+    /// series exists (as 0) from the first scrape.
+    pub fn declare(&self, meta: &CheckMeta) {
+        let _ = self.success.get_or_create(&target_labels(meta));
+    }
+
+    /// Records one run.
+    pub fn observe(&self, meta: &CheckMeta, obs: &Observation) {
+        let kind_labels = KindLabels { check: meta.name.clone(), kind: meta.kind };
+        let check = CheckLabels { check: meta.name.clone() };
+        self.success.get_or_create(&target_labels(meta)).set(i64::from(obs.success()));
+        self.duration.get_or_create(&kind_labels).observe(obs.duration.as_secs_f64());
+        for (phase, took) in &obs.phases {
+            let labels = PhaseLabels { check: meta.name.clone(), kind: meta.kind, phase: *phase };
+            self.phase_duration.get_or_create(&labels).observe(took.as_secs_f64());
+        }
+        self.runs.get_or_create(&kind_labels).inc();
+        if let Err(f) = &obs.outcome {
+            self.failures.get_or_create(&ReasonLabels { check: meta.name.clone(), kind: meta.kind, reason: f.reason }).inc();
+        }
+        let finished = unix_seconds(obs.finished_at);
+        self.last_run.get_or_create(&check).set(finished);
+        if obs.success() {
+            self.last_success.get_or_create(&check).set(finished);
+        }
+        if let Some(tls) = &obs.facts.tls {
+            if let Some(expiry) = tls.earliest_expiry {
+                self.cert_expiry.get_or_create(&check).set(expiry);
+            }
+            let version = TlsVersionLabels { check: meta.name.clone(), version: tls.version.to_string() };
+            let cert = tls.leaf.as_ref().map(|l| cert_labels(&meta.name, l));
+            self.replace_info(&meta.name, Some(version), cert);
+        }
+        if let Some(caps) = &obs.facts.capabilities {
+            for (cap, on) in caps {
+                self.capability.get_or_create(&CapabilityLabels { check: meta.name.clone(), capability: (*cap).to_string() }).set(i64::from(*on));
+            }
+        }
+        if let Some(n) = obs.facts.dns_answers {
+            self.dns_answers.get_or_create(&check).set(n as i64);
+        } else if meta.kind == Kind::Dns {
+            self.dns_answers.get_or_create(&check).set(0);
+        }
+        if let Ok(mut last) = self.last.lock() {
+            last.insert(meta.name.clone(), LastResult { meta: meta.clone(), observation: obs.clone() });
+        }
+    }
+
+    fn replace_info(&self, check: &str, version: Option<TlsVersionLabels>, cert: Option<CertLabels>) {
+        let Ok(mut info) = self.info.lock() else { return };
+        let state = info.entry(check.to_string()).or_default();
+        if state.tls_version != version {
+            if let Some(old) = state.tls_version.take() {
+                self.tls_version.remove(&old);
+            }
+            if let Some(new) = &version {
+                self.tls_version.get_or_create(new).set(1);
+            }
+            state.tls_version = version;
+        }
+        if state.cert != cert {
+            if let Some(old) = state.cert.take() {
+                self.cert_info.remove(&old);
+            }
+            if let Some(new) = &cert {
+                self.cert_info.get_or_create(new).set(1);
+            }
+            state.cert = cert;
+        }
+    }
+
+    /// The last result of every check that has run, by name.
+    pub fn last_results(&self) -> Vec<LastResult> {
+        self.last.lock().map(|l| l.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Renders every series in the OpenMetrics text format.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(16 * 1024);
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+fn target_labels(meta: &CheckMeta) -> TargetLabels {
+    TargetLabels { check: meta.name.clone(), kind: meta.kind, target: meta.target.clone() }
+}
+
+fn cert_labels(check: &str, leaf: &CertSummary) -> CertLabels {
+    CertLabels {
+        check: check.to_string(),
+        subject: clip(&leaf.subject),
+        issuer: clip(&leaf.issuer),
+        fingerprint_sha256: leaf.fingerprint_sha256.clone(),
+    }
+}

@@ -1,0 +1,186 @@
+//! What one check run saw: its phases and their durations, success or one
+//! [`Failure`], and the facts worth exporting (TLS certificate, advertised
+//! capabilities, DNS answers).
+//!
+//! A check writes into a [`Probe`]; the check runner turns the probe into an
+//! [`Observation`]. Nothing here knows about metrics or HTTP.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::reason::{Phase, Reason};
+
+/// The longest detail kept from a server's reply or an error message.
+pub const MAX_DETAIL_CHARS: usize = 200;
+
+/// Why a run failed: one bounded reason plus a short human detail for logs
+/// and reports (never for labels).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: Reason,
+    /// Sanitised and truncated: printable ASCII only, at most [`MAX_DETAIL_CHARS`].
+    pub detail: String,
+}
+
+impl Failure {
+    pub fn new(reason: Reason, detail: impl AsRef<str>) -> Self {
+        Failure { reason, detail: sanitize(detail.as_ref()) }
+    }
+
+    /// The failure for a run cut off by its timeout while in `phase`.
+    pub fn timed_out(phase: Option<Phase>, timeout: Duration) -> Self {
+        let reason = match phase {
+            Some(Phase::Connect) => Reason::ConnectTimeout,
+            Some(Phase::Resolve) => Reason::DnsTimeout,
+            _ => Reason::Timeout,
+        };
+        let during = phase.map(|p| format!(" during {p}")).unwrap_or_default();
+        Failure::new(reason, format!("no result within {}{during}", humantime::format_duration(timeout)))
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason, self.detail)
+    }
+}
+
+/// Keeps server-controlled text safe for a log line: control characters and
+/// non-ASCII become `?`/escapes, and the length is bounded.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_DETAIL_CHARS + 3));
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_DETAIL_CHARS {
+            out.push_str("...");
+            break;
+        }
+        out.push(if c.is_ascii_graphic() || c == ' ' { c } else { '?' });
+    }
+    out
+}
+
+/// Summary of the server's TLS session, from the handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// e.g. `TLSv1.3`.
+    pub version: &'static str,
+    /// Earliest `notAfter` of the served chain, Unix seconds.
+    pub earliest_expiry: Option<i64>,
+    pub leaf: Option<CertSummary>,
+}
+
+/// Identity of the leaf certificate; changes of issuer reveal TLS inspection.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CertSummary {
+    pub subject: String,
+    pub issuer: String,
+    /// Lowercase hex SHA-256 of the DER certificate.
+    pub fingerprint_sha256: String,
+}
+
+/// Facts a run learned, exported even when a later phase failed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Facts {
+    /// The watched capabilities of this protocol and whether the server
+    /// advertised each (`AUTH=XOAUTH2`, `STARTTLS`, ...).
+    pub capabilities: Option<Vec<(&'static str, bool)>>,
+    pub tls: Option<TlsFacts>,
+    /// Records of the queried type in a DNS answer.
+    pub dns_answers: Option<u64>,
+}
+
+/// The recorder a check writes into while it runs.
+///
+/// `enter` closes the phase in progress and opens the next, so the phase in
+/// progress when a check fails or times out is the failing phase.
+#[derive(Debug, Default)]
+pub struct Probe {
+    phases: Vec<(Phase, Duration)>,
+    current: Option<(Phase, Instant)>,
+    pub facts: Facts,
+}
+
+impl Probe {
+    pub fn enter(&mut self, phase: Phase) {
+        self.close();
+        self.current = Some((phase, Instant::now()));
+    }
+
+    pub fn current_phase(&self) -> Option<Phase> {
+        self.current.map(|(p, _)| p)
+    }
+
+    fn close(&mut self) {
+        if let Some((phase, started)) = self.current.take() {
+            self.phases.push((phase, started.elapsed()));
+        }
+    }
+
+    /// Ends the run: closes the open phase and builds the observation.
+    pub fn into_observation(mut self, outcome: Result<(), Failure>, duration: Duration) -> Observation {
+        let failed_phase = if outcome.is_err() { self.current_phase() } else { None };
+        self.close();
+        Observation {
+            outcome,
+            failed_phase,
+            duration,
+            phases: self.phases,
+            facts: self.facts,
+            finished_at: SystemTime::now(),
+        }
+    }
+}
+
+/// The result of one run of one check.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    pub outcome: Result<(), Failure>,
+    /// The phase in progress when the run failed.
+    pub failed_phase: Option<Phase>,
+    pub duration: Duration,
+    pub phases: Vec<(Phase, Duration)>,
+    pub facts: Facts,
+    pub finished_at: SystemTime,
+}
+
+impl Observation {
+    pub fn success(&self) -> bool {
+        self.outcome.is_ok()
+    }
+
+    pub fn reason(&self) -> Option<Reason> {
+        self.outcome.as_ref().err().map(|f| f.reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_bounds_and_cleans_server_text() {
+        assert_eq!(sanitize("535 5.7.139 Authentication unsuccessful\r\n"), "535 5.7.139 Authentication unsuccessful??");
+        let long = "x".repeat(10_000);
+        assert_eq!(sanitize(&long).len(), MAX_DETAIL_CHARS + 3);
+        assert_eq!(sanitize("a\u{0}b\u{1b}[31mé"), "a?b?[31m?");
+    }
+
+    #[test]
+    fn failing_phase_is_the_one_in_progress() {
+        let mut probe = Probe::default();
+        probe.enter(Phase::Connect);
+        probe.enter(Phase::Banner);
+        let obs = probe.into_observation(Err(Failure::new(Reason::ConnectionClosed, "eof")), Duration::from_millis(5));
+        assert_eq!(obs.failed_phase, Some(Phase::Banner));
+        let names: Vec<Phase> = obs.phases.iter().map(|(p, _)| *p).collect();
+        assert_eq!(names, vec![Phase::Connect, Phase::Banner]);
+    }
+
+    #[test]
+    fn timeout_reason_depends_on_phase() {
+        let t = Duration::from_secs(3);
+        assert_eq!(Failure::timed_out(Some(Phase::Connect), t).reason, Reason::ConnectTimeout);
+        assert_eq!(Failure::timed_out(Some(Phase::Resolve), t).reason, Reason::DnsTimeout);
+        assert_eq!(Failure::timed_out(Some(Phase::Banner), t).reason, Reason::Timeout);
+        assert!(Failure::timed_out(Some(Phase::Banner), t).detail.contains("during banner"));
+    }
+}

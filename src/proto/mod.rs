@@ -1,0 +1,19 @@
+//! Protocol plumbing shared by the checks: connecting with classified errors
+//! ([`net`]), TLS client setup and certificate facts ([`tls`]), and the bounded
+//! line codec every mail protocol reads through ([`lines`]).
+//!
+//! Nothing here schedules, times out or records metrics: the check runner
+//! owns the deadline, so every read here may simply wait.
+
+pub mod lines;
+pub mod net;
+pub mod tls;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A byte stream a check talks over: TCP, or TLS on top of TCP.
+pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncStream for T {}
+
+/// A boxed stream, so a connection can be upgraded to TLS in place.
+pub type BoxStream = Box<dyn AsyncStream>;

@@ -1,0 +1,166 @@
+//! TLS client side of every check: rustls with the ring provider, the
+//! system's roots plus the configured extra CAs, classification of handshake
+//! failures, and the certificate facts we export (earliest expiry, leaf
+//! subject/issuer/fingerprint, negotiated version).
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, OnceLock};
+
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{CertificateError, ClientConfig, RootCertStore};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::config::{Target, TlsSettings};
+use crate::observation::{CertSummary, Failure, Probe, TlsFacts};
+use crate::reason::{Phase, Reason};
+
+/// Why a TLS client could not be set up from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("no trusted root certificate: the system store is empty and no extra_ca_file/ca_file was given")]
+    NoRoots,
+    #[error("`{0}` cannot be used as a TLS server name")]
+    BadServerName(String),
+    #[error("TLS setup failed: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// The system's trusted roots, loaded once per process.
+fn native_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for e in found.errors.iter().take(3) {
+            tracing::warn!(error = %e, "some system root certificates could not be loaded");
+        }
+        found.certs
+    })
+}
+
+/// Shares one rustls `ClientConfig` among all checks with the same extra CAs,
+/// so a thousand checks do not parse the system roots a thousand times.
+#[derive(Default)]
+pub struct ClientConfigCache {
+    by_extra: HashMap<usize, (Arc<Vec<CertificateDer<'static>>>, Arc<ClientConfig>)>,
+}
+
+impl ClientConfigCache {
+    pub fn get(&mut self, extra: &Arc<Vec<CertificateDer<'static>>>) -> Result<Arc<ClientConfig>, TlsSetupError> {
+        let key = Arc::as_ptr(extra) as usize;
+        if let Some((_, cfg)) = self.by_extra.get(&key) {
+            return Ok(cfg.clone());
+        }
+        let mut roots = RootCertStore::empty();
+        // A malformed system root is skipped, as every TLS client does.
+        let _ = roots.add_parsable_certificates(native_roots().iter().cloned());
+        let (_, rejected) = roots.add_parsable_certificates(extra.iter().cloned());
+        if rejected > 0 {
+            tracing::warn!(rejected, "some configured CA certificates are not usable as trust anchors");
+        }
+        if roots.is_empty() {
+            return Err(TlsSetupError::NoRoots);
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let cfg = Arc::new(cfg);
+        // Keep the Arc alive so its address cannot be reused by another set.
+        self.by_extra.insert(key, (extra.clone(), cfg.clone()));
+        Ok(cfg)
+    }
+}
+
+/// Everything needed to run a verified handshake against one target.
+#[derive(Clone)]
+pub struct TlsClient {
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+    expected_issuer: Option<String>,
+}
+
+impl TlsClient {
+    pub fn new(cache: &mut ClientConfigCache, settings: &TlsSettings, target: &Target) -> Result<Self, TlsSetupError> {
+        let name = settings.server_name.clone().unwrap_or_else(|| target.host.clone());
+        let server_name = ServerName::try_from(name.clone()).map_err(|_| TlsSetupError::BadServerName(name))?;
+        Ok(TlsClient {
+            connector: TlsConnector::from(cache.get(&settings.extra_ca)?),
+            server_name,
+            expected_issuer: settings.expected_issuer.clone(),
+        })
+    }
+
+    /// Runs the handshake in phase `tls`, records the session's facts and
+    /// checks the issuer. The facts are recorded even when the issuer check fails.
+    pub async fn handshake<S>(&self, probe: &mut Probe, stream: S) -> Result<TlsStream<S>, Failure>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        probe.enter(Phase::Tls);
+        let tls = self
+            .connector
+            .connect(self.server_name.clone(), stream)
+            .await
+            .map_err(|e| Failure::new(handshake_reason(&e), format!("TLS handshake: {e}")))?;
+        let (_, conn) = tls.get_ref();
+        let facts = session_facts(conn.protocol_version(), conn.peer_certificates().unwrap_or_default());
+        let issuer = facts.leaf.as_ref().map(|l| l.issuer.clone()).unwrap_or_default();
+        probe.facts.tls = Some(facts);
+        if let Some(expected) = &self.expected_issuer {
+            if !issuer.contains(expected.as_str()) {
+                return Err(Failure::new(
+                    Reason::TlsUnexpectedIssuer,
+                    format!("certificate issued by `{issuer}`, expected an issuer containing `{expected}` (TLS inspection?)"),
+                ));
+            }
+        }
+        Ok(tls)
+    }
+}
+
+/// Classifies a failed handshake.
+pub fn handshake_reason(e: &io::Error) -> Reason {
+    // Certificate verdicts arrive as a rustls::Error inside the io::Error;
+    // anything else (alerts, plaintext, a peer hanging up) is a failed handshake.
+    let Some(rustls_err) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) else {
+        return Reason::TlsHandshakeFailed;
+    };
+    match rustls_err {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => Reason::TlsCertExpired,
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => Reason::TlsCertNotYetValid,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => Reason::TlsCertNameMismatch,
+            _ => Reason::TlsCertUntrusted,
+        },
+        _ => Reason::TlsHandshakeFailed,
+    }
+}
+
+fn session_facts(version: Option<rustls::ProtocolVersion>, chain: &[CertificateDer<'_>]) -> TlsFacts {
+    let version = match version {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+        Some(_) => "other",
+        None => "unknown",
+    };
+    let mut earliest: Option<i64> = None;
+    let mut leaf = None;
+    for (i, der) in chain.iter().enumerate() {
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref()) else { continue };
+        let not_after = cert.validity().not_after.timestamp();
+        earliest = Some(earliest.map_or(not_after, |e| e.min(not_after)));
+        if i == 0 {
+            let digest = ring::digest::digest(&ring::digest::SHA256, der.as_ref());
+            leaf = Some(CertSummary {
+                subject: cert.subject().to_string(),
+                issuer: cert.issuer().to_string(),
+                fingerprint_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+            });
+        }
+    }
+    TlsFacts { version, earliest_expiry: earliest, leaf }
+}
