@@ -1,0 +1,439 @@
+//! Every check kind against in-process servers on loopback: the success
+//! path with its phases and facts, and each failure reason a server can cause.
+
+mod support;
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use ece_o365_exporter::observation::Observation;
+use ece_o365_exporter::reason::{Phase, Reason};
+use support::pki::{self, Leaf, Pki};
+use support::servers::{self, After, DnsMode, Mail};
+use support::{one_check, run_first};
+
+fn phases(obs: &Observation) -> Vec<Phase> {
+    obs.phases.iter().map(|(p, _)| *p).collect()
+}
+
+fn capability(obs: &Observation, name: &str) -> Option<bool> {
+    obs.facts.capabilities.as_ref()?.iter().find(|(c, _)| *c == name).map(|(_, on)| *on)
+}
+
+#[track_caller]
+fn assert_fails(obs: &Observation, reason: Reason, phase: Phase) {
+    let failure = obs.outcome.as_ref().expect_err("the check should have failed");
+    assert_eq!((failure.reason, obs.failed_phase), (reason, Some(phase)), "detail: {}", failure.detail);
+}
+
+#[track_caller]
+fn assert_ok(obs: &Observation) {
+    if let Err(f) = &obs.outcome {
+        panic!("check failed in {:?}: {f}", obs.failed_phase);
+    }
+}
+
+/// TLS settings pointing at the test CA, for a loopback target.
+const TLS_OPTS: &str = "    server_name: localhost\n    ca_file: ca.pem\n";
+
+// ---------------------------------------------------------------- DNS
+
+fn dns_yaml(server: std::net::SocketAddr, query: &str, record: &str) -> String {
+    format!("checks:\n  - name: under-test\n    kind: dns\n    query: {query}\n    record: {record}\n    timeout: 2s\n    dns_servers: [\"{server}\"]\n")
+}
+
+#[tokio::test]
+async fn dns_answer_counts_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = servers::dns(DnsMode::Answer(vec![Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2)])).await;
+    let obs = run_first(dir.path(), &dns_yaml(server.addr, "outlook.office365.com", "A")).await;
+    assert_ok(&obs);
+    assert_eq!(obs.facts.dns_answers, Some(2));
+    assert_eq!(phases(&obs), vec![Phase::Resolve]);
+}
+
+#[tokio::test]
+async fn dns_failures_are_distinct_reasons() {
+    let cases = [
+        (DnsMode::NxDomain, Reason::DnsNxdomain),
+        (DnsMode::ServFail, Reason::DnsServfail),
+        (DnsMode::Refused, Reason::DnsRefused),
+        (DnsMode::NoData, Reason::DnsNoAnswer),
+    ];
+    for (mode, reason) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let server = servers::dns(mode.clone()).await;
+        let obs = run_first(dir.path(), &dns_yaml(server.addr, "outlook.office365.com", "A")).await;
+        assert_fails(&obs, reason, Phase::Resolve);
+        assert!(server.queries.load(std::sync::atomic::Ordering::SeqCst) >= 1, "{mode:?}: server never asked");
+    }
+}
+
+#[tokio::test]
+async fn dns_record_type_without_answers_is_no_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = servers::dns(DnsMode::Answer(vec![Ipv4Addr::new(192, 0, 2, 1)])).await;
+    // The server only has A records; an MX query gets NOERROR with nothing.
+    let obs = run_first(dir.path(), &dns_yaml(server.addr, "office365.com", "MX")).await;
+    assert_fails(&obs, Reason::DnsNoAnswer, Phase::Resolve);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dns_silent_server_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = servers::dns(DnsMode::Silent).await;
+    let obs = run_first(dir.path(), &dns_yaml(server.addr, "outlook.office365.com", "A")).await;
+    assert_fails(&obs, Reason::DnsTimeout, Phase::Resolve);
+    assert!(obs.duration <= Duration::from_secs(3), "took {:?}", obs.duration);
+}
+
+// ---------------------------------------------------------------- TCP
+
+#[tokio::test]
+async fn tcp_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = servers::raw(b"", After::Drain).await;
+    let obs = run_first(dir.path(), &one_check("tcp", &server.target(), "")).await;
+    assert_ok(&obs);
+    assert_eq!(phases(&obs), vec![Phase::Connect]);
+    // The kernel completes the handshake before the server task accepts it.
+    let accepted = tokio::time::timeout(Duration::from_secs(10), async {
+        while server.connection_count() == 0 {
+            tokio::task::yield_now().await;
+        }
+    });
+    assert!(accepted.await.is_ok(), "the server never saw the connection");
+}
+
+#[tokio::test]
+async fn tcp_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let obs = run_first(dir.path(), &one_check("tcp", &format!("127.0.0.1:{port}"), "")).await;
+    assert_fails(&obs, Reason::ConnectRefused, Phase::Connect);
+}
+
+#[tokio::test]
+async fn tcp_connect_timeout_when_the_backlog_is_full() {
+    // A listener that never accepts, with its backlog filled: the kernel
+    // drops further SYNs, which is what a firewall's DROP looks like.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(Duration::from_millis(300), tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => fillers.push(s),
+            _ => break,
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!("checks:\n  - name: under-test\n    kind: tcp\n    target: {addr}\n    timeout: 1s\n");
+    let obs = run_first(dir.path(), &yaml).await;
+    assert_fails(&obs, Reason::ConnectTimeout, Phase::Connect);
+    drop(listener);
+}
+
+#[tokio::test]
+async fn unresolvable_host_is_resolve_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let obs = run_first(dir.path(), &one_check("tcp", "no-such-host.invalid:443", "")).await;
+    assert_fails(&obs, Reason::ResolveFailed, Phase::Resolve);
+}
+
+// ---------------------------------------------------------------- TLS
+
+#[tokio::test]
+async fn tls_handshake_reports_version_issuer_and_expiry() {
+    let pki = Pki::new();
+    let server = servers::tls(pki.server_config(Leaf::Good)).await;
+    let obs = run_first(pki.dir.path(), &one_check("tls", &server.target(), TLS_OPTS)).await;
+    assert_ok(&obs);
+    assert_eq!(phases(&obs), vec![Phase::Connect, Phase::Tls]);
+    let tls = obs.facts.tls.expect("tls facts");
+    assert_eq!(tls.version, "TLSv1.3");
+    assert_eq!(tls.earliest_expiry, Some(pki::LEAF_NOT_AFTER_UNIX), "the leaf expires before the CA");
+    let leaf = tls.leaf.expect("leaf");
+    assert!(leaf.issuer.contains(pki::CA_NAME), "{}", leaf.issuer);
+    assert!(leaf.subject.contains("localhost"), "{}", leaf.subject);
+    assert_eq!(leaf.fingerprint_sha256.len(), 64);
+}
+
+#[tokio::test]
+async fn tls_certificate_failures_are_distinct_reasons() {
+    let cases = [
+        (Leaf::Expired, Reason::TlsCertExpired),
+        (Leaf::NotYetValid, Reason::TlsCertNotYetValid),
+        (Leaf::WrongName, Reason::TlsCertNameMismatch),
+        (Leaf::SelfSigned, Reason::TlsCertUntrusted),
+        (Leaf::OtherCa, Reason::TlsCertUntrusted),
+    ];
+    let pki = Pki::new();
+    for (leaf, reason) in cases {
+        let server = servers::tls(pki.server_config(leaf)).await;
+        let obs = run_first(pki.dir.path(), &one_check("tls", &server.target(), TLS_OPTS)).await;
+        assert_fails(&obs, reason, Phase::Tls);
+    }
+}
+
+#[tokio::test]
+async fn tls_without_the_test_ca_is_untrusted() {
+    let pki = Pki::new();
+    let server = servers::tls(pki.server_config(Leaf::Good)).await;
+    let obs = run_first(pki.dir.path(), &one_check("tls", &server.target(), "    server_name: localhost\n")).await;
+    assert_fails(&obs, Reason::TlsCertUntrusted, Phase::Tls);
+}
+
+#[tokio::test]
+async fn tls_unexpected_issuer_still_records_the_certificate() {
+    let pki = Pki::new();
+    let server = servers::tls(pki.server_config(Leaf::Good)).await;
+    let opts = format!("{TLS_OPTS}    expected_issuer: DigiCert\n");
+    let obs = run_first(pki.dir.path(), &one_check("tls", &server.target(), &opts)).await;
+    assert_fails(&obs, Reason::TlsUnexpectedIssuer, Phase::Tls);
+    let issuer = obs.facts.tls.and_then(|t| t.leaf).map(|l| l.issuer).unwrap_or_default();
+    assert!(issuer.contains(pki::CA_NAME), "{issuer}");
+
+    let opts = format!("{TLS_OPTS}    expected_issuer: \"{}\"\n", pki::CA_NAME);
+    assert_ok(&run_first(pki.dir.path(), &one_check("tls", &server.target(), &opts)).await);
+}
+
+#[tokio::test]
+async fn tls_to_a_plaintext_or_closing_server_fails_the_handshake() {
+    let pki = Pki::new();
+    for server in [
+        servers::raw(b"220 smtp.example ESMTP\r\n", After::Drain).await,
+        servers::raw(b"", After::Close).await,
+        servers::raw(b"\x15\x03\x03\x00\x02\x02\x28", After::Close).await, // a TLS alert record
+    ] {
+        let obs = run_first(pki.dir.path(), &one_check("tls", &server.target(), TLS_OPTS)).await;
+        assert_fails(&obs, Reason::TlsHandshakeFailed, Phase::Tls);
+    }
+}
+
+// ---------------------------------------------------------------- SMTP
+
+#[tokio::test]
+async fn smtp_starttls_sees_capabilities_before_and_after_tls() {
+    let pki = Pki::new();
+    let server = servers::smtp(Mail::new(pki.server_config(Leaf::Good))).await;
+    let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), &format!("    tls: starttls\n{TLS_OPTS}"))).await;
+    assert_ok(&obs);
+    assert_eq!(
+        phases(&obs),
+        vec![Phase::Connect, Phase::Banner, Phase::Ehlo, Phase::Starttls, Phase::Tls, Phase::EhloTls, Phase::Quit]
+    );
+    assert_eq!(capability(&obs, "STARTTLS"), Some(true));
+    assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true), "AUTH is offered inside TLS");
+    assert_eq!(capability(&obs, "AUTH=LOGIN"), Some(true));
+    assert_eq!(capability(&obs, "AUTH=OAUTHBEARER"), Some(false));
+    assert_eq!(capability(&obs, "SIZE"), Some(true));
+    assert!(obs.facts.tls.is_some());
+}
+
+#[tokio::test]
+async fn smtp_implicit_tls_and_plain() {
+    let pki = Pki::new();
+    let server = servers::smtp(Mail::new(pki.server_config(Leaf::Good)).implicit()).await;
+    let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), &format!("    tls: implicit\n{TLS_OPTS}"))).await;
+    assert_ok(&obs);
+    assert_eq!(phases(&obs), vec![Phase::Connect, Phase::Tls, Phase::Banner, Phase::Ehlo, Phase::Quit]);
+    assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true));
+
+    let server = servers::smtp(Mail::new(pki.server_config(Leaf::Good))).await;
+    let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), "    tls: none\n")).await;
+    assert_ok(&obs);
+    assert!(obs.facts.tls.is_none());
+    assert_eq!(capability(&obs, "STARTTLS"), Some(true));
+    assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(false));
+}
+
+#[tokio::test]
+async fn smtp_starttls_not_offered_or_refused() {
+    let pki = Pki::new();
+    let mut m = Mail::new(pki.server_config(Leaf::Good));
+    m.offer_starttls = false;
+    let server = servers::smtp(m).await;
+    let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), TLS_OPTS)).await;
+    assert_fails(&obs, Reason::StarttlsNotOffered, Phase::Ehlo);
+    assert_eq!(capability(&obs, "STARTTLS"), Some(false));
+
+    let mut m = Mail::new(pki.server_config(Leaf::Good));
+    m.accept_starttls = false;
+    let server = servers::smtp(m).await;
+    let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), TLS_OPTS)).await;
+    assert_fails(&obs, Reason::StarttlsRejected, Phase::Starttls);
+    assert!(obs.outcome.unwrap_err().detail.contains("454 4.7.0"), "the server's reply is in the detail");
+}
+
+#[tokio::test]
+async fn smtp_bad_certificate_after_starttls() {
+    let pki = Pki::new();
+    let server = servers::smtp(Mail::new(pki.server_config(Leaf::Expired))).await;
+    let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), TLS_OPTS)).await;
+    assert_fails(&obs, Reason::TlsCertExpired, Phase::Tls);
+}
+
+#[tokio::test]
+async fn smtp_data_injected_after_starttls_is_discarded() {
+    let pki = Pki::new();
+    let mut m = Mail::new(pki.server_config(Leaf::Good));
+    m.inject_after_starttls = Some(b"250-INJECTED\r\n250 AUTH=EVIL\r\n");
+    let server = servers::smtp(m).await;
+    let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), TLS_OPTS)).await;
+    assert_ok(&obs);
+    assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true), "the EHLO answer came from inside TLS");
+}
+
+#[tokio::test]
+async fn smtp_hostile_or_broken_servers() {
+    let pki = Pki::new();
+    let cases: Vec<(servers::TestServer, Reason, Phase)> = vec![
+        (servers::raw(b"554 5.3.2 Service not available\r\n", After::Drain).await, Reason::GreetingRejected, Phase::Banner),
+        (servers::raw(b"421 4.3.2 Too many connections\r\n", After::Close).await, Reason::GreetingRejected, Phase::Banner),
+        (servers::raw(b"HTTP/1.1 400 Bad Request\r\n\r\n", After::Close).await, Reason::UnexpectedReply, Phase::Banner),
+        (servers::raw(b"", After::Close).await, Reason::ConnectionClosed, Phase::Banner),
+        (servers::raw(b"220-partial", After::Close).await, Reason::ConnectionClosed, Phase::Banner),
+        (servers::raw(b"220-multi\r\n230 code changed\r\n", After::Drain).await, Reason::UnexpectedReply, Phase::Banner),
+        (servers::flood(b"220 ", b"xxxxxxxxxxxxxxxx", 1 << 20).await, Reason::LineTooLong, Phase::Banner),
+        (servers::flood(b"", b"220-again\r\n", 1 << 20).await, Reason::TooManyLines, Phase::Banner),
+        (servers::raw(b"220 ok\r\n", After::Close).await, Reason::ConnectionClosed, Phase::Ehlo),
+    ];
+    for (server, reason, phase) in cases {
+        let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), TLS_OPTS)).await;
+        assert_fails(&obs, reason, phase);
+        assert_eq!(server.connection_count(), 1, "one connection per run, no retries");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn smtp_silent_server_times_out_in_the_banner_phase() {
+    let pki = Pki::new();
+    let server = servers::raw(b"", After::Hold).await;
+    let yaml = format!("checks:\n  - name: under-test\n    kind: smtp\n    target: {}\n    timeout: 3s\n{TLS_OPTS}", server.target());
+    let obs = run_first(pki.dir.path(), &yaml).await;
+    assert_fails(&obs, Reason::Timeout, Phase::Banner);
+    assert!(obs.outcome.unwrap_err().detail.contains("3s"));
+
+    // A slow drip that never finishes a line is cut off by the same deadline.
+    let server = servers::raw(b"220 slow", After::Hold).await;
+    let yaml = format!("checks:\n  - name: under-test\n    kind: smtp\n    target: {}\n    timeout: 3s\n{TLS_OPTS}", server.target());
+    assert_fails(&run_first(pki.dir.path(), &yaml).await, Reason::Timeout, Phase::Banner);
+}
+
+// ---------------------------------------------------------------- IMAP
+
+#[tokio::test]
+async fn imap_implicit_tls() {
+    let pki = Pki::new();
+    let server = servers::imap(Mail::new(pki.server_config(Leaf::Good)).implicit()).await;
+    let obs = run_first(pki.dir.path(), &one_check("imap", &server.target(), TLS_OPTS)).await;
+    assert_ok(&obs);
+    assert_eq!(phases(&obs), vec![Phase::Connect, Phase::Tls, Phase::Banner, Phase::Capability, Phase::Quit]);
+    for (cap, on) in [("IMAP4REV1", true), ("AUTH=XOAUTH2", true), ("SASL-IR", true), ("IDLE", true), ("STARTTLS", false), ("AUTH=OAUTHBEARER", false)] {
+        assert_eq!(capability(&obs, cap), Some(on), "{cap}");
+    }
+}
+
+#[tokio::test]
+async fn imap_starttls() {
+    let pki = Pki::new();
+    let server = servers::imap(Mail::new(pki.server_config(Leaf::Good))).await;
+    let obs = run_first(pki.dir.path(), &one_check("imap", &server.target(), &format!("    tls: starttls\n{TLS_OPTS}"))).await;
+    assert_ok(&obs);
+    assert_eq!(
+        phases(&obs),
+        vec![Phase::Connect, Phase::Banner, Phase::Capability, Phase::Starttls, Phase::Tls, Phase::Capability, Phase::Quit]
+    );
+    assert_eq!(capability(&obs, "STARTTLS"), Some(true));
+    assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true));
+    assert_eq!(capability(&obs, "LOGINDISABLED"), Some(false), "inside TLS login is allowed");
+}
+
+#[tokio::test]
+async fn imap_failures() {
+    let pki = Pki::new();
+    let starttls = format!("    tls: starttls\n{TLS_OPTS}");
+
+    let mut m = Mail::new(pki.server_config(Leaf::Good));
+    m.offer_starttls = false;
+    let obs = run_first(pki.dir.path(), &one_check("imap", &servers::imap(m).await.target(), &starttls)).await;
+    assert_fails(&obs, Reason::StarttlsNotOffered, Phase::Capability);
+
+    let mut m = Mail::new(pki.server_config(Leaf::Good));
+    m.accept_starttls = false;
+    let obs = run_first(pki.dir.path(), &one_check("imap", &servers::imap(m).await.target(), &starttls)).await;
+    assert_fails(&obs, Reason::StarttlsRejected, Phase::Starttls);
+
+    let cases: Vec<(servers::TestServer, Reason, Phase)> = vec![
+        (servers::raw(b"* BYE server shutting down\r\n", After::Close).await, Reason::GreetingRejected, Phase::Banner),
+        (servers::raw(b"* PREAUTH welcome, you are logged in\r\n", After::Drain).await, Reason::UnexpectedReply, Phase::Banner),
+        (servers::raw(b"+OK this is POP3\r\n", After::Drain).await, Reason::UnexpectedReply, Phase::Banner),
+        (servers::raw(b"* OK ready\r\n", After::Close).await, Reason::ConnectionClosed, Phase::Capability),
+        (servers::flood(b"* OK ready\r\n", b"* CAPABILITY IMAP4rev1\r\n", 1 << 20).await, Reason::TooManyLines, Phase::Capability),
+        (servers::raw(b"* OK ready\r\n* X {999999999}\r\n", After::Drain).await, Reason::LineTooLong, Phase::Capability),
+    ];
+    for (server, reason, phase) in cases {
+        let obs = run_first(pki.dir.path(), &one_check("imap", &server.target(), &starttls)).await;
+        assert_fails(&obs, reason, phase);
+    }
+}
+
+#[tokio::test]
+async fn imap_literals_in_untagged_lines_are_skipped() {
+    let pki = Pki::new();
+    let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+    // A literal that itself looks like a tagged completion must not end the response.
+    m.before_capability = Some(b"* ID (\"name\" {12}\r\nE1 NO fake!)\r\n");
+    let server = servers::imap(m).await;
+    let obs = run_first(pki.dir.path(), &one_check("imap", &server.target(), TLS_OPTS)).await;
+    assert_ok(&obs);
+    assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true));
+}
+
+// ---------------------------------------------------------------- POP3
+
+#[tokio::test]
+async fn pop3_implicit_and_stls() {
+    let pki = Pki::new();
+    let server = servers::pop3(Mail::new(pki.server_config(Leaf::Good)).implicit()).await;
+    let obs = run_first(pki.dir.path(), &one_check("pop3", &server.target(), TLS_OPTS)).await;
+    assert_ok(&obs);
+    assert_eq!(phases(&obs), vec![Phase::Connect, Phase::Tls, Phase::Banner, Phase::Capability, Phase::Quit]);
+    assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true));
+    assert_eq!(capability(&obs, "UIDL"), Some(true));
+    assert_eq!(capability(&obs, "TOP"), Some(true));
+
+    let server = servers::pop3(Mail::new(pki.server_config(Leaf::Good))).await;
+    let obs = run_first(pki.dir.path(), &one_check("pop3", &server.target(), &format!("    tls: starttls\n{TLS_OPTS}"))).await;
+    assert_ok(&obs);
+    assert_eq!(capability(&obs, "STARTTLS"), Some(true), "STLS is exported as STARTTLS");
+    assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true));
+}
+
+#[tokio::test]
+async fn pop3_failures() {
+    let pki = Pki::new();
+    let starttls = format!("    tls: starttls\n{TLS_OPTS}");
+    let mut m = Mail::new(pki.server_config(Leaf::Good));
+    m.offer_starttls = false;
+    let obs = run_first(pki.dir.path(), &one_check("pop3", &servers::pop3(m).await.target(), &starttls)).await;
+    assert_fails(&obs, Reason::StarttlsNotOffered, Phase::Capability);
+
+    let mut m = Mail::new(pki.server_config(Leaf::Good));
+    m.accept_starttls = false;
+    let obs = run_first(pki.dir.path(), &one_check("pop3", &servers::pop3(m).await.target(), &starttls)).await;
+    assert_fails(&obs, Reason::StarttlsRejected, Phase::Starttls);
+
+    let server = servers::raw(b"-ERR too many connections\r\n", After::Close).await;
+    let obs = run_first(pki.dir.path(), &one_check("pop3", &server.target(), &starttls)).await;
+    assert_fails(&obs, Reason::GreetingRejected, Phase::Banner);
+
+    let server = servers::flood(b"+OK\r\n", b"+OK\r\nTOP\r\n", 1 << 20).await;
+    let obs = run_first(pki.dir.path(), &one_check("pop3", &server.target(), &starttls)).await;
+    assert_fails(&obs, Reason::TooManyLines, Phase::Capability);
+}
