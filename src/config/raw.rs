@@ -113,8 +113,9 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<ConfigFile, ConfigError> 
     });
     result.map_err(|e| {
         let loc = e.location().map(Loc::from).unwrap_or_default();
-        // `Spanned` adds an inner `.value` step that means nothing to a user.
-        let field = path.strip_suffix(".value").unwrap_or(&path).replace(".value.", ".");
+        // `Spanned` adds `.value` steps that mean nothing to a user.
+        let field = path.replace(".value[", "[").replace(".value.", ".");
+        let field = field.strip_suffix(".value").unwrap_or(&field).to_string();
         let field = if field == "?" || field == "." { String::new() } else { field };
         ConfigError::new(file, Some(text), loc, field, bare_message(&e))
     })

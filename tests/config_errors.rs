@@ -1,0 +1,102 @@
+//! Every configuration rule, one invalid file each (`tests/testdata/invalid-*.yaml`,
+//! run as a table): the error must name the line, column and field, and say
+//! what is wrong. The first line of each file declares what it expects:
+//! `# expect: LINE:COLUMN FIELD | MESSAGE-SUBSTRING`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ece_o365_exporter::checks::build_all;
+use ece_o365_exporter::config::Config;
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata")
+}
+
+struct Expect {
+    line: u32,
+    column: u32,
+    field: String,
+    message: String,
+}
+
+fn parse_expect(path: &Path) -> Expect {
+    let text = std::fs::read_to_string(path).unwrap();
+    let first = text.lines().next().unwrap_or_default();
+    let spec = first.strip_prefix("# expect: ").unwrap_or_else(|| panic!("{}: first line must be `# expect: ...`", path.display()));
+    let (head, message) = spec.split_once(" | ").unwrap_or_else(|| panic!("{}: missing ` | `", path.display()));
+    let (pos, field) = head.split_once(' ').unwrap_or((head, ""));
+    let (line, column) = pos.split_once(':').unwrap();
+    Expect { line: line.parse().unwrap(), column: column.parse().unwrap(), field: field.to_string(), message: message.to_string() }
+}
+
+#[test]
+fn every_invalid_file_names_line_field_and_problem() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(testdata())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("invalid-"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "the table lost files: {}", files.len());
+    let mut problems = Vec::new();
+    for file in &files {
+        let expect = parse_expect(file);
+        let err = match Config::load(file).and_then(|cfg| build_all(&cfg).map(|_| ())) {
+            Ok(()) => {
+                problems.push(format!("{}: accepted", file.display()));
+                continue;
+            }
+            Err(e) => e,
+        };
+        let shown = err.to_string();
+        let name = file.file_name().unwrap().to_string_lossy();
+        if (err.loc.line, err.loc.column) != (expect.line, expect.column) {
+            problems.push(format!("{name}: at {}:{}, expected {}:{}\n{shown}", err.loc.line, err.loc.column, expect.line, expect.column));
+        }
+        if err.field != expect.field {
+            problems.push(format!("{name}: field `{}`, expected `{}`", err.field, expect.field));
+        }
+        if !err.message.contains(&expect.message) {
+            problems.push(format!("{name}: message `{}` lacks `{}`", err.message, expect.message));
+        }
+        let head = format!("{}:{}:{}: {}", file.display(), expect.line, expect.column, expect.field);
+        if !shown.starts_with(&head) {
+            problems.push(format!("{name}: shown as `{shown}`, expected it to start with `{head}`"));
+        }
+        let source_line = std::fs::read_to_string(file).unwrap().lines().nth(expect.line as usize - 1).unwrap().to_string();
+        if !shown.contains(&source_line) {
+            problems.push(format!("{name}: the snippet does not show the offending line `{source_line}`"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
+    let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(build_all(&cfg).unwrap().len(), cfg.checks.len());
+    assert!(cfg.checks.len() >= 8);
+}
+
+#[test]
+fn config_check_exit_codes() {
+    let bin = env!("CARGO_BIN_EXE_ece-o365-exporter");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
+    let ok = Command::new(bin).args(["config", "check", "--config.file"]).arg(&example).output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("valid"));
+
+    let bad = testdata().join("invalid-unknown-key.yaml");
+    for args in [&["config", "check"][..], &["check"][..], &[][..]] {
+        let out = Command::new(bin).args(args).arg("--config.file").arg(&bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("invalid-unknown-key.yaml:6:5: checks[0].targett: unknown field `targett`"), "{args:?}: {stderr}");
+    }
+
+    let missing = Command::new(bin).args(["config", "check", "--config.file", "/nonexistent/config.yaml"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/config.yaml: cannot read the configuration file"));
+}
