@@ -1,0 +1,333 @@
+//! Black-box tests of the binary: it runs against servers in this test
+//! process, is scraped over HTTP, and the exposition is parsed and compared
+//! with what the servers did. Also the `check` subcommand's output and exit
+//! codes, shutdown on SIGTERM, and a port already in use.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use support::pki::{self, Leaf, Pki};
+use support::servers::{self, After, DnsMode, Mail};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
+
+/// The agent as a child process, killed if a test fails midway.
+struct Agent {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    fn start(config: &Path, extra: &[&str]) -> Agent {
+        let mut child = Command::new(BIN)
+            .arg("--config.file")
+            .arg(config)
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the agent");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("address=").nth(1).or_else(|| line.split("\"address\":\"").nth(1)) {
+                    let addr: String = addr.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+                    let _ = tx.send(addr);
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("the agent never said where it listens: {:?}", log.lock().unwrap()));
+        Agent { child, addr: addr.parse().expect("listen address"), log }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        request(self.addr, "GET", path).await
+    }
+
+    /// Waits (bounded) until every check has run once.
+    async fn wait_ready(&self) {
+        for _ in 0..300 {
+            if self.get("/-/ready").await.0 == 200 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("never ready; log: {:#?}", self.log.lock().unwrap());
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// SIGTERM, then the exit status (bounded wait).
+    fn terminate(mut self) -> Option<i32> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the agent did not stop within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 client: status code and body.
+async fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect to the agent");
+    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// Parses the exposition into `name{labels}` -> value, labels in their order.
+fn parse(exposition: &str) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for line in exposition.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {line}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line}"));
+        assert!(out.insert(series.to_string(), value).is_none(), "duplicate series {series}");
+    }
+    out
+}
+
+/// The value of the one series whose name is `name` and that carries every label in `labels`.
+fn value(series: &HashMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let found: Vec<f64> = series
+        .iter()
+        .filter(|(k, _)| k.split('{').next() == Some(name) && labels.iter().all(|(l, v)| k.contains(&format!("{l}=\"{v}\""))))
+        .map(|(_, v)| *v)
+        .collect();
+    assert!(found.len() <= 1, "{name} {labels:?} matches {} series", found.len());
+    found.first().copied()
+}
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+const TLS: &str = "    server_name: localhost\n    ca_file: ca.pem\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_reflect_what_the_servers_did() {
+    let pki = Pki::new();
+    let smtp = servers::smtp(Mail::new(pki.server_config(Leaf::Good))).await;
+    let imap = servers::imap(Mail::new(pki.server_config(Leaf::Good)).implicit()).await;
+    let pop3 = servers::pop3(Mail::new(pki.server_config(Leaf::Good)).implicit()).await;
+    let tls = servers::tls(pki.server_config(Leaf::Good)).await;
+    let dns = servers::dns(DnsMode::Answer(vec![Ipv4Addr::new(192, 0, 2, 10), Ipv4Addr::new(192, 0, 2, 11)])).await;
+    let closed = closed_port();
+    let yaml = format!(
+        "global:\n  interval: 60s\n  timeout: 5s\nchecks:
+  - name: smtp
+    kind: smtp
+    target: {smtp}
+{TLS}  - name: imap
+    kind: imap
+    target: {imap}
+{TLS}  - name: pop3
+    kind: pop3
+    target: {pop3}
+{TLS}  - name: tls
+    kind: tls
+    target: {tls}
+{TLS}  - name: dns
+    kind: dns
+    query: outlook.office365.com
+    dns_servers: [\"{dns}\"]
+  - name: closed
+    kind: tcp
+    target: 127.0.0.1:{closed}
+",
+        smtp = smtp.target(),
+        imap = imap.target(),
+        pop3 = pop3.target(),
+        tls = tls.target(),
+        dns = dns.addr,
+    );
+    let config = pki.dir.path().join("agent.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let started = now();
+    let agent = Agent::start(&config, &[]);
+    agent.wait_ready().await;
+
+    let (status, body) = agent.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
+    let m = parse(&body);
+
+    assert_eq!(value(&m, "ece_o365_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), Some(1.0));
+    for (check, kind, target, ok) in [
+        ("smtp", "smtp", smtp.target(), 1.0),
+        ("imap", "imap", imap.target(), 1.0),
+        ("pop3", "pop3", pop3.target(), 1.0),
+        ("tls", "tls", tls.target(), 1.0),
+        ("dns", "dns", "outlook.office365.com/A".to_string(), 1.0),
+        ("closed", "tcp", format!("127.0.0.1:{closed}"), 0.0),
+    ] {
+        let labels = [("check", check), ("kind", kind)];
+        assert_eq!(value(&m, "ece_o365_check_success", &[("check", check), ("kind", kind), ("target", &target)]), Some(ok), "{check}");
+        assert_eq!(value(&m, "ece_o365_check_runs_total", &labels), Some(1.0), "{check}");
+        assert_eq!(value(&m, "ece_o365_check_duration_seconds_count", &labels), Some(1.0), "{check}");
+        assert!(value(&m, "ece_o365_check_duration_seconds_sum", &labels).unwrap() < 5.0);
+        let last_run = value(&m, "ece_o365_check_last_run_timestamp_seconds", &[("check", check)]).unwrap();
+        assert!(last_run >= started - 1.0 && last_run <= now() + 1.0, "{check}: {last_run}");
+        let last_success = value(&m, "ece_o365_check_last_success_timestamp_seconds", &[("check", check)]);
+        assert_eq!(last_success.is_some(), ok == 1.0, "{check}");
+    }
+    assert_eq!(value(&m, "ece_o365_check_failures_total", &[("check", "closed"), ("reason", "connect_refused")]), Some(1.0));
+    assert_eq!(value(&m, "ece_o365_check_failures_total", &[("check", "smtp")]), None, "no failure series for a healthy check");
+    for phase in ["connect", "banner", "ehlo", "starttls", "tls", "ehlo_tls", "quit"] {
+        assert_eq!(value(&m, "ece_o365_check_phase_duration_seconds_count", &[("check", "smtp"), ("phase", phase)]), Some(1.0), "smtp {phase}");
+    }
+    for check in ["smtp", "imap", "pop3", "tls"] {
+        assert_eq!(value(&m, "ece_o365_tls_earliest_cert_expiry_timestamp_seconds", &[("check", check)]), Some(pki::LEAF_NOT_AFTER_UNIX as f64), "{check}");
+        assert_eq!(value(&m, "ece_o365_tls_version_info", &[("check", check), ("version", "TLSv1.3")]), Some(1.0), "{check}");
+        assert_eq!(value(&m, "ece_o365_tls_cert_info", &[("check", check), ("issuer", &format!("CN={}", pki::CA_NAME))]), Some(1.0), "{check}");
+    }
+    assert_eq!(value(&m, "ece_o365_capability_advertised", &[("check", "smtp"), ("capability", "STARTTLS")]), Some(1.0));
+    assert_eq!(value(&m, "ece_o365_capability_advertised", &[("check", "smtp"), ("capability", "AUTH=XOAUTH2")]), Some(1.0));
+    assert_eq!(value(&m, "ece_o365_capability_advertised", &[("check", "smtp"), ("capability", "AUTH=OAUTHBEARER")]), Some(0.0));
+    assert_eq!(value(&m, "ece_o365_capability_advertised", &[("check", "imap"), ("capability", "SASL-IR")]), Some(1.0));
+    assert_eq!(value(&m, "ece_o365_capability_advertised", &[("check", "pop3"), ("capability", "AUTH=XOAUTH2")]), Some(1.0));
+    assert_eq!(value(&m, "ece_o365_dns_answers", &[("check", "dns")]), Some(2.0));
+
+    // A scrape never runs a check: many scrapes, still one connection each.
+    for _ in 0..10 {
+        assert_eq!(agent.get("/metrics").await.0, 200);
+    }
+    for server in [&smtp, &imap, &pop3, &tls] {
+        assert_eq!(server.connection_count(), 1);
+    }
+
+    let (status, page) = agent.get("/").await;
+    assert_eq!(status, 200);
+    for check in ["smtp", "imap", "pop3", "tls", "dns", "closed", "connect_refused", "/metrics"] {
+        assert!(page.contains(check), "status page lacks {check}");
+    }
+    assert_eq!(agent.get("/-/healthy").await.0, 200);
+    assert_eq!(agent.get("/nope").await.0, 404);
+    assert_eq!(request(agent.addr, "POST", "/metrics").await.0, 405);
+
+    let log = agent.log_text();
+    assert!(
+        log.lines().any(|l| l.contains("level=warn") && l.contains("check=closed") && l.contains("reason=connect_refused") && l.contains("phase=connect")),
+        "one log line per failed run: {log}"
+    );
+    assert_eq!(agent.terminate(), Some(0), "clean exit on SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_and_a_port_in_use() {
+    let pki = Pki::new();
+    let config = pki.dir.path().join("agent.yaml");
+    std::fs::write(&config, format!("checks:\n  - name: closed\n    kind: tcp\n    target: 127.0.0.1:{}\n", closed_port())).unwrap();
+    let agent = Agent::start(&config, &["--log.format", "json"]);
+    agent.wait_ready().await;
+    let log = agent.log_text();
+    let failed = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["check"] == "closed")
+        .unwrap_or_else(|| panic!("no JSON line for the failed check: {log}"));
+    assert_eq!(failed["reason"], "connect_refused");
+    assert_eq!(failed["level"], "WARN");
+
+    // A second agent on the same port: a clear error, exit 1, no panic.
+    let taken = agent.addr.to_string();
+    let out = Command::new(BIN).args(["--config.file"]).arg(&config).args(["--web.listen-address", &taken]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("cannot listen on {taken}")), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(agent.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_subcommand_prints_a_table_or_json_and_sets_the_exit_code() {
+    let pki = Pki::new();
+    let smtp = servers::smtp(Mail::new(pki.server_config(Leaf::Good))).await;
+    let silent = servers::raw(b"", After::Hold).await;
+    let yaml = format!(
+        "global:\n  timeout: 2s\nchecks:\n  - name: smtp-ok\n    kind: smtp\n    target: {}\n{TLS}  - name: smtp-silent\n    kind: smtp\n    target: {}\n{TLS}",
+        smtp.target(),
+        silent.target()
+    );
+    let config = pki.dir.path().join("check.yaml");
+    std::fs::write(&config, yaml).unwrap();
+
+    let text = tokio::process::Command::new(BIN).args(["check", "--config.file"]).arg(&config).output().await.unwrap();
+    assert_eq!(text.status.code(), Some(1), "one check failed");
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("CHECK") && lines[0].contains("REASON") && lines[0].contains("PHASE"), "{stdout}");
+    assert!(lines.iter().any(|l| l.starts_with("smtp-ok ") && l.contains(" ok ")), "{stdout}");
+    assert!(lines.iter().any(|l| l.starts_with("smtp-silent ") && l.contains("FAILED") && l.contains("timeout") && l.contains("banner")), "{stdout}");
+    assert!(stdout.contains("1 of 2 checks passed."), "{stdout}");
+
+    let json = tokio::process::Command::new(BIN).args(["check", "--output", "json", "--config.file"]).arg(&config).output().await.unwrap();
+    assert_eq!(json.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
+    assert_eq!(doc["passed"], false);
+    assert_eq!(doc["checks"][0]["check"], "smtp-ok");
+    assert_eq!(doc["checks"][0]["success"], true);
+    assert_eq!(doc["checks"][0]["capabilities"]["AUTH=XOAUTH2"], true);
+    assert_eq!(doc["checks"][0]["tls"]["version"], "TLSv1.3");
+    assert_eq!(doc["checks"][1]["reason"], "timeout");
+    assert_eq!(doc["checks"][1]["phase"], "banner");
+
+    // Only the healthy check: exit 0.
+    let ok_only = pki.dir.path().join("ok.yaml");
+    std::fs::write(&ok_only, format!("checks:\n  - name: smtp-ok\n    kind: smtp\n    target: {}\n{TLS}", smtp.target())).unwrap();
+    let out = tokio::process::Command::new(BIN).args(["check", "--config.file"]).arg(&ok_only).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn network_unreachable_inside_an_empty_network_namespace() {
+    // `unshare -n` gives the process a network namespace with no route at
+    // all (loopback down), so the connect fails at once with ENETUNREACH and
+    // no packet leaves the machine.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("unreachable.yaml");
+    std::fs::write(&config, "checks:\n  - name: smtp-unreachable\n    kind: tcp\n    target: 192.0.2.1:587\n").unwrap();
+    let out = Command::new("unshare")
+        .args(["--net", BIN, "check", "--output", "json", "--config.file"])
+        .arg(&config)
+        .output()
+        .expect("unshare (util-linux) must be installed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "unshare needs root or user namespaces: {stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(doc["checks"][0]["reason"], "network_unreachable", "{doc}");
+    assert_eq!(doc["checks"][0]["phase"], "connect");
+}
