@@ -91,12 +91,16 @@ fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
             if ran >= state.configured {
                 text(StatusCode::OK, "Ready: every check has run.\n")
             } else {
-                text(StatusCode::SERVICE_UNAVAILABLE, &format!("Not ready: {ran} of {} checks have run.\n", state.configured))
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("Not ready: {ran} of {} checks have run.\n", state.configured),
+                )
             }
         }
         "/" => {
             let mut r = Response::new(Full::new(Bytes::from(status_page(state))));
-            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
             r
         }
         _ => text(StatusCode::NOT_FOUND, "Not found. Try /metrics.\n"),
@@ -106,12 +110,16 @@ fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
 fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn status_page(state: &AppState) -> String {
@@ -138,6 +146,11 @@ fn status_page(state: &AppState) -> String {
             escape(detail),
         );
     }
-    let _ = write!(html, "</table><p>{} of {} checks have run.</p></body></html>\n", state.metrics.last_results().len(), state.configured);
+    let _ = writeln!(
+        html,
+        "</table><p>{} of {} checks have run.</p></body></html>",
+        state.metrics.last_results().len(),
+        state.configured
+    );
     html
 }

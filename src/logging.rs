@@ -41,7 +41,10 @@ where
         let ts = humantime::format_rfc3339_millis(std::time::SystemTime::now());
         let level = event.metadata().level().as_str().to_ascii_lowercase();
         write!(w, "ts={ts} level={level}")?;
-        let mut visitor = LogfmtVisitor { out: String::new(), message: None };
+        let mut visitor = LogfmtVisitor {
+            out: String::new(),
+            message: None,
+        };
         event.record(&mut visitor);
         if let Some(msg) = visitor.message {
             write!(w, " msg={}", quote(&msg))?;
@@ -49,10 +52,10 @@ where
         write!(w, "{}", visitor.out)?;
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
-                if let Some(fields) = span.extensions().get::<FormattedFields<N>>() {
-                    if !fields.is_empty() {
-                        write!(w, " {fields}")?;
-                    }
+                if let Some(fields) = span.extensions().get::<FormattedFields<N>>()
+                    && !fields.is_empty()
+                {
+                    write!(w, " {fields}")?;
                 }
             }
         }
@@ -65,7 +68,10 @@ struct LogfmtFields;
 
 impl<'w> FormatFields<'w> for LogfmtFields {
     fn format_fields<R: tracing_subscriber::field::RecordFields>(&self, mut w: Writer<'w>, fields: R) -> fmt::Result {
-        let mut visitor = LogfmtVisitor { out: String::new(), message: None };
+        let mut visitor = LogfmtVisitor {
+            out: String::new(),
+            message: None,
+        };
         fields.record(&mut visitor);
         write!(w, "{}", visitor.out.trim_start())
     }

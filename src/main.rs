@@ -19,7 +19,11 @@ use ece_o365_exporter::{REVISION, VERSION, checks, http, report, scheduler};
 const EXIT_BAD_CONFIG: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "ece-o365-exporter", version, about = "Checks the Office 365 mail path of Cisco ECE and exports the results to Prometheus")]
+#[command(
+    name = "ece-o365-exporter",
+    version,
+    about = "Checks the Office 365 mail path of Cisco ECE and exports the results to Prometheus"
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -88,7 +92,9 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Run) {
             Command::Run => run(&cli.global).await,
             Command::Check { output } => check(&cli.global, output).await,
-            Command::Config { command: ConfigCommand::Check } => config_check(&cli.global),
+            Command::Config {
+                command: ConfigCommand::Check,
+            } => config_check(&cli.global),
         }
     })
 }
@@ -125,7 +131,11 @@ async fn check(global: &GlobalArgs, output: Output) -> ExitCode {
         Output::Text => print!("{}", report::render_text(&entries)),
         Output::Json => println!("{}", report::render_json(&entries)),
     }
-    if report::all_passed(&entries) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if report::all_passed(&entries) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 async fn run(global: &GlobalArgs) -> ExitCode {
@@ -144,14 +154,19 @@ async fn run(global: &GlobalArgs) -> ExitCode {
 
 async fn serve(global: &GlobalArgs, cfg: Config, checks: Vec<checks::ScheduledCheck>) -> anyhow::Result<()> {
     let addr = listen_addr(&global.listen_address)?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().context("listener address")?;
     let metrics = Arc::new(Metrics::new(VERSION, REVISION));
     let shutdown = CancellationToken::new();
     tracing::info!(version = VERSION, revision = REVISION, config = %cfg.file.display(), checks = checks.len(), "starting");
     tracing::info!(address = %local, "listening");
 
-    let state = Arc::new(http::AppState { metrics: metrics.clone(), configured: checks.len() });
+    let state = Arc::new(http::AppState {
+        metrics: metrics.clone(),
+        configured: checks.len(),
+    });
     let server = tokio::spawn(http::serve(listener, state, shutdown.clone()));
     let scheduler = tokio::spawn(scheduler::run(checks, metrics, shutdown.clone()));
 
@@ -165,8 +180,13 @@ async fn serve(global: &GlobalArgs, cfg: Config, checks: Vec<checks::ScheduledCh
 
 /// `:9865` means every interface, as in the Go exporters.
 fn listen_addr(text: &str) -> anyhow::Result<SocketAddr> {
-    let full = if text.starts_with(':') { format!("0.0.0.0{text}") } else { text.to_string() };
-    full.parse().with_context(|| format!("--web.listen-address `{text}` is not HOST:PORT (an IP address and a port)"))
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_string()
+    };
+    full.parse()
+        .with_context(|| format!("--web.listen-address `{text}` is not HOST:PORT (an IP address and a port)"))
 }
 
 async fn wait_for_signal() {

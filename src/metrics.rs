@@ -153,28 +153,61 @@ impl Metrics {
             last: Mutex::default(),
             registry: Registry::default(),
         };
-        registry.register("check_success", "1 if the last run of the check succeeded, 0 if it failed", m.success.clone());
+        registry.register(
+            "check_success",
+            "1 if the last run of the check succeeded, 0 if it failed",
+            m.success.clone(),
+        );
         registry.register("check_duration_seconds", "Duration of whole check runs", m.duration.clone());
-        registry.register("check_phase_duration_seconds", "Duration of each protocol step of a check", m.phase_duration.clone());
+        registry.register(
+            "check_phase_duration_seconds",
+            "Duration of each protocol step of a check",
+            m.phase_duration.clone(),
+        );
         registry.register("check_runs", "Check runs finished", m.runs.clone());
         registry.register("check_failures", "Failed check runs by reason", m.failures.clone());
-        registry.register("check_last_run_timestamp_seconds", "When the check last finished a run", m.last_run.clone());
-        registry.register("check_last_success_timestamp_seconds", "When the check last succeeded", m.last_success.clone());
+        registry.register(
+            "check_last_run_timestamp_seconds",
+            "When the check last finished a run",
+            m.last_run.clone(),
+        );
+        registry.register(
+            "check_last_success_timestamp_seconds",
+            "When the check last succeeded",
+            m.last_success.clone(),
+        );
         registry.register(
             "tls_earliest_cert_expiry_timestamp_seconds",
             "Earliest notAfter in the certificate chain the server presented",
             m.cert_expiry.clone(),
         );
-        registry.register("tls_version_info", "TLS version negotiated on the last successful handshake", m.tls_version.clone());
+        registry.register(
+            "tls_version_info",
+            "TLS version negotiated on the last successful handshake",
+            m.tls_version.clone(),
+        );
         registry.register(
             "tls_cert_info",
             "Leaf certificate the server presented; an issuer change means TLS inspection or a new CA",
             m.cert_info.clone(),
         );
-        registry.register("capability_advertised", "1 if the server advertised the capability on the last run that got that far", m.capability.clone());
-        registry.register("dns_answers", "Records of the queried type in the last DNS answer", m.dns_answers.clone());
+        registry.register(
+            "capability_advertised",
+            "1 if the server advertised the capability on the last run that got that far",
+            m.capability.clone(),
+        );
+        registry.register(
+            "dns_answers",
+            "Records of the queried type in the last DNS answer",
+            m.dns_answers.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
-        build.get_or_create(&BuildLabels { version: version.into(), revision: revision.into() }).set(1);
+        build
+            .get_or_create(&BuildLabels {
+                version: version.into(),
+                revision: revision.into(),
+            })
+            .set(1);
         registry.register("build_info", "Version of the exporter", build);
         Metrics { registry, ..m }
     }
@@ -187,17 +220,30 @@ impl Metrics {
 
     /// Records one run.
     pub fn observe(&self, meta: &CheckMeta, obs: &Observation) {
-        let kind_labels = KindLabels { check: meta.name.clone(), kind: meta.kind };
+        let kind_labels = KindLabels {
+            check: meta.name.clone(),
+            kind: meta.kind,
+        };
         let check = CheckLabels { check: meta.name.clone() };
         self.success.get_or_create(&target_labels(meta)).set(i64::from(obs.success()));
         self.duration.get_or_create(&kind_labels).observe(obs.duration.as_secs_f64());
         for (phase, took) in &obs.phases {
-            let labels = PhaseLabels { check: meta.name.clone(), kind: meta.kind, phase: *phase };
+            let labels = PhaseLabels {
+                check: meta.name.clone(),
+                kind: meta.kind,
+                phase: *phase,
+            };
             self.phase_duration.get_or_create(&labels).observe(took.as_secs_f64());
         }
         self.runs.get_or_create(&kind_labels).inc();
         if let Err(f) = &obs.outcome {
-            self.failures.get_or_create(&ReasonLabels { check: meta.name.clone(), kind: meta.kind, reason: f.reason }).inc();
+            self.failures
+                .get_or_create(&ReasonLabels {
+                    check: meta.name.clone(),
+                    kind: meta.kind,
+                    reason: f.reason,
+                })
+                .inc();
         }
         let finished = unix_seconds(obs.finished_at);
         self.last_run.get_or_create(&check).set(finished);
@@ -208,13 +254,21 @@ impl Metrics {
             if let Some(expiry) = tls.earliest_expiry {
                 self.cert_expiry.get_or_create(&check).set(expiry);
             }
-            let version = TlsVersionLabels { check: meta.name.clone(), version: tls.version.to_string() };
+            let version = TlsVersionLabels {
+                check: meta.name.clone(),
+                version: tls.version.to_string(),
+            };
             let cert = tls.leaf.as_ref().map(|l| cert_labels(&meta.name, l));
             self.replace_info(&meta.name, Some(version), cert);
         }
         if let Some(caps) = &obs.facts.capabilities {
             for (cap, on) in caps {
-                self.capability.get_or_create(&CapabilityLabels { check: meta.name.clone(), capability: (*cap).to_string() }).set(i64::from(*on));
+                self.capability
+                    .get_or_create(&CapabilityLabels {
+                        check: meta.name.clone(),
+                        capability: (*cap).to_string(),
+                    })
+                    .set(i64::from(*on));
             }
         }
         if let Some(n) = obs.facts.dns_answers {
@@ -223,7 +277,13 @@ impl Metrics {
             self.dns_answers.get_or_create(&check).set(0);
         }
         if let Ok(mut last) = self.last.lock() {
-            last.insert(meta.name.clone(), LastResult { meta: meta.clone(), observation: obs.clone() });
+            last.insert(
+                meta.name.clone(),
+                LastResult {
+                    meta: meta.clone(),
+                    observation: obs.clone(),
+                },
+            );
         }
     }
 
@@ -265,7 +325,11 @@ impl Metrics {
 }
 
 fn target_labels(meta: &CheckMeta) -> TargetLabels {
-    TargetLabels { check: meta.name.clone(), kind: meta.kind, target: meta.target.clone() }
+    TargetLabels {
+        check: meta.name.clone(),
+        kind: meta.kind,
+        target: meta.target.clone(),
+    }
 }
 
 fn cert_labels(check: &str, leaf: &CertSummary) -> CertLabels {

@@ -23,7 +23,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(reason: Reason, detail: impl AsRef<str>) -> Self {
-        Failure { reason, detail: sanitize(detail.as_ref()) }
+        Failure {
+            reason,
+            detail: sanitize(detail.as_ref()),
+        }
     }
 
     /// The failure for a run cut off by its timeout while in `phase`.
@@ -158,7 +161,10 @@ mod tests {
 
     #[test]
     fn sanitize_bounds_and_cleans_server_text() {
-        assert_eq!(sanitize("535 5.7.139 Authentication unsuccessful\r\n"), "535 5.7.139 Authentication unsuccessful??");
+        assert_eq!(
+            sanitize("535 5.7.139 Authentication unsuccessful\r\n"),
+            "535 5.7.139 Authentication unsuccessful??"
+        );
         let long = "x".repeat(10_000);
         assert_eq!(sanitize(&long).len(), MAX_DETAIL_CHARS + 3);
         assert_eq!(sanitize("a\u{0}b\u{1b}[31mé"), "a?b?[31m?");

@@ -135,17 +135,10 @@ label_enum! {
 impl<'de> Deserialize<'de> for Kind {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        Kind::ALL
-            .iter()
-            .copied()
-            .find(|k| k.as_str() == text)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-                serde::de::Error::custom(format!(
-                    "unknown check kind `{text}`, expected one of {}",
-                    names.join(", ")
-                ))
-            })
+        Kind::ALL.iter().copied().find(|k| k.as_str() == text).ok_or_else(|| {
+            let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+            serde::de::Error::custom(format!("unknown check kind `{text}`, expected one of {}", names.join(", ")))
+        })
     }
 }
 

@@ -31,7 +31,12 @@ pub async fn run_all(checks: &[ScheduledCheck]) -> Vec<Entry> {
     checks
         .iter()
         .zip(results)
-        .filter_map(|(c, obs)| obs.map(|observation| Entry { meta: c.meta.clone(), observation }))
+        .filter_map(|(c, obs)| {
+            obs.map(|observation| Entry {
+                meta: c.meta.clone(),
+                observation,
+            })
+        })
         .collect()
 }
 
@@ -140,7 +145,14 @@ pub fn render_json(entries: &[Entry]) -> String {
                 phase: o.failed_phase,
                 detail: o.outcome.as_ref().err().map(|f| f.detail.as_str()),
                 duration_seconds: o.duration.as_secs_f64(),
-                phases: o.phases.iter().map(|(p, d)| JsonPhase { phase: *p, seconds: d.as_secs_f64() }).collect(),
+                phases: o
+                    .phases
+                    .iter()
+                    .map(|(p, d)| JsonPhase {
+                        phase: *p,
+                        seconds: d.as_secs_f64(),
+                    })
+                    .collect(),
                 tls: o.facts.tls.as_ref().map(|t| JsonTls {
                     version: t.version,
                     earliest_cert_expiry: t.earliest_expiry,

@@ -27,10 +27,10 @@ pub async fn run(checks: Vec<ScheduledCheck>, metrics: Arc<Metrics>, shutdown: C
         tasks.spawn(run_one(check, metrics.clone(), shutdown.clone()));
     }
     while let Some(done) = tasks.join_next().await {
-        if let Err(e) = done {
-            if e.is_panic() {
-                tracing::error!(error = %e, "a check task panicked");
-            }
+        if let Err(e) = done
+            && e.is_panic()
+        {
+            tracing::error!(error = %e, "a check task panicked");
         }
     }
 }

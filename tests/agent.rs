@@ -50,8 +50,14 @@ impl Agent {
                 sink.lock().unwrap().push(line);
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("the agent never said where it listens: {:?}", log.lock().unwrap()));
-        Agent { child, addr: addr.parse().expect("listen address"), log }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the agent never said where it listens: {:?}", log.lock().unwrap()));
+        Agent {
+            child,
+            addr: addr.parse().expect("listen address"),
+            log,
+        }
     }
 
     async fn get(&self, path: &str) -> (u16, String) {
@@ -96,7 +102,9 @@ impl Drop for Agent {
 /// A minimal HTTP/1.1 client: status code and body.
 async fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect to the agent");
-    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -185,7 +193,10 @@ async fn metrics_reflect_what_the_servers_did() {
     assert!(body.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
     let m = parse(&body);
 
-    assert_eq!(value(&m, "ece_o365_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), Some(1.0));
+    assert_eq!(
+        value(&m, "ece_o365_build_info", &[("version", env!("CARGO_PKG_VERSION"))]),
+        Some(1.0)
+    );
     for (check, kind, target, ok) in [
         ("smtp", "smtp", smtp.target(), 1.0),
         ("imap", "imap", imap.target(), 1.0),
@@ -195,7 +206,15 @@ async fn metrics_reflect_what_the_servers_did() {
         ("closed", "tcp", format!("127.0.0.1:{closed}"), 0.0),
     ] {
         let labels = [("check", check), ("kind", kind)];
-        assert_eq!(value(&m, "ece_o365_check_success", &[("check", check), ("kind", kind), ("target", &target)]), Some(ok), "{check}");
+        assert_eq!(
+            value(
+                &m,
+                "ece_o365_check_success",
+                &[("check", check), ("kind", kind), ("target", &target)]
+            ),
+            Some(ok),
+            "{check}"
+        );
         assert_eq!(value(&m, "ece_o365_check_runs_total", &labels), Some(1.0), "{check}");
         assert_eq!(value(&m, "ece_o365_check_duration_seconds_count", &labels), Some(1.0), "{check}");
         assert!(value(&m, "ece_o365_check_duration_seconds_sum", &labels).unwrap() < 5.0);
@@ -204,21 +223,91 @@ async fn metrics_reflect_what_the_servers_did() {
         let last_success = value(&m, "ece_o365_check_last_success_timestamp_seconds", &[("check", check)]);
         assert_eq!(last_success.is_some(), ok == 1.0, "{check}");
     }
-    assert_eq!(value(&m, "ece_o365_check_failures_total", &[("check", "closed"), ("reason", "connect_refused")]), Some(1.0));
-    assert_eq!(value(&m, "ece_o365_check_failures_total", &[("check", "smtp")]), None, "no failure series for a healthy check");
+    assert_eq!(
+        value(
+            &m,
+            "ece_o365_check_failures_total",
+            &[("check", "closed"), ("reason", "connect_refused")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&m, "ece_o365_check_failures_total", &[("check", "smtp")]),
+        None,
+        "no failure series for a healthy check"
+    );
     for phase in ["connect", "banner", "ehlo", "starttls", "tls", "ehlo_tls", "quit"] {
-        assert_eq!(value(&m, "ece_o365_check_phase_duration_seconds_count", &[("check", "smtp"), ("phase", phase)]), Some(1.0), "smtp {phase}");
+        assert_eq!(
+            value(
+                &m,
+                "ece_o365_check_phase_duration_seconds_count",
+                &[("check", "smtp"), ("phase", phase)]
+            ),
+            Some(1.0),
+            "smtp {phase}"
+        );
     }
     for check in ["smtp", "imap", "pop3", "tls"] {
-        assert_eq!(value(&m, "ece_o365_tls_earliest_cert_expiry_timestamp_seconds", &[("check", check)]), Some(pki::LEAF_NOT_AFTER_UNIX as f64), "{check}");
-        assert_eq!(value(&m, "ece_o365_tls_version_info", &[("check", check), ("version", "TLSv1.3")]), Some(1.0), "{check}");
-        assert_eq!(value(&m, "ece_o365_tls_cert_info", &[("check", check), ("issuer", &format!("CN={}", pki::CA_NAME))]), Some(1.0), "{check}");
+        assert_eq!(
+            value(&m, "ece_o365_tls_earliest_cert_expiry_timestamp_seconds", &[("check", check)]),
+            Some(pki::LEAF_NOT_AFTER_UNIX as f64),
+            "{check}"
+        );
+        assert_eq!(
+            value(&m, "ece_o365_tls_version_info", &[("check", check), ("version", "TLSv1.3")]),
+            Some(1.0),
+            "{check}"
+        );
+        assert_eq!(
+            value(
+                &m,
+                "ece_o365_tls_cert_info",
+                &[("check", check), ("issuer", &format!("CN={}", pki::CA_NAME))]
+            ),
+            Some(1.0),
+            "{check}"
+        );
     }
-    assert_eq!(value(&m, "ece_o365_capability_advertised", &[("check", "smtp"), ("capability", "STARTTLS")]), Some(1.0));
-    assert_eq!(value(&m, "ece_o365_capability_advertised", &[("check", "smtp"), ("capability", "AUTH=XOAUTH2")]), Some(1.0));
-    assert_eq!(value(&m, "ece_o365_capability_advertised", &[("check", "smtp"), ("capability", "AUTH=OAUTHBEARER")]), Some(0.0));
-    assert_eq!(value(&m, "ece_o365_capability_advertised", &[("check", "imap"), ("capability", "SASL-IR")]), Some(1.0));
-    assert_eq!(value(&m, "ece_o365_capability_advertised", &[("check", "pop3"), ("capability", "AUTH=XOAUTH2")]), Some(1.0));
+    assert_eq!(
+        value(
+            &m,
+            "ece_o365_capability_advertised",
+            &[("check", "smtp"), ("capability", "STARTTLS")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "ece_o365_capability_advertised",
+            &[("check", "smtp"), ("capability", "AUTH=XOAUTH2")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "ece_o365_capability_advertised",
+            &[("check", "smtp"), ("capability", "AUTH=OAUTHBEARER")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "ece_o365_capability_advertised",
+            &[("check", "imap"), ("capability", "SASL-IR")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "ece_o365_capability_advertised",
+            &[("check", "pop3"), ("capability", "AUTH=XOAUTH2")]
+        ),
+        Some(1.0)
+    );
     assert_eq!(value(&m, "ece_o365_dns_answers", &[("check", "dns")]), Some(2.0));
 
     // A scrape never runs a check: many scrapes, still one connection each.
@@ -240,7 +329,10 @@ async fn metrics_reflect_what_the_servers_did() {
 
     let log = agent.log_text();
     assert!(
-        log.lines().any(|l| l.contains("level=warn") && l.contains("check=closed") && l.contains("reason=connect_refused") && l.contains("phase=connect")),
+        log.lines().any(|l| l.contains("level=warn")
+            && l.contains("check=closed")
+            && l.contains("reason=connect_refused")
+            && l.contains("phase=connect")),
         "one log line per failed run: {log}"
     );
     assert_eq!(agent.terminate(), Some(0), "clean exit on SIGTERM");
@@ -250,7 +342,14 @@ async fn metrics_reflect_what_the_servers_did() {
 async fn json_logs_and_a_port_in_use() {
     let pki = Pki::new();
     let config = pki.dir.path().join("agent.yaml");
-    std::fs::write(&config, format!("checks:\n  - name: closed\n    kind: tcp\n    target: 127.0.0.1:{}\n", closed_port())).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "checks:\n  - name: closed\n    kind: tcp\n    target: 127.0.0.1:{}\n",
+            closed_port()
+        ),
+    )
+    .unwrap();
     let agent = Agent::start(&config, &["--log.format", "json"]);
     agent.wait_ready().await;
     let log = agent.log_text();
@@ -264,7 +363,12 @@ async fn json_logs_and_a_port_in_use() {
 
     // A second agent on the same port: a clear error, exit 1, no panic.
     let taken = agent.addr.to_string();
-    let out = Command::new(BIN).args(["--config.file"]).arg(&config).args(["--web.listen-address", &taken]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["--config.file"])
+        .arg(&config)
+        .args(["--web.listen-address", &taken])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("cannot listen on {taken}")), "{stderr}");
@@ -285,16 +389,34 @@ async fn check_subcommand_prints_a_table_or_json_and_sets_the_exit_code() {
     let config = pki.dir.path().join("check.yaml");
     std::fs::write(&config, yaml).unwrap();
 
-    let text = tokio::process::Command::new(BIN).args(["check", "--config.file"]).arg(&config).output().await.unwrap();
+    let text = tokio::process::Command::new(BIN)
+        .args(["check", "--config.file"])
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
     assert_eq!(text.status.code(), Some(1), "one check failed");
     let stdout = String::from_utf8_lossy(&text.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[0].starts_with("CHECK") && lines[0].contains("REASON") && lines[0].contains("PHASE"), "{stdout}");
+    assert!(
+        lines[0].starts_with("CHECK") && lines[0].contains("REASON") && lines[0].contains("PHASE"),
+        "{stdout}"
+    );
     assert!(lines.iter().any(|l| l.starts_with("smtp-ok ") && l.contains(" ok ")), "{stdout}");
-    assert!(lines.iter().any(|l| l.starts_with("smtp-silent ") && l.contains("FAILED") && l.contains("timeout") && l.contains("banner")), "{stdout}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("smtp-silent ") && l.contains("FAILED") && l.contains("timeout") && l.contains("banner")),
+        "{stdout}"
+    );
     assert!(stdout.contains("1 of 2 checks passed."), "{stdout}");
 
-    let json = tokio::process::Command::new(BIN).args(["check", "--output", "json", "--config.file"]).arg(&config).output().await.unwrap();
+    let json = tokio::process::Command::new(BIN)
+        .args(["check", "--output", "json", "--config.file"])
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
     assert_eq!(json.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
     assert_eq!(doc["passed"], false);
@@ -307,8 +429,17 @@ async fn check_subcommand_prints_a_table_or_json_and_sets_the_exit_code() {
 
     // Only the healthy check: exit 0.
     let ok_only = pki.dir.path().join("ok.yaml");
-    std::fs::write(&ok_only, format!("checks:\n  - name: smtp-ok\n    kind: smtp\n    target: {}\n{TLS}", smtp.target())).unwrap();
-    let out = tokio::process::Command::new(BIN).args(["check", "--config.file"]).arg(&ok_only).output().await.unwrap();
+    std::fs::write(
+        &ok_only,
+        format!("checks:\n  - name: smtp-ok\n    kind: smtp\n    target: {}\n{TLS}", smtp.target()),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(BIN)
+        .args(["check", "--config.file"])
+        .arg(&ok_only)
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
@@ -319,7 +450,11 @@ fn network_unreachable_inside_an_empty_network_namespace() {
     // no packet leaves the machine.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("unreachable.yaml");
-    std::fs::write(&config, "checks:\n  - name: smtp-unreachable\n    kind: tcp\n    target: 192.0.2.1:587\n").unwrap();
+    std::fs::write(
+        &config,
+        "checks:\n  - name: smtp-unreachable\n    kind: tcp\n    target: 192.0.2.1:587\n",
+    )
+    .unwrap();
     let out = Command::new("unshare")
         .args(["--net", BIN, "check", "--output", "json", "--config.file"])
         .arg(&config)

@@ -23,7 +23,12 @@ fn capability(obs: &Observation, name: &str) -> Option<bool> {
 #[track_caller]
 fn assert_fails(obs: &Observation, reason: Reason, phase: Phase) {
     let failure = obs.outcome.as_ref().expect_err("the check should have failed");
-    assert_eq!((failure.reason, obs.failed_phase), (reason, Some(phase)), "detail: {}", failure.detail);
+    assert_eq!(
+        (failure.reason, obs.failed_phase),
+        (reason, Some(phase)),
+        "detail: {}",
+        failure.detail
+    );
 }
 
 #[track_caller]
@@ -39,7 +44,9 @@ const TLS_OPTS: &str = "    server_name: localhost\n    ca_file: ca.pem\n";
 // ---------------------------------------------------------------- DNS
 
 fn dns_yaml(server: std::net::SocketAddr, query: &str, record: &str) -> String {
-    format!("checks:\n  - name: under-test\n    kind: dns\n    query: {query}\n    record: {record}\n    timeout: 2s\n    dns_servers: [\"{server}\"]\n")
+    format!(
+        "checks:\n  - name: under-test\n    kind: dns\n    query: {query}\n    record: {record}\n    timeout: 2s\n    dns_servers: [\"{server}\"]\n"
+    )
 }
 
 #[tokio::test]
@@ -65,7 +72,10 @@ async fn dns_failures_are_distinct_reasons() {
         let server = servers::dns(mode.clone()).await;
         let obs = run_first(dir.path(), &dns_yaml(server.addr, "outlook.office365.com", "A")).await;
         assert_fails(&obs, reason, Phase::Resolve);
-        assert!(server.queries.load(std::sync::atomic::Ordering::SeqCst) >= 1, "{mode:?}: server never asked");
+        assert!(
+            server.queries.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+            "{mode:?}: server never asked"
+        );
     }
 }
 
@@ -156,7 +166,11 @@ async fn tls_handshake_reports_version_issuer_and_expiry() {
     assert_eq!(phases(&obs), vec![Phase::Connect, Phase::Tls]);
     let tls = obs.facts.tls.expect("tls facts");
     assert_eq!(tls.version, "TLSv1.3");
-    assert_eq!(tls.earliest_expiry, Some(pki::LEAF_NOT_AFTER_UNIX), "the leaf expires before the CA");
+    assert_eq!(
+        tls.earliest_expiry,
+        Some(pki::LEAF_NOT_AFTER_UNIX),
+        "the leaf expires before the CA"
+    );
     let leaf = tls.leaf.expect("leaf");
     assert!(leaf.issuer.contains(pki::CA_NAME), "{}", leaf.issuer);
     assert!(leaf.subject.contains("localhost"), "{}", leaf.subject);
@@ -221,11 +235,23 @@ async fn tls_to_a_plaintext_or_closing_server_fails_the_handshake() {
 async fn smtp_starttls_sees_capabilities_before_and_after_tls() {
     let pki = Pki::new();
     let server = servers::smtp(Mail::new(pki.server_config(Leaf::Good))).await;
-    let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), &format!("    tls: starttls\n{TLS_OPTS}"))).await;
+    let obs = run_first(
+        pki.dir.path(),
+        &one_check("smtp", &server.target(), &format!("    tls: starttls\n{TLS_OPTS}")),
+    )
+    .await;
     assert_ok(&obs);
     assert_eq!(
         phases(&obs),
-        vec![Phase::Connect, Phase::Banner, Phase::Ehlo, Phase::Starttls, Phase::Tls, Phase::EhloTls, Phase::Quit]
+        vec![
+            Phase::Connect,
+            Phase::Banner,
+            Phase::Ehlo,
+            Phase::Starttls,
+            Phase::Tls,
+            Phase::EhloTls,
+            Phase::Quit
+        ]
     );
     assert_eq!(capability(&obs, "STARTTLS"), Some(true));
     assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true), "AUTH is offered inside TLS");
@@ -239,9 +265,16 @@ async fn smtp_starttls_sees_capabilities_before_and_after_tls() {
 async fn smtp_implicit_tls_and_plain() {
     let pki = Pki::new();
     let server = servers::smtp(Mail::new(pki.server_config(Leaf::Good)).implicit()).await;
-    let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), &format!("    tls: implicit\n{TLS_OPTS}"))).await;
+    let obs = run_first(
+        pki.dir.path(),
+        &one_check("smtp", &server.target(), &format!("    tls: implicit\n{TLS_OPTS}")),
+    )
+    .await;
     assert_ok(&obs);
-    assert_eq!(phases(&obs), vec![Phase::Connect, Phase::Tls, Phase::Banner, Phase::Ehlo, Phase::Quit]);
+    assert_eq!(
+        phases(&obs),
+        vec![Phase::Connect, Phase::Tls, Phase::Banner, Phase::Ehlo, Phase::Quit]
+    );
     assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true));
 
     let server = servers::smtp(Mail::new(pki.server_config(Leaf::Good))).await;
@@ -267,7 +300,10 @@ async fn smtp_starttls_not_offered_or_refused() {
     let server = servers::smtp(m).await;
     let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), TLS_OPTS)).await;
     assert_fails(&obs, Reason::StarttlsRejected, Phase::Starttls);
-    assert!(obs.outcome.unwrap_err().detail.contains("454 4.7.0"), "the server's reply is in the detail");
+    assert!(
+        obs.outcome.unwrap_err().detail.contains("454 4.7.0"),
+        "the server's reply is in the detail"
+    );
 }
 
 #[tokio::test]
@@ -293,15 +329,47 @@ async fn smtp_data_injected_after_starttls_is_discarded() {
 async fn smtp_hostile_or_broken_servers() {
     let pki = Pki::new();
     let cases: Vec<(servers::TestServer, Reason, Phase)> = vec![
-        (servers::raw(b"554 5.3.2 Service not available\r\n", After::Drain).await, Reason::GreetingRejected, Phase::Banner),
-        (servers::raw(b"421 4.3.2 Too many connections\r\n", After::Close).await, Reason::GreetingRejected, Phase::Banner),
-        (servers::raw(b"HTTP/1.1 400 Bad Request\r\n\r\n", After::Close).await, Reason::UnexpectedReply, Phase::Banner),
+        (
+            servers::raw(b"554 5.3.2 Service not available\r\n", After::Drain).await,
+            Reason::GreetingRejected,
+            Phase::Banner,
+        ),
+        (
+            servers::raw(b"421 4.3.2 Too many connections\r\n", After::Close).await,
+            Reason::GreetingRejected,
+            Phase::Banner,
+        ),
+        (
+            servers::raw(b"HTTP/1.1 400 Bad Request\r\n\r\n", After::Close).await,
+            Reason::UnexpectedReply,
+            Phase::Banner,
+        ),
         (servers::raw(b"", After::Close).await, Reason::ConnectionClosed, Phase::Banner),
-        (servers::raw(b"220-partial", After::Close).await, Reason::ConnectionClosed, Phase::Banner),
-        (servers::raw(b"220-multi\r\n230 code changed\r\n", After::Drain).await, Reason::UnexpectedReply, Phase::Banner),
-        (servers::flood(b"220 ", b"xxxxxxxxxxxxxxxx", 1 << 20).await, Reason::LineTooLong, Phase::Banner),
-        (servers::flood(b"", b"220-again\r\n", 1 << 20).await, Reason::TooManyLines, Phase::Banner),
-        (servers::raw(b"220 ok\r\n", After::Close).await, Reason::ConnectionClosed, Phase::Ehlo),
+        (
+            servers::raw(b"220-partial", After::Close).await,
+            Reason::ConnectionClosed,
+            Phase::Banner,
+        ),
+        (
+            servers::raw(b"220-multi\r\n230 code changed\r\n", After::Drain).await,
+            Reason::UnexpectedReply,
+            Phase::Banner,
+        ),
+        (
+            servers::flood(b"220 ", b"xxxxxxxxxxxxxxxx", 1 << 20).await,
+            Reason::LineTooLong,
+            Phase::Banner,
+        ),
+        (
+            servers::flood(b"", b"220-again\r\n", 1 << 20).await,
+            Reason::TooManyLines,
+            Phase::Banner,
+        ),
+        (
+            servers::raw(b"220 ok\r\n", After::Close).await,
+            Reason::ConnectionClosed,
+            Phase::Ehlo,
+        ),
     ];
     for (server, reason, phase) in cases {
         let obs = run_first(pki.dir.path(), &one_check("smtp", &server.target(), TLS_OPTS)).await;
@@ -314,14 +382,20 @@ async fn smtp_hostile_or_broken_servers() {
 async fn smtp_silent_server_times_out_in_the_banner_phase() {
     let pki = Pki::new();
     let server = servers::raw(b"", After::Hold).await;
-    let yaml = format!("checks:\n  - name: under-test\n    kind: smtp\n    target: {}\n    timeout: 3s\n{TLS_OPTS}", server.target());
+    let yaml = format!(
+        "checks:\n  - name: under-test\n    kind: smtp\n    target: {}\n    timeout: 3s\n{TLS_OPTS}",
+        server.target()
+    );
     let obs = run_first(pki.dir.path(), &yaml).await;
     assert_fails(&obs, Reason::Timeout, Phase::Banner);
     assert!(obs.outcome.unwrap_err().detail.contains("3s"));
 
     // A slow drip that never finishes a line is cut off by the same deadline.
     let server = servers::raw(b"220 slow", After::Hold).await;
-    let yaml = format!("checks:\n  - name: under-test\n    kind: smtp\n    target: {}\n    timeout: 3s\n{TLS_OPTS}", server.target());
+    let yaml = format!(
+        "checks:\n  - name: under-test\n    kind: smtp\n    target: {}\n    timeout: 3s\n{TLS_OPTS}",
+        server.target()
+    );
     assert_fails(&run_first(pki.dir.path(), &yaml).await, Reason::Timeout, Phase::Banner);
 }
 
@@ -333,8 +407,18 @@ async fn imap_implicit_tls() {
     let server = servers::imap(Mail::new(pki.server_config(Leaf::Good)).implicit()).await;
     let obs = run_first(pki.dir.path(), &one_check("imap", &server.target(), TLS_OPTS)).await;
     assert_ok(&obs);
-    assert_eq!(phases(&obs), vec![Phase::Connect, Phase::Tls, Phase::Banner, Phase::Capability, Phase::Quit]);
-    for (cap, on) in [("IMAP4REV1", true), ("AUTH=XOAUTH2", true), ("SASL-IR", true), ("IDLE", true), ("STARTTLS", false), ("AUTH=OAUTHBEARER", false)] {
+    assert_eq!(
+        phases(&obs),
+        vec![Phase::Connect, Phase::Tls, Phase::Banner, Phase::Capability, Phase::Quit]
+    );
+    for (cap, on) in [
+        ("IMAP4REV1", true),
+        ("AUTH=XOAUTH2", true),
+        ("SASL-IR", true),
+        ("IDLE", true),
+        ("STARTTLS", false),
+        ("AUTH=OAUTHBEARER", false),
+    ] {
         assert_eq!(capability(&obs, cap), Some(on), "{cap}");
     }
 }
@@ -343,11 +427,23 @@ async fn imap_implicit_tls() {
 async fn imap_starttls() {
     let pki = Pki::new();
     let server = servers::imap(Mail::new(pki.server_config(Leaf::Good))).await;
-    let obs = run_first(pki.dir.path(), &one_check("imap", &server.target(), &format!("    tls: starttls\n{TLS_OPTS}"))).await;
+    let obs = run_first(
+        pki.dir.path(),
+        &one_check("imap", &server.target(), &format!("    tls: starttls\n{TLS_OPTS}")),
+    )
+    .await;
     assert_ok(&obs);
     assert_eq!(
         phases(&obs),
-        vec![Phase::Connect, Phase::Banner, Phase::Capability, Phase::Starttls, Phase::Tls, Phase::Capability, Phase::Quit]
+        vec![
+            Phase::Connect,
+            Phase::Banner,
+            Phase::Capability,
+            Phase::Starttls,
+            Phase::Tls,
+            Phase::Capability,
+            Phase::Quit
+        ]
     );
     assert_eq!(capability(&obs, "STARTTLS"), Some(true));
     assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true));
@@ -370,12 +466,36 @@ async fn imap_failures() {
     assert_fails(&obs, Reason::StarttlsRejected, Phase::Starttls);
 
     let cases: Vec<(servers::TestServer, Reason, Phase)> = vec![
-        (servers::raw(b"* BYE server shutting down\r\n", After::Close).await, Reason::GreetingRejected, Phase::Banner),
-        (servers::raw(b"* PREAUTH welcome, you are logged in\r\n", After::Drain).await, Reason::UnexpectedReply, Phase::Banner),
-        (servers::raw(b"+OK this is POP3\r\n", After::Drain).await, Reason::UnexpectedReply, Phase::Banner),
-        (servers::raw(b"* OK ready\r\n", After::Close).await, Reason::ConnectionClosed, Phase::Capability),
-        (servers::flood(b"* OK ready\r\n", b"* CAPABILITY IMAP4rev1\r\n", 1 << 20).await, Reason::TooManyLines, Phase::Capability),
-        (servers::raw(b"* OK ready\r\n* X {999999999}\r\n", After::Drain).await, Reason::LineTooLong, Phase::Capability),
+        (
+            servers::raw(b"* BYE server shutting down\r\n", After::Close).await,
+            Reason::GreetingRejected,
+            Phase::Banner,
+        ),
+        (
+            servers::raw(b"* PREAUTH welcome, you are logged in\r\n", After::Drain).await,
+            Reason::UnexpectedReply,
+            Phase::Banner,
+        ),
+        (
+            servers::raw(b"+OK this is POP3\r\n", After::Drain).await,
+            Reason::UnexpectedReply,
+            Phase::Banner,
+        ),
+        (
+            servers::raw(b"* OK ready\r\n", After::Close).await,
+            Reason::ConnectionClosed,
+            Phase::Capability,
+        ),
+        (
+            servers::flood(b"* OK ready\r\n", b"* CAPABILITY IMAP4rev1\r\n", 1 << 20).await,
+            Reason::TooManyLines,
+            Phase::Capability,
+        ),
+        (
+            servers::raw(b"* OK ready\r\n* X {999999999}\r\n", After::Drain).await,
+            Reason::LineTooLong,
+            Phase::Capability,
+        ),
     ];
     for (server, reason, phase) in cases {
         let obs = run_first(pki.dir.path(), &one_check("imap", &server.target(), &starttls)).await;
@@ -403,13 +523,20 @@ async fn pop3_implicit_and_stls() {
     let server = servers::pop3(Mail::new(pki.server_config(Leaf::Good)).implicit()).await;
     let obs = run_first(pki.dir.path(), &one_check("pop3", &server.target(), TLS_OPTS)).await;
     assert_ok(&obs);
-    assert_eq!(phases(&obs), vec![Phase::Connect, Phase::Tls, Phase::Banner, Phase::Capability, Phase::Quit]);
+    assert_eq!(
+        phases(&obs),
+        vec![Phase::Connect, Phase::Tls, Phase::Banner, Phase::Capability, Phase::Quit]
+    );
     assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true));
     assert_eq!(capability(&obs, "UIDL"), Some(true));
     assert_eq!(capability(&obs, "TOP"), Some(true));
 
     let server = servers::pop3(Mail::new(pki.server_config(Leaf::Good))).await;
-    let obs = run_first(pki.dir.path(), &one_check("pop3", &server.target(), &format!("    tls: starttls\n{TLS_OPTS}"))).await;
+    let obs = run_first(
+        pki.dir.path(),
+        &one_check("pop3", &server.target(), &format!("    tls: starttls\n{TLS_OPTS}")),
+    )
+    .await;
     assert_ok(&obs);
     assert_eq!(capability(&obs, "STARTTLS"), Some(true), "STLS is exported as STARTTLS");
     assert_eq!(capability(&obs, "AUTH=XOAUTH2"), Some(true));

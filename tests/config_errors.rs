@@ -23,11 +23,20 @@ struct Expect {
 fn parse_expect(path: &Path) -> Expect {
     let text = std::fs::read_to_string(path).unwrap();
     let first = text.lines().next().unwrap_or_default();
-    let spec = first.strip_prefix("# expect: ").unwrap_or_else(|| panic!("{}: first line must be `# expect: ...`", path.display()));
-    let (head, message) = spec.split_once(" | ").unwrap_or_else(|| panic!("{}: missing ` | `", path.display()));
+    let spec = first
+        .strip_prefix("# expect: ")
+        .unwrap_or_else(|| panic!("{}: first line must be `# expect: ...`", path.display()));
+    let (head, message) = spec
+        .split_once(" | ")
+        .unwrap_or_else(|| panic!("{}: missing ` | `", path.display()));
     let (pos, field) = head.split_once(' ').unwrap_or((head, ""));
     let (line, column) = pos.split_once(':').unwrap();
-    Expect { line: line.parse().unwrap(), column: column.parse().unwrap(), field: field.to_string(), message: message.to_string() }
+    Expect {
+        line: line.parse().unwrap(),
+        column: column.parse().unwrap(),
+        field: field.to_string(),
+        message: message.to_string(),
+    }
 }
 
 #[test]
@@ -52,7 +61,10 @@ fn every_invalid_file_names_line_field_and_problem() {
         let shown = err.to_string();
         let name = file.file_name().unwrap().to_string_lossy();
         if (err.loc.line, err.loc.column) != (expect.line, expect.column) {
-            problems.push(format!("{name}: at {}:{}, expected {}:{}\n{shown}", err.loc.line, err.loc.column, expect.line, expect.column));
+            problems.push(format!(
+                "{name}: at {}:{}, expected {}:{}\n{shown}",
+                err.loc.line, err.loc.column, expect.line, expect.column
+            ));
         }
         if err.field != expect.field {
             problems.push(format!("{name}: field `{}`, expected `{}`", err.field, expect.field));
@@ -64,7 +76,12 @@ fn every_invalid_file_names_line_field_and_problem() {
         if !shown.starts_with(&head) {
             problems.push(format!("{name}: shown as `{shown}`, expected it to start with `{head}`"));
         }
-        let source_line = std::fs::read_to_string(file).unwrap().lines().nth(expect.line as usize - 1).unwrap().to_string();
+        let source_line = std::fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            .nth(expect.line as usize - 1)
+            .unwrap()
+            .to_string();
         if !shown.contains(&source_line) {
             problems.push(format!("{name}: the snippet does not show the offending line `{source_line}`"));
         }
@@ -84,7 +101,11 @@ fn the_example_config_is_valid() {
 fn config_check_exit_codes() {
     let bin = env!("CARGO_BIN_EXE_ece-o365-exporter");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
-    let ok = Command::new(bin).args(["config", "check", "--config.file"]).arg(&example).output().unwrap();
+    let ok = Command::new(bin)
+        .args(["config", "check", "--config.file"])
+        .arg(&example)
+        .output()
+        .unwrap();
     assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("valid"));
 
@@ -93,10 +114,16 @@ fn config_check_exit_codes() {
         let out = Command::new(bin).args(args).arg("--config.file").arg(&bad).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("invalid-unknown-key.yaml:6:5: checks[0].targett: unknown field `targett`"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("invalid-unknown-key.yaml:6:5: checks[0].targett: unknown field `targett`"),
+            "{args:?}: {stderr}"
+        );
     }
 
-    let missing = Command::new(bin).args(["config", "check", "--config.file", "/nonexistent/config.yaml"]).output().unwrap();
+    let missing = Command::new(bin)
+        .args(["config", "check", "--config.file", "/nonexistent/config.yaml"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/config.yaml: cannot read the configuration file"));
 }

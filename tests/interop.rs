@@ -22,7 +22,11 @@ async fn checks_pass_against_dovecot_and_postfix() {
     let pki = Pki::new();
     let tls_files = pki.tls_files();
     let peers_dir = tempfile::tempdir().unwrap();
-    let key = OAuthKey { key_id: "interop".into(), hs256_secret: b"interop-secret-0123456789abcdef!".to_vec(), issuer: String::new() };
+    let key = OAuthKey {
+        key_id: "interop".into(),
+        hs256_secret: b"interop-secret-0123456789abcdef!".to_vec(),
+        issuer: String::new(),
+    };
     let dovecot = Dovecot::start(peers_dir.path(), &tls_files, &key)
         .unwrap_or_else(|e| panic!("Dovecot did not start (install it with scripts/install-test-peers.sh): {e}"));
     let postfix = Postfix::start(peers_dir.path(), &tls_files, &dovecot)
@@ -65,7 +69,13 @@ async fn checks_pass_against_dovecot_and_postfix() {
     let entries = report::run_all(&checks).await;
     let failures: Vec<String> = entries
         .iter()
-        .filter_map(|e| e.observation.outcome.as_ref().err().map(|f| format!("{}: {f} in {:?}", e.meta.name, e.observation.failed_phase)))
+        .filter_map(|e| {
+            e.observation
+                .outcome
+                .as_ref()
+                .err()
+                .map(|f| format!("{}: {f} in {:?}", e.meta.name, e.observation.failed_phase))
+        })
         .collect();
     assert!(
         failures.is_empty(),
@@ -99,12 +109,20 @@ async fn checks_pass_against_dovecot_and_postfix() {
 
     let smtp = by_name("smtp-587");
     assert_eq!(capability(smtp, "STARTTLS"), Some(true));
-    assert_eq!(capability(smtp, "AUTH=XOAUTH2"), Some(true), "Postfix offers XOAUTH2 through Dovecot SASL after STARTTLS");
+    assert_eq!(
+        capability(smtp, "AUTH=XOAUTH2"),
+        Some(true),
+        "Postfix offers XOAUTH2 through Dovecot SASL after STARTTLS"
+    );
     assert_eq!(capability(smtp, "AUTH=OAUTHBEARER"), Some(true));
     assert_eq!(capability(smtp, "PIPELINING"), Some(true));
 
     let tls_facts = by_name("tls-993").observation.facts.tls.clone().unwrap();
-    assert!(tls_facts.version == "TLSv1.3" || tls_facts.version == "TLSv1.2", "{}", tls_facts.version);
+    assert!(
+        tls_facts.version == "TLSv1.3" || tls_facts.version == "TLSv1.2",
+        "{}",
+        tls_facts.version
+    );
     assert!(tls_facts.leaf.unwrap().issuer.contains(support::pki::CA_NAME));
 }
 
@@ -114,12 +132,23 @@ async fn postfix_certificate_is_untrusted_without_the_test_ca() {
     let pki = Pki::new();
     let tls_files = pki.tls_files();
     let peers_dir = tempfile::tempdir().unwrap();
-    let key = OAuthKey { key_id: "interop2".into(), hs256_secret: b"another-secret-0123456789abcdef!".to_vec(), issuer: String::new() };
+    let key = OAuthKey {
+        key_id: "interop2".into(),
+        hs256_secret: b"another-secret-0123456789abcdef!".to_vec(),
+        issuer: String::new(),
+    };
     let dovecot = Dovecot::start(peers_dir.path(), &tls_files, &key).expect("Dovecot");
     let postfix = Postfix::start(peers_dir.path(), &tls_files, &dovecot).expect("Postfix");
-    let yaml = support::one_check("smtp", &format!("127.0.0.1:{}", postfix.submission_port), "    server_name: localhost\n");
+    let yaml = support::one_check(
+        "smtp",
+        &format!("127.0.0.1:{}", postfix.submission_port),
+        "    server_name: localhost\n",
+    );
     let obs = support::run_first(pki.dir.path(), &yaml).await;
     let f = obs.outcome.expect_err("must fail without the CA");
     assert_eq!(f.reason, ece_o365_exporter::reason::Reason::TlsCertUntrusted, "{f}");
-    assert_eq!(obs.facts.capabilities.unwrap().iter().find(|(c, _)| *c == "STARTTLS").map(|x| x.1), Some(true));
+    assert_eq!(
+        obs.facts.capabilities.unwrap().iter().find(|(c, _)| *c == "STARTTLS").map(|x| x.1),
+        Some(true)
+    );
 }

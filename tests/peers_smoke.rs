@@ -21,10 +21,7 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
         let p = std::env::temp_dir().join(format!("ece-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -41,26 +38,19 @@ impl Drop for TempDir {
 /// certificate used as the end-entity certificate). Returns the server files
 /// and the CA PEM path for clients.
 fn make_tls(dir: &Path) -> (TlsFiles, PathBuf) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    };
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "ece-o365-exporter test CA");
+    ca_params.distinguished_name.push(DnType::CommonName, "ece-o365-exporter test CA");
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
 
     let leaf_key = KeyPair::generate().unwrap();
-    let mut leaf_params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    leaf_params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
+    let mut leaf_params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    leaf_params.distinguished_name.push(DnType::CommonName, "localhost");
     let leaf_cert = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
 
     let chain = dir.join("server-chain.pem");
@@ -102,9 +92,7 @@ impl Conn {
     }
 
     fn send(&mut self, cmd: &str) {
-        self.writer
-            .write_all(format!("{cmd}\r\n").as_bytes())
-            .unwrap();
+        self.writer.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
     }
 
     /// Reads lines until one satisfies `last`; returns them all.
@@ -122,10 +110,7 @@ impl Conn {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 #[test]
@@ -156,23 +141,12 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
     // (key dict path, base64 secret, sub/user match) without a TLS client.
     let user = "alice@example.test";
     let good = peers::mint_hs256_jwt(&key, user, "", now() + 3600);
-    imap.send(&format!(
-        "a2 AUTHENTICATE XOAUTH2 {}",
-        peers::xoauth2_initial_response(user, &good)
-    ));
+    imap.send(&format!("a2 AUTHENTICATE XOAUTH2 {}", peers::xoauth2_initial_response(user, &good)));
     let r = imap.until(|l| l.starts_with("a2 "));
-    assert!(
-        r.last().unwrap().starts_with("a2 OK"),
-        "{r:?}\n{}",
-        dovecot.log_tail(10)
-    );
+    assert!(r.last().unwrap().starts_with("a2 OK"), "{r:?}\n{}", dovecot.log_tail(10));
     imap.send("a3 SELECT INBOX");
     let r = imap.until(|l| l.starts_with("a3 "));
-    assert!(
-        r.last().unwrap().starts_with("a3 OK"),
-        "{r:?}\n{}",
-        dovecot.log_tail(10)
-    );
+    assert!(r.last().unwrap().starts_with("a3 OK"), "{r:?}\n{}", dovecot.log_tail(10));
     imap.send("a4 LOGOUT");
     imap.until(|l| l.starts_with("a4 "));
 
@@ -184,20 +158,13 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
     let bad = peers::mint_hs256_jwt(&forged, user, "", now() + 3600);
     let mut imap = Conn::open(dovecot.imap_port);
     imap.line();
-    imap.send(&format!(
-        "b1 AUTHENTICATE XOAUTH2 {}",
-        peers::xoauth2_initial_response(user, &bad)
-    ));
+    imap.send(&format!("b1 AUTHENTICATE XOAUTH2 {}", peers::xoauth2_initial_response(user, &bad)));
     let challenge = imap.line();
     assert!(challenge.starts_with("+ "), "{challenge}");
     imap.send("");
     let r = imap.until(|l| l.starts_with("b1 "));
     assert!(r.last().unwrap().starts_with("b1 NO"), "{r:?}");
-    assert!(
-        dovecot.log_tail(20).contains("Incorrect JWT signature"),
-        "{}",
-        dovecot.log_tail(20)
-    );
+    assert!(dovecot.log_tail(20).contains("Incorrect JWT signature"), "{}", dovecot.log_tail(20));
 
     // Expired token.
     let expired = peers::mint_hs256_jwt(&key, user, r#"{"iat":1000}"#, now() - 60);
@@ -225,11 +192,7 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
         peers::xoauth2_initial_response(user, &azp_token)
     ));
     let r = imap.until(|l| l.starts_with("c1 "));
-    assert!(
-        r.last().unwrap().starts_with("c1 OK"),
-        "{r:?}\n{}",
-        dovecot.log_tail(10)
-    );
+    assert!(r.last().unwrap().starts_with("c1 OK"), "{r:?}\n{}", dovecot.log_tail(10));
     imap.send("c2 LOGOUT");
     imap.until(|l| l.starts_with("c2 "));
 
@@ -240,15 +203,8 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
     pop.send("CAPA");
     let capa = pop.until(|l| l == ".");
     assert!(capa.iter().any(|l| l == "STLS"), "{capa:?}");
-    assert!(
-        capa.iter()
-            .any(|l| l.starts_with("SASL") && l.contains("XOAUTH2")),
-        "{capa:?}"
-    );
-    pop.send(&format!(
-        "AUTH OAUTHBEARER {}",
-        peers::oauthbearer_initial_response(user, &good)
-    ));
+    assert!(capa.iter().any(|l| l.starts_with("SASL") && l.contains("XOAUTH2")), "{capa:?}");
+    pop.send(&format!("AUTH OAUTHBEARER {}", peers::oauthbearer_initial_response(user, &good)));
     let r = pop.line();
     assert!(r.starts_with("+OK"), "{r}\n{}", dovecot.log_tail(10));
     pop.send("STAT");
@@ -266,31 +222,16 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
             assert!(greeting.starts_with("220 "), "{greeting}");
             smtp.send("EHLO client.test");
             let ehlo = smtp.until(|l| l.starts_with("250 "));
-            assert!(
-                ehlo.iter().any(|l| l[4..].starts_with("STARTTLS")),
-                "{ehlo:?}"
-            );
-            assert!(
-                !ehlo.iter().any(|l| l[4..].starts_with("AUTH")),
-                "AUTH before TLS: {ehlo:?}"
-            );
-            smtp.send(&format!(
-                "AUTH XOAUTH2 {}",
-                peers::xoauth2_initial_response(user, &good)
-            ));
+            assert!(ehlo.iter().any(|l| l[4..].starts_with("STARTTLS")), "{ehlo:?}");
+            assert!(!ehlo.iter().any(|l| l[4..].starts_with("AUTH")), "AUTH before TLS: {ehlo:?}");
+            smtp.send(&format!("AUTH XOAUTH2 {}", peers::xoauth2_initial_response(user, &good)));
             let r = smtp.line();
-            assert!(
-                r.starts_with("530"),
-                "AUTH before STARTTLS must be refused: {r}"
-            );
+            assert!(r.starts_with("530"), "AUTH before STARTTLS must be refused: {r}");
             smtp.send("QUIT");
             assert!(smtp.line().starts_with("221"));
             let port = postfix.submission_port;
             drop(postfix);
-            assert!(
-                TcpStream::connect(("127.0.0.1", port)).is_err(),
-                "postfix still listening"
-            );
+            assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "postfix still listening");
         }
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             eprintln!("skipping the Postfix part: {e}");
@@ -298,17 +239,9 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
         Err(e) => panic!("{e}"),
     }
 
-    let ports = [
-        dovecot.imap_port,
-        dovecot.imaps_port,
-        dovecot.pop3_port,
-        dovecot.pop3s_port,
-    ];
+    let ports = [dovecot.imap_port, dovecot.imaps_port, dovecot.pop3_port, dovecot.pop3s_port];
     drop(dovecot);
     for p in ports {
-        assert!(
-            TcpStream::connect(("127.0.0.1", p)).is_err(),
-            "dovecot still listening on {p}"
-        );
+        assert!(TcpStream::connect(("127.0.0.1", p)).is_err(), "dovecot still listening on {p}");
     }
 }

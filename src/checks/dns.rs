@@ -24,7 +24,9 @@ pub struct DnsCheck {
 }
 
 pub fn build(cfg: &CheckConfig, _ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
-    let CheckSettings::Dns { query, record, servers } = &cfg.settings else { return Err(BuildError::Mismatch) };
+    let CheckSettings::Dns { query, record, servers } = &cfg.settings else {
+        return Err(BuildError::Mismatch);
+    };
     // Fully qualified, so search domains never turn a failure into a success.
     let fqdn = if query.ends_with('.') { query.clone() } else { format!("{query}.") };
     let name = Name::from_ascii(&fqdn).map_err(|e| BuildError::Resolver(format!("`{query}`: {e}")))?;
@@ -39,7 +41,11 @@ pub fn build(cfg: &CheckConfig, _ctx: &mut BuildContext) -> Result<Box<dyn Check
     opts.attempts = 1;
     opts.timeout = cfg.timeout;
     let resolver = builder.build().map_err(|e| BuildError::Resolver(e.to_string()))?;
-    Ok(Box::new(DnsCheck { resolver, name, record: hickory_type(*record) }))
+    Ok(Box::new(DnsCheck {
+        resolver,
+        name,
+        record: hickory_type(*record),
+    }))
 }
 
 fn name_server(addr: &SocketAddr) -> NameServerConfig {
@@ -66,11 +72,18 @@ impl Check for DnsCheck {
             probe.enter(Phase::Resolve);
             // Each run asks the network, never our own cache.
             self.resolver.clear_cache();
-            let lookup = self.resolver.lookup(self.name.clone(), self.record).await.map_err(|e| self.failure(&e))?;
+            let lookup = self
+                .resolver
+                .lookup(self.name.clone(), self.record)
+                .await
+                .map_err(|e| self.failure(&e))?;
             let answers = lookup.answers().iter().filter(|r| r.record_type() == self.record).count() as u64;
             probe.facts.dns_answers = Some(answers);
             if answers == 0 {
-                return Err(Failure::new(Reason::DnsNoAnswer, format!("no {} record for {}", self.record, self.name)));
+                return Err(Failure::new(
+                    Reason::DnsNoAnswer,
+                    format!("no {} record for {}", self.record, self.name),
+                ));
             }
             Ok(())
         })
@@ -80,7 +93,10 @@ impl Check for DnsCheck {
 impl DnsCheck {
     fn failure(&self, e: &NetError) -> Failure {
         let (reason, detail) = match e {
-            NetError::Dns(DnsError::NoRecordsFound(nr)) => (rcode_reason(nr.response_code), format!("{} for {} {}", nr.response_code, self.name, self.record)),
+            NetError::Dns(DnsError::NoRecordsFound(nr)) => (
+                rcode_reason(nr.response_code),
+                format!("{} for {} {}", nr.response_code, self.name, self.record),
+            ),
             NetError::Dns(DnsError::ResponseCode(code)) => (rcode_reason(*code), format!("{code} for {} {}", self.name, self.record)),
             NetError::Timeout => (Reason::DnsTimeout, format!("no answer for {} {}", self.name, self.record)),
             other => (Reason::DnsError, format!("{} {}: {other}", self.name, self.record)),

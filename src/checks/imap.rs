@@ -27,8 +27,12 @@ pub struct ImapCheck {
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
-    let CheckSettings::Mail { target, mode, tls, .. } = &cfg.settings else { return Err(BuildError::Mismatch) };
-    Ok(Box::new(ImapCheck { session: MailSession::new(ctx, target, *mode, tls)? }))
+    let CheckSettings::Mail { target, mode, tls, .. } = &cfg.settings else {
+        return Err(BuildError::Mismatch);
+    };
+    Ok(Box::new(ImapCheck {
+        session: MailSession::new(ctx, target, *mode, tls)?,
+    }))
 }
 
 /// The end of a tagged command: its status and the untagged lines before it.
@@ -60,9 +64,13 @@ pub async fn read_response(ls: &mut LineStream<BoxStream>, tag: &str) -> Result<
         }
         let line = ls.read_line().await?;
         if let Some(rest) = line.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
-            let (status, text) = parse_status(rest)
-                .ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not an IMAP status: {line}")))?;
-            return Ok(Response { status, text: text.to_string(), untagged });
+            let (status, text) =
+                parse_status(rest).ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not an IMAP status: {line}")))?;
+            return Ok(Response {
+                status,
+                text: text.to_string(),
+                untagged,
+            });
         }
         if let Some(n) = literal_len(&line) {
             ls.skip_bytes(n).await?;
@@ -70,7 +78,10 @@ pub async fn read_response(ls: &mut LineStream<BoxStream>, tag: &str) -> Result<
         match line.strip_prefix("* ") {
             Some(data) => untagged.push(data.to_string()),
             None if line.starts_with('+') => {
-                return Err(Failure::new(Reason::UnexpectedReply, format!("unexpected continuation request: {line}")));
+                return Err(Failure::new(
+                    Reason::UnexpectedReply,
+                    format!("unexpected continuation request: {line}"),
+                ));
             }
             // The remainder of a line after a literal: part of the previous response.
             None => {}
@@ -127,7 +138,10 @@ async fn command(ls: &mut LineStream<BoxStream>, tags: &mut Tags, command: &str)
 async fn capability(ls: &mut LineStream<BoxStream>, tags: &mut Tags) -> Result<Vec<String>, Failure> {
     let r = command(ls, tags, "CAPABILITY").await?;
     if r.status != Status::Ok {
-        return Err(Failure::new(Reason::UnexpectedReply, format!("CAPABILITY failed: {:?} {}", r.status, r.text)));
+        return Err(Failure::new(
+            Reason::UnexpectedReply,
+            format!("CAPABILITY failed: {:?} {}", r.status, r.text),
+        ));
     }
     Ok(capabilities(&r.untagged))
 }
@@ -159,7 +173,10 @@ impl Check for ImapCheck {
                 probe.enter(Phase::Starttls);
                 let r = command(&mut ls, &mut tags, "STARTTLS").await?;
                 if r.status != Status::Ok {
-                    return Err(Failure::new(Reason::StarttlsRejected, format!("STARTTLS refused: {:?} {}", r.status, r.text)));
+                    return Err(Failure::new(
+                        Reason::StarttlsRejected,
+                        format!("STARTTLS refused: {:?} {}", r.status, r.text),
+                    ));
                 }
                 ls = self.session.upgrade(probe, ls).await?;
                 probe.enter(Phase::Capability);
@@ -179,7 +196,10 @@ mod tests {
 
     #[test]
     fn status_and_literals_parse() {
-        assert_eq!(parse_status("OK CAPABILITY completed."), Some((Status::Ok, "CAPABILITY completed.")));
+        assert_eq!(
+            parse_status("OK CAPABILITY completed."),
+            Some((Status::Ok, "CAPABILITY completed."))
+        );
         assert_eq!(parse_status("no AUTHENTICATE failed."), Some((Status::No, "AUTHENTICATE failed.")));
         assert_eq!(parse_status("MAYBE"), None);
         assert_eq!(literal_len("* 1 FETCH (BODY[] {42}"), Some(42));

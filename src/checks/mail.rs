@@ -25,7 +25,12 @@ impl MailSession {
             TlsMode::None => None,
             TlsMode::Starttls | TlsMode::Implicit => Some(TlsClient::new(&mut ctx.tls, tls, target)?),
         };
-        Ok(MailSession { target: target.clone(), mode, tls, limits: Limits::default() })
+        Ok(MailSession {
+            target: target.clone(),
+            mode,
+            tls,
+            limits: Limits::default(),
+        })
     }
 
     /// Connects, and with `tls: implicit` runs the handshake first.
@@ -51,7 +56,10 @@ impl MailSession {
         };
         let injected = lines.buffered();
         if injected > 0 {
-            tracing::warn!(bytes = injected, "server sent data after its STARTTLS go-ahead; discarded unread (possible command injection)");
+            tracing::warn!(
+                bytes = injected,
+                "server sent data after its STARTTLS go-ahead; discarded unread (possible command injection)"
+            );
         }
         let tls_stream = tls.handshake(probe, lines.into_inner()).await?;
         Ok(LineStream::new(Box::new(tls_stream), self.limits))

@@ -91,7 +91,11 @@ pub fn build_all(config: &Config) -> Result<Vec<ScheduledCheck>, ConfigError> {
         .iter()
         .enumerate()
         .map(|(i, cfg)| {
-            let builder = REGISTRY.iter().find(|(k, _)| *k == cfg.kind).map(|(_, b)| *b).ok_or(BuildError::Mismatch);
+            let builder = REGISTRY
+                .iter()
+                .find(|(k, _)| *k == cfg.kind)
+                .map(|(_, b)| *b)
+                .ok_or(BuildError::Mismatch);
             let check = builder.and_then(|b| b(cfg, &mut ctx)).map_err(|e| ConfigError {
                 file: config.file.clone(),
                 loc: cfg.loc,
@@ -106,7 +110,10 @@ pub fn build_all(config: &Config) -> Result<Vec<ScheduledCheck>, ConfigError> {
                 interval: cfg.interval,
                 timeout: cfg.timeout,
             };
-            Ok(ScheduledCheck { meta: Arc::new(meta), check: Arc::from(check) })
+            Ok(ScheduledCheck {
+                meta: Arc::new(meta),
+                check: Arc::from(check),
+            })
         })
         .collect()
 }
@@ -118,7 +125,9 @@ pub async fn run_check(check: &ScheduledCheck) -> Observation {
     let span = tracing::debug_span!("check", check = %meta.name, kind = %meta.kind, target = %meta.target);
     let mut probe = Probe::default();
     let started = Instant::now();
-    let result = tokio::time::timeout(meta.timeout, check.check.run(&mut probe)).instrument(span).await;
+    let result = tokio::time::timeout(meta.timeout, check.check.run(&mut probe))
+        .instrument(span)
+        .await;
     let outcome = match result {
         Ok(r) => r,
         Err(_) => Err(Failure::timed_out(probe.current_phase(), meta.timeout)),

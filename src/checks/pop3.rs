@@ -13,15 +13,28 @@ use crate::proto::lines::{LineError, LineStream};
 use crate::reason::{Phase, Reason};
 
 /// Capabilities exported as `ece_o365_capability_advertised`.
-pub const WATCHED: &[&str] = &["STARTTLS", "AUTH=XOAUTH2", "AUTH=OAUTHBEARER", "AUTH=PLAIN", "USER", "UIDL", "TOP", "PIPELINING"];
+pub const WATCHED: &[&str] = &[
+    "STARTTLS",
+    "AUTH=XOAUTH2",
+    "AUTH=OAUTHBEARER",
+    "AUTH=PLAIN",
+    "USER",
+    "UIDL",
+    "TOP",
+    "PIPELINING",
+];
 
 pub struct Pop3Check {
     session: MailSession,
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
-    let CheckSettings::Mail { target, mode, tls, .. } = &cfg.settings else { return Err(BuildError::Mismatch) };
-    Ok(Box::new(Pop3Check { session: MailSession::new(ctx, target, *mode, tls)? }))
+    let CheckSettings::Mail { target, mode, tls, .. } = &cfg.settings else {
+        return Err(BuildError::Mismatch);
+    };
+    Ok(Box::new(Pop3Check {
+        session: MailSession::new(ctx, target, *mode, tls)?,
+    }))
 }
 
 /// Reads a `+OK`/`-ERR` status line: Ok(text) or Err(text).
@@ -117,14 +130,26 @@ mod tests {
 
     #[test]
     fn status_lines_parse() {
-        assert_eq!(parse_status("+OK The Microsoft Exchange POP3 service is ready."), Some(Ok("The Microsoft Exchange POP3 service is ready.".into())));
-        assert_eq!(parse_status("-ERR Authentication failure"), Some(Err("Authentication failure".into())));
+        assert_eq!(
+            parse_status("+OK The Microsoft Exchange POP3 service is ready."),
+            Some(Ok("The Microsoft Exchange POP3 service is ready.".into()))
+        );
+        assert_eq!(
+            parse_status("-ERR Authentication failure"),
+            Some(Err("Authentication failure".into()))
+        );
         assert_eq!(parse_status("* OK imap"), None);
     }
 
     #[test]
     fn capa_normalises_stls_and_sasl() {
-        let caps = capabilities(&["TOP".into(), "UIDL".into(), "SASL PLAIN XOAUTH2".into(), "STLS".into(), "USER".into()]);
+        let caps = capabilities(&[
+            "TOP".into(),
+            "UIDL".into(),
+            "SASL PLAIN XOAUTH2".into(),
+            "STLS".into(),
+            "USER".into(),
+        ]);
         assert_eq!(caps, vec!["TOP", "UIDL", "AUTH=PLAIN", "AUTH=XOAUTH2", "STARTTLS", "USER"]);
     }
 }

@@ -32,7 +32,15 @@ pub struct SmtpCheck {
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
-    let CheckSettings::Mail { target, mode, tls, ehlo_name } = &cfg.settings else { return Err(BuildError::Mismatch) };
+    let CheckSettings::Mail {
+        target,
+        mode,
+        tls,
+        ehlo_name,
+    } = &cfg.settings
+    else {
+        return Err(BuildError::Mismatch);
+    };
     Ok(Box::new(SmtpCheck {
         session: MailSession::new(ctx, target, *mode, tls)?,
         ehlo_name: ehlo_name.clone().unwrap_or_else(default_ehlo_name),
@@ -41,8 +49,14 @@ pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>
 
 /// This host's name, as EHLO wants it; `localhost` when unknown.
 fn default_ehlo_name() -> String {
-    let name = std::env::var("COMPUTERNAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_default();
-    let name = if name.is_empty() { std::fs::read_to_string("/etc/hostname").unwrap_or_default() } else { name };
+    let name = std::env::var("COMPUTERNAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default();
+    let name = if name.is_empty() {
+        std::fs::read_to_string("/etc/hostname").unwrap_or_default()
+    } else {
+        name
+    };
     let name = name.trim();
     if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
         name.to_ascii_lowercase()
@@ -73,10 +87,13 @@ pub async fn read_reply(ls: &mut LineStream<BoxStream>) -> Result<Reply, Failure
             return Err(LineError::TooManyLines(ls.limits().max_lines).into());
         }
         let line = ls.read_line().await?;
-        let (this_code, more, text) = parse_reply_line(&line)
-            .ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not an SMTP reply: {line}")))?;
+        let (this_code, more, text) =
+            parse_reply_line(&line).ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not an SMTP reply: {line}")))?;
         if *code.get_or_insert(this_code) != this_code {
-            return Err(Failure::new(Reason::UnexpectedReply, format!("reply code changed inside a multi-line reply: {line}")));
+            return Err(Failure::new(
+                Reason::UnexpectedReply,
+                format!("reply code changed inside a multi-line reply: {line}"),
+            ));
         }
         lines.push(text.to_string());
         if !more {
@@ -104,7 +121,7 @@ pub fn parse_reply_line(line: &str) -> Option<(u16, bool, &str)> {
 pub fn ehlo_capabilities(reply: &Reply) -> Vec<String> {
     let mut caps = Vec::new();
     for line in reply.lines.iter().skip(1) {
-        let mut words = line.split(|c: char| c == ' ' || c == '=');
+        let mut words = line.split([' ', '=']);
         let Some(keyword) = words.next() else { continue };
         let keyword = keyword.to_ascii_uppercase();
         if keyword == "AUTH" {
@@ -144,7 +161,11 @@ impl Check for SmtpCheck {
             probe.enter(Phase::Banner);
             let greeting = read_reply(&mut ls).await?;
             if greeting.code != 220 {
-                let reason = if greeting.code >= 400 { Reason::GreetingRejected } else { Reason::UnexpectedReply };
+                let reason = if greeting.code >= 400 {
+                    Reason::GreetingRejected
+                } else {
+                    Reason::UnexpectedReply
+                };
                 return Err(Failure::new(reason, format!("greeting: {}", greeting.first_line())));
             }
             probe.enter(Phase::Ehlo);
@@ -189,8 +210,17 @@ mod tests {
     fn ehlo_keywords_normalise_auth() {
         let reply = Reply {
             code: 250,
-            lines: vec!["mx.example Hello".into(), "SIZE 157286400".into(), "AUTH LOGIN XOAUTH2".into(), "AUTH=PLAIN".into(), "starttls".into()],
+            lines: vec![
+                "mx.example Hello".into(),
+                "SIZE 157286400".into(),
+                "AUTH LOGIN XOAUTH2".into(),
+                "AUTH=PLAIN".into(),
+                "starttls".into(),
+            ],
         };
-        assert_eq!(ehlo_capabilities(&reply), vec!["SIZE", "AUTH=LOGIN", "AUTH=XOAUTH2", "AUTH=PLAIN", "STARTTLS"]);
+        assert_eq!(
+            ehlo_capabilities(&reply),
+            vec!["SIZE", "AUTH=LOGIN", "AUTH=XOAUTH2", "AUTH=PLAIN", "STARTTLS"]
+        );
     }
 }

@@ -14,7 +14,9 @@ pub struct TcpCheck {
 }
 
 pub fn build(cfg: &CheckConfig, _ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
-    let CheckSettings::Tcp { target } = &cfg.settings else { return Err(BuildError::Mismatch) };
+    let CheckSettings::Tcp { target } = &cfg.settings else {
+        return Err(BuildError::Mismatch);
+    };
     Ok(Box::new(TcpCheck { target: target.clone() }))
 }
 

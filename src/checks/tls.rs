@@ -16,8 +16,13 @@ pub struct TlsCheck {
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
-    let CheckSettings::Tls { target, tls } = &cfg.settings else { return Err(BuildError::Mismatch) };
-    Ok(Box::new(TlsCheck { target: target.clone(), tls: TlsClient::new(&mut ctx.tls, tls, target)? }))
+    let CheckSettings::Tls { target, tls } = &cfg.settings else {
+        return Err(BuildError::Mismatch);
+    };
+    Ok(Box::new(TlsCheck {
+        target: target.clone(),
+        tls: TlsClient::new(&mut ctx.tls, tls, target)?,
+    }))
 }
 
 impl Check for TlsCheck {

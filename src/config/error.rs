@@ -13,7 +13,10 @@ pub struct Loc {
 
 impl From<serde_saphyr::Location> for Loc {
     fn from(l: serde_saphyr::Location) -> Self {
-        Loc { line: u32::try_from(l.line()).unwrap_or(u32::MAX), column: u32::try_from(l.column()).unwrap_or(u32::MAX) }
+        Loc {
+            line: u32::try_from(l.line()).unwrap_or(u32::MAX),
+            column: u32::try_from(l.column()).unwrap_or(u32::MAX),
+        }
     }
 }
 
@@ -81,7 +84,13 @@ mod tests {
     #[test]
     fn display_names_file_line_field_and_shows_the_line() {
         let src = "checks:\n  - name: a\n    kind: tcp\n    targett: x\n";
-        let e = ConfigError::new(Path::new("c.yaml"), Some(src), Loc { line: 4, column: 5 }, "checks[0].targett", "unknown field");
+        let e = ConfigError::new(
+            Path::new("c.yaml"),
+            Some(src),
+            Loc { line: 4, column: 5 },
+            "checks[0].targett",
+            "unknown field",
+        );
         let text = e.to_string();
         assert!(text.starts_with("c.yaml:4:5: checks[0].targett: unknown field\n"), "{text}");
         assert!(text.contains("4 |     targett: x\n  |     ^"), "{text}");

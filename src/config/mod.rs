@@ -93,11 +93,25 @@ pub struct CheckConfig {
 /// The kind-specific part of a check.
 #[derive(Clone, Debug)]
 pub enum CheckSettings {
-    Dns { query: String, record: RecordType, servers: Vec<SocketAddr> },
-    Tcp { target: Target },
-    Tls { target: Target, tls: TlsSettings },
+    Dns {
+        query: String,
+        record: RecordType,
+        servers: Vec<SocketAddr>,
+    },
+    Tcp {
+        target: Target,
+    },
+    Tls {
+        target: Target,
+        tls: TlsSettings,
+    },
     /// SMTP, IMAP and POP3.
-    Mail { target: Target, mode: TlsMode, tls: TlsSettings, ehlo_name: Option<String> },
+    Mail {
+        target: Target,
+        mode: TlsMode,
+        tls: TlsSettings,
+        ehlo_name: Option<String>,
+    },
 }
 
 impl CheckConfig {
@@ -113,8 +127,8 @@ impl CheckConfig {
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::file(path, format!("cannot read the configuration file: {e}")))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::file(path, format!("cannot read the configuration file: {e}")))?;
         Config::from_yaml(path, &text)
     }
 
@@ -122,7 +136,12 @@ impl Config {
     /// resolve relative file names.
     pub fn from_yaml(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let raw = raw::parse(path, text)?;
-        Validator { file: path, source: text, base: path.parent().unwrap_or(Path::new(".")) }.validate(raw)
+        Validator {
+            file: path,
+            source: text,
+            base: path.parent().unwrap_or(Path::new(".")),
+        }
+        .validate(raw)
     }
 }
 
@@ -159,7 +178,12 @@ impl Validator<'_> {
             Some(f) => self.ca_file(f, "global.extra_ca_file")?,
             None => Arc::default(),
         };
-        let global = Global { interval, timeout, dns_servers, extra_ca };
+        let global = Global {
+            interval,
+            timeout,
+            dns_servers,
+            extra_ca,
+        };
 
         let Some(raw_checks) = raw.checks else {
             return Err(self.err(Loc::default(), "checks", "at least one check is required"));
@@ -173,16 +197,28 @@ impl Validator<'_> {
             let name_loc: Loc = c.name.referenced.into();
             let check = self.check(i, c, &global)?;
             if !names.insert(check.name.clone()) {
-                return Err(self.err(name_loc, format!("checks[{i}].name"), format!("duplicate check name `{}`: every check needs a unique name", check.name)));
+                return Err(self.err(
+                    name_loc,
+                    format!("checks[{i}].name"),
+                    format!("duplicate check name `{}`: every check needs a unique name", check.name),
+                ));
             }
             checks.push(check);
         }
-        Ok(Config { file: self.file.to_path_buf(), global, checks })
+        Ok(Config {
+            file: self.file.to_path_buf(),
+            global,
+            checks,
+        })
     }
 
     fn check_interval(&self, i: &Spanned<raw::HumanDuration>, field: &str) -> Result<(), ConfigError> {
         if i.value.0 < MIN_INTERVAL {
-            return Err(self.at(i, field, format!("interval must be at least {}", humantime::format_duration(MIN_INTERVAL))));
+            return Err(self.at(
+                i,
+                field,
+                format!("interval must be at least {}", humantime::format_duration(MIN_INTERVAL)),
+            ));
         }
         Ok(())
     }
@@ -211,17 +247,31 @@ impl Validator<'_> {
             let addr = text
                 .parse::<SocketAddr>()
                 .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                .map_err(|_| self.at(s, format!("{field}[{i}]"), format!("`{text}` is not an IP address or IP:port (name servers are given by address)")))?;
+                .map_err(|_| {
+                    self.at(
+                        s,
+                        format!("{field}[{i}]"),
+                        format!("`{text}` is not an IP address or IP:port (name servers are given by address)"),
+                    )
+                })?;
             out.push(addr);
         }
         if out.is_empty() {
-            return Err(self.at(s, field, "give at least one name server, or remove the key to use the system resolver"));
+            return Err(self.at(
+                s,
+                field,
+                "give at least one name server, or remove the key to use the system resolver",
+            ));
         }
         Ok(out)
     }
 
     fn ca_file(&self, f: &Spanned<PathBuf>, field: &str) -> Result<Arc<Vec<CertificateDer<'static>>>, ConfigError> {
-        let path = if f.value.is_absolute() { f.value.clone() } else { self.base.join(&f.value) };
+        let path = if f.value.is_absolute() {
+            f.value.clone()
+        } else {
+            self.base.join(&f.value)
+        };
         let pem = std::fs::read(&path).map_err(|e| self.at(f, field, format!("cannot read CA file {}: {e}", path.display())))?;
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<_, _>>()
@@ -240,28 +290,58 @@ impl Validator<'_> {
         let p = |f: &str| format!("checks[{i}].{f}");
         let name = c.name.value.clone();
         if name.is_empty() || name.len() > MAX_NAME_LEN || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
-            return Err(self.at(&c.name, p("name"), format!("check names are 1 to {MAX_NAME_LEN} characters of letters, digits, `-`, `_` and `.` (they become the `check` label)")));
+            return Err(self.at(
+                &c.name,
+                p("name"),
+                format!(
+                    "check names are 1 to {MAX_NAME_LEN} characters of letters, digits, `-`, `_` and `.` (they become the `check` label)"
+                ),
+            ));
         }
         let kind = c.kind.value;
 
         // Which optional keys apply to which kinds; anything else is an error.
         let present: [(&str, Option<Loc>, &[Kind]); 9] = [
-            ("target", c.target.as_ref().map(|s| s.referenced.into()), &[Kind::Tcp, Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3]),
+            (
+                "target",
+                c.target.as_ref().map(|s| s.referenced.into()),
+                &[Kind::Tcp, Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3],
+            ),
             ("query", c.query.as_ref().map(|s| s.referenced.into()), &[Kind::Dns]),
             ("record", c.record.as_ref().map(|s| s.referenced.into()), &[Kind::Dns]),
             ("dns_servers", c.dns_servers.as_ref().map(|s| s.referenced.into()), &[Kind::Dns]),
-            ("tls", c.tls.as_ref().map(|s| s.referenced.into()), &[Kind::Smtp, Kind::Imap, Kind::Pop3]),
-            ("server_name", c.server_name.as_ref().map(|s| s.referenced.into()), &[Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3]),
-            ("ca_file", c.ca_file.as_ref().map(|s| s.referenced.into()), &[Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3]),
-            ("expected_issuer", c.expected_issuer.as_ref().map(|s| s.referenced.into()), &[Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3]),
+            (
+                "tls",
+                c.tls.as_ref().map(|s| s.referenced.into()),
+                &[Kind::Smtp, Kind::Imap, Kind::Pop3],
+            ),
+            (
+                "server_name",
+                c.server_name.as_ref().map(|s| s.referenced.into()),
+                &[Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3],
+            ),
+            (
+                "ca_file",
+                c.ca_file.as_ref().map(|s| s.referenced.into()),
+                &[Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3],
+            ),
+            (
+                "expected_issuer",
+                c.expected_issuer.as_ref().map(|s| s.referenced.into()),
+                &[Kind::Tls, Kind::Smtp, Kind::Imap, Kind::Pop3],
+            ),
             ("ehlo_name", c.ehlo_name.as_ref().map(|s| s.referenced.into()), &[Kind::Smtp]),
         ];
         for (key, loc, kinds) in present {
-            if let Some(loc) = loc {
-                if !kinds.contains(&kind) {
-                    let list: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-                    return Err(self.err(loc, p(key), format!("`{key}` does not apply to a {kind} check (it applies to: {})", list.join(", "))));
-                }
+            if let Some(loc) = loc
+                && !kinds.contains(&kind)
+            {
+                let list: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+                return Err(self.err(
+                    loc,
+                    p(key),
+                    format!("`{key}` does not apply to a {kind} check (it applies to: {})", list.join(", ")),
+                ));
             }
         }
 
@@ -278,11 +358,15 @@ impl Validator<'_> {
                 t.value.0
             }
             None if global.timeout > interval => {
-                return Err(self.at(&c.name, p("interval"), format!(
-                    "interval ({}) is shorter than the global timeout ({}): set a `timeout` for this check",
-                    humantime::format_duration(interval),
-                    humantime::format_duration(global.timeout)
-                )));
+                return Err(self.at(
+                    &c.name,
+                    p("interval"),
+                    format!(
+                        "interval ({}) is shorter than the global timeout ({}): set a `timeout` for this check",
+                        humantime::format_duration(interval),
+                        humantime::format_duration(global.timeout)
+                    ),
+                ));
             }
             None => global.timeout,
         };
@@ -302,10 +386,14 @@ impl Validator<'_> {
                 }
                 None => global.extra_ca.clone(),
             };
-            if let Some(sn) = &c.server_name {
-                if rustls_pki_types::ServerName::try_from(sn.value.as_str()).is_err() {
-                    return Err(self.at(sn, p("server_name"), format!("`{}` is not a valid DNS name or IP address", sn.value)));
-                }
+            if let Some(sn) = &c.server_name
+                && rustls_pki_types::ServerName::try_from(sn.value.as_str()).is_err()
+            {
+                return Err(self.at(
+                    sn,
+                    p("server_name"),
+                    format!("`{}` is not a valid DNS name or IP address", sn.value),
+                ));
             }
             Ok(TlsSettings {
                 server_name: c.server_name.as_ref().map(|s| s.value.clone()),
@@ -326,10 +414,17 @@ impl Validator<'_> {
                     Some(s) => self.dns_servers(s, &p("dns_servers"))?,
                     None => global.dns_servers.clone(),
                 };
-                CheckSettings::Dns { query: query.value.clone(), record: c.record.as_ref().map(|r| r.value).unwrap_or(RecordType::A), servers }
+                CheckSettings::Dns {
+                    query: query.value.clone(),
+                    record: c.record.as_ref().map(|r| r.value).unwrap_or(RecordType::A),
+                    servers,
+                }
             }
             Kind::Tcp => CheckSettings::Tcp { target: need_target()? },
-            Kind::Tls => CheckSettings::Tls { target: need_target()?, tls: tls_settings()? },
+            Kind::Tls => CheckSettings::Tls {
+                target: need_target()?,
+                tls: tls_settings()?,
+            },
             Kind::Smtp | Kind::Imap | Kind::Pop3 => {
                 let default_mode = if kind == Kind::Smtp { TlsMode::Starttls } else { TlsMode::Implicit };
                 let mode = c.tls.as_ref().map(|m| m.value).unwrap_or(default_mode);
@@ -345,15 +440,27 @@ impl Validator<'_> {
                     }
                 }
                 let ehlo_name = c.ehlo_name.as_ref().map(|s| s.value.clone());
-                if let Some(e) = &c.ehlo_name {
-                    if e.value.is_empty() || !e.value.chars().all(|ch| ch.is_ascii_alphanumeric() || "-.[]:".contains(ch)) {
-                        return Err(self.at(e, p("ehlo_name"), "ehlo_name must be a domain name or address literal"));
-                    }
+                if let Some(e) = &c.ehlo_name
+                    && (e.value.is_empty() || !e.value.chars().all(|ch| ch.is_ascii_alphanumeric() || "-.[]:".contains(ch)))
+                {
+                    return Err(self.at(e, p("ehlo_name"), "ehlo_name must be a domain name or address literal"));
                 }
-                CheckSettings::Mail { target: need_target()?, mode, tls: tls_settings()?, ehlo_name }
+                CheckSettings::Mail {
+                    target: need_target()?,
+                    mode,
+                    tls: tls_settings()?,
+                    ehlo_name,
+                }
             }
         };
-        Ok(CheckConfig { name, loc: c.name.referenced.into(), kind, interval, timeout, settings })
+        Ok(CheckConfig {
+            name,
+            loc: c.name.referenced.into(),
+            kind,
+            interval,
+            timeout,
+            settings,
+        })
     }
 }
 
@@ -378,7 +485,10 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
     if port == 0 {
         return Err(format!("`{text}`: port 0 is not a port to connect to"));
     }
-    Ok(Target { host: host.to_string(), port })
+    Ok(Target {
+        host: host.to_string(),
+        port,
+    })
 }
 
 #[cfg(test)]
@@ -387,7 +497,13 @@ mod tests {
 
     #[test]
     fn targets_parse() {
-        assert_eq!(parse_target("smtp.office365.com:587").unwrap(), Target { host: "smtp.office365.com".into(), port: 587 });
+        assert_eq!(
+            parse_target("smtp.office365.com:587").unwrap(),
+            Target {
+                host: "smtp.office365.com".into(),
+                port: 587
+            }
+        );
         assert_eq!(parse_target("[::1]:993").unwrap().to_string(), "[::1]:993");
         for bad in ["smtp.office365.com", "::1:993", "host:0", "host:99999", ":25", "[::1]993", "a b:25"] {
             assert!(parse_target(bad).is_err(), "{bad}");
@@ -396,10 +512,26 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let cfg = Config::from_yaml(Path::new("t.yaml"), "checks:\n  - name: s\n    kind: smtp\n    target: h:587\n  - name: i\n    kind: imap\n    target: h:993\n").unwrap();
+        let cfg = Config::from_yaml(
+            Path::new("t.yaml"),
+            "checks:\n  - name: s\n    kind: smtp\n    target: h:587\n  - name: i\n    kind: imap\n    target: h:993\n",
+        )
+        .unwrap();
         assert_eq!(cfg.checks[0].interval, DEFAULT_INTERVAL);
         assert_eq!(cfg.checks[0].timeout, DEFAULT_TIMEOUT);
-        assert!(matches!(cfg.checks[0].settings, CheckSettings::Mail { mode: TlsMode::Starttls, .. }));
-        assert!(matches!(cfg.checks[1].settings, CheckSettings::Mail { mode: TlsMode::Implicit, .. }));
+        assert!(matches!(
+            cfg.checks[0].settings,
+            CheckSettings::Mail {
+                mode: TlsMode::Starttls,
+                ..
+            }
+        ));
+        assert!(matches!(
+            cfg.checks[1].settings,
+            CheckSettings::Mail {
+                mode: TlsMode::Implicit,
+                ..
+            }
+        ));
     }
 }

@@ -27,7 +27,11 @@ impl Default for Limits {
     fn default() -> Self {
         // RFC 5321 caps SMTP reply lines at 512 octets, and IMAP servers send
         // CAPABILITY lines of a few hundred; 8 KiB leaves room for chatty servers.
-        Limits { max_line: 8192, max_lines: 512, max_literal: 64 * 1024 }
+        Limits {
+            max_line: 8192,
+            max_lines: 512,
+            max_literal: 64 * 1024,
+        }
     }
 }
 
@@ -71,7 +75,13 @@ pub struct LineStream<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> LineStream<S> {
     pub fn new(stream: S, limits: Limits) -> Self {
-        LineStream { stream, buf: vec![0; limits.max_line].into_boxed_slice(), start: 0, end: 0, limits }
+        LineStream {
+            stream,
+            buf: vec![0; limits.max_line].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            limits,
+        }
     }
 
     pub fn limits(&self) -> Limits {
@@ -180,12 +190,23 @@ mod tests {
     #[tokio::test]
     async fn splits_crlf_and_bare_lf_lines() {
         let got = lines_from(b"220 hi\r\n250-A\n250 B\r\n", Limits::default()).await;
-        assert_eq!(got, vec![Ok("220 hi".into()), Ok("250-A".into()), Ok("250 B".into()), Err("the server closed the connection".into())]);
+        assert_eq!(
+            got,
+            vec![
+                Ok("220 hi".into()),
+                Ok("250-A".into()),
+                Ok("250 B".into()),
+                Err("the server closed the connection".into())
+            ]
+        );
     }
 
     #[tokio::test]
     async fn a_line_longer_than_the_limit_fails_without_growing() {
-        let limits = Limits { max_line: 16, ..Limits::default() };
+        let limits = Limits {
+            max_line: 16,
+            ..Limits::default()
+        };
         let got = lines_from(&[b'x'; 1000], limits).await;
         assert_eq!(got, vec![Err("line longer than 16 bytes".into())]);
         // exactly at the limit, terminator included, still fits
@@ -203,7 +224,13 @@ mod tests {
     async fn skip_bytes_is_bounded() {
         let (mut client, server) = tokio::io::duplex(64);
         client.write_all(b"abcdefgh\r\nnext\r\n").await.unwrap();
-        let mut ls = LineStream::new(server, Limits { max_literal: 8, ..Limits::default() });
+        let mut ls = LineStream::new(
+            server,
+            Limits {
+                max_literal: 8,
+                ..Limits::default()
+            },
+        );
         assert!(matches!(ls.skip_bytes(9).await, Err(LineError::TooLong(8))));
         ls.skip_bytes(8).await.unwrap();
         assert_eq!(ls.read_line().await.unwrap(), "");

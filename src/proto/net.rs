@@ -48,9 +48,7 @@ pub fn connect_reason(e: &io::Error) -> Reason {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => Reason::ConnectRefused,
         io::ErrorKind::TimedOut => Reason::ConnectTimeout,
-        io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable | io::ErrorKind::AddrNotAvailable => {
-            Reason::NetworkUnreachable
-        }
+        io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable | io::ErrorKind::AddrNotAvailable => Reason::NetworkUnreachable,
         io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => Reason::ConnectionClosed,
         // EPERM from a local firewall and anything stranger: the path is
         // blocked; the log line carries the exact error.

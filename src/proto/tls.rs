@@ -110,13 +110,13 @@ impl TlsClient {
         let facts = session_facts(conn.protocol_version(), conn.peer_certificates().unwrap_or_default());
         let issuer = facts.leaf.as_ref().map(|l| l.issuer.clone()).unwrap_or_default();
         probe.facts.tls = Some(facts);
-        if let Some(expected) = &self.expected_issuer {
-            if !issuer.contains(expected.as_str()) {
-                return Err(Failure::new(
-                    Reason::TlsUnexpectedIssuer,
-                    format!("certificate issued by `{issuer}`, expected an issuer containing `{expected}` (TLS inspection?)"),
-                ));
-            }
+        if let Some(expected) = &self.expected_issuer
+            && !issuer.contains(expected.as_str())
+        {
+            return Err(Failure::new(
+                Reason::TlsUnexpectedIssuer,
+                format!("certificate issued by `{issuer}`, expected an issuer containing `{expected}` (TLS inspection?)"),
+            ));
         }
         Ok(tls)
     }
@@ -150,7 +150,9 @@ fn session_facts(version: Option<rustls::ProtocolVersion>, chain: &[CertificateD
     let mut earliest: Option<i64> = None;
     let mut leaf = None;
     for (i, der) in chain.iter().enumerate() {
-        let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref()) else { continue };
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref()) else {
+            continue;
+        };
         let not_after = cert.validity().not_after.timestamp();
         earliest = Some(earliest.map_or(not_after, |e| e.min(not_after)));
         if i == 0 {
@@ -162,5 +164,9 @@ fn session_facts(version: Option<rustls::ProtocolVersion>, chain: &[CertificateD
             });
         }
     }
-    TlsFacts { version, earliest_expiry: earliest, leaf }
+    TlsFacts {
+        version,
+        earliest_expiry: earliest,
+        leaf,
+    }
 }

@@ -109,9 +109,8 @@ impl Dovecot {
     /// returns the running server. On failure the error includes the tail of
     /// Dovecot's log.
     pub fn start(dir: &Path, tls: &TlsFiles, oauth: &OAuthKey) -> io::Result<Dovecot> {
-        let dovecot = find_binary("dovecot").ok_or_else(|| {
-            not_found("dovecot is not installed; run scripts/install-test-peers.sh as root")
-        })?;
+        let dovecot =
+            find_binary("dovecot").ok_or_else(|| not_found("dovecot is not installed; run scripts/install-test-peers.sh as root"))?;
         check_key_id(&oauth.key_id)?;
         let dir = fs::canonicalize(dir)?;
         let root = dir.join("dovecot");
@@ -134,11 +133,7 @@ impl Dovecot {
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755))?;
         let mail = root.join("mail");
         fs::create_dir_all(&mail)?;
-        let (mail_uid, mail_gid) = if is_root {
-            (NOBODY, NOBODY)
-        } else {
-            (euid(), egid())
-        };
+        let (mail_uid, mail_gid) = if is_root { (NOBODY, NOBODY) } else { (euid(), egid()) };
         if is_root {
             chown(&mail, Some(mail_uid), Some(mail_gid))?;
         }
@@ -148,11 +143,7 @@ impl Dovecot {
         let oauth_conf = root.join("oauth2.conf.ext");
         let mut oc = String::new();
         oc.push_str("introspection_mode = local\n");
-        let _ = writeln!(
-            oc,
-            "local_validation_key_dict = fs:posix:prefix={}/keys/",
-            root.display()
-        );
+        let _ = writeln!(oc, "local_validation_key_dict = fs:posix:prefix={}/keys/", root.display());
         oc.push_str("username_attribute = sub\n");
         if !oauth.issuer.is_empty() {
             check_config_value(&oauth.issuer)?;
@@ -285,16 +276,8 @@ fn dovecot_conf(
     c.push_str("listen = 127.0.0.1\n");
     c.push_str("protocols = imap pop3\n");
     c.push_str("ssl = yes\n");
-    let _ = writeln!(
-        c,
-        "ssl_cert = <{}",
-        fs::canonicalize(&tls.cert_chain_pem)?.display()
-    );
-    let _ = writeln!(
-        c,
-        "ssl_key = <{}",
-        fs::canonicalize(&tls.key_pem)?.display()
-    );
+    let _ = writeln!(c, "ssl_cert = <{}", fs::canonicalize(&tls.cert_chain_pem)?.display());
+    let _ = writeln!(c, "ssl_key = <{}", fs::canonicalize(&tls.key_pem)?.display());
     c.push_str("auth_failure_delay = 0\n");
     c.push_str("disable_plaintext_auth = yes\n");
     c.push_str("auth_mechanisms = xoauth2 oauthbearer\n");
@@ -305,8 +288,7 @@ fn dovecot_conf(
     if !is_root {
         // Unprivileged: every process runs as us, no chroots.
         let me = user_name(euid()).ok_or_else(|| io::Error::other("cannot find own user name"))?;
-        let group =
-            group_name(egid()).ok_or_else(|| io::Error::other("cannot find own group name"))?;
+        let group = group_name(egid()).ok_or_else(|| io::Error::other("cannot find own group name"))?;
         let _ = writeln!(c, "default_internal_user = {me}");
         let _ = writeln!(c, "default_internal_group = {group}");
         let _ = writeln!(c, "default_login_user = {me}");
@@ -359,11 +341,7 @@ fn write_hs256_key(keys: &Path, azp: &str, key: &OAuthKey) -> io::Result<()> {
 }
 
 fn check_key_id(kid: &str) -> io::Result<()> {
-    let ok = !kid.is_empty()
-        && !kid.starts_with('.')
-        && kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let ok = !kid.is_empty() && !kid.starts_with('.') && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -399,14 +377,9 @@ impl Postfix {
     /// Postfix delivers no mail: every transport is `error:`.
     pub fn start(dir: &Path, tls: &TlsFiles, dovecot: &Dovecot) -> io::Result<Postfix> {
         if euid() != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "Postfix's master must run as root",
-            ));
+            return Err(io::Error::new(io::ErrorKind::PermissionDenied, "Postfix's master must run as root"));
         }
-        let master = postfix_master().ok_or_else(|| {
-            not_found("postfix is not installed; run scripts/install-test-peers.sh as root")
-        })?;
+        let master = postfix_master().ok_or_else(|| not_found("postfix is not installed; run scripts/install-test-peers.sh as root"))?;
         let owner_uid = user_uid("postfix").ok_or_else(|| not_found("no 'postfix' user"))?;
         let owner_gid = user_gid("postfix").ok_or_else(|| not_found("no 'postfix' user"))?;
         let postdrop = group_gid("postdrop").ok_or_else(|| not_found("no 'postdrop' group"))?;
@@ -563,9 +536,7 @@ fn postfix_main_cf(root: &Path, tls: &TlsFiles, sasl_port: u16) -> io::Result<St
 fn postfix_master() -> Option<PathBuf> {
     let mut candidates = vec![];
     if let Some(postconf) = find_binary("postconf")
-        && let Ok(out) = Command::new(postconf)
-            .args(["-dh", "daemon_directory"])
-            .output()
+        && let Ok(out) = Command::new(postconf).args(["-dh", "daemon_directory"]).output()
     {
         let d = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !d.is_empty() {
@@ -649,10 +620,7 @@ impl PeerProcess {
         if self.kill_workers_first && self.running() {
             let deadline = Instant::now() + STOP_GRACE;
             loop {
-                let workers: Vec<i32> = group_members(self.pgid())
-                    .into_iter()
-                    .filter(|&p| p != self.pgid())
-                    .collect();
+                let workers: Vec<i32> = group_members(self.pgid()).into_iter().filter(|&p| p != self.pgid()).collect();
                 if workers.is_empty() || Instant::now() > deadline || !self.running() {
                     break;
                 }
@@ -683,9 +651,7 @@ impl PeerProcess {
         let deadline = Instant::now() + STOP_GRACE;
         for &port in &self.ports {
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            while Instant::now() < deadline
-                && TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
-            {
+            while Instant::now() < deadline && TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
@@ -718,19 +684,13 @@ impl Drop for PeerProcess {
 
 /// Waits until each port accepts a connection and, where a greeting prefix is
 /// given, sends a first line starting with it.
-fn wait_ready(
-    proc: &mut PeerProcess,
-    checks: &[(u16, Option<&str>)],
-    started: Instant,
-) -> io::Result<()> {
+fn wait_ready(proc: &mut PeerProcess, checks: &[(u16, Option<&str>)], started: Instant) -> io::Result<()> {
     let deadline = started + START_TIMEOUT;
     for &(port, greeting) in checks {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         loop {
             if let Some(status) = proc.child.try_wait()? {
-                return Err(io::Error::other(format!(
-                    "server exited early with {status}"
-                )));
+                return Err(io::Error::other(format!("server exited early with {status}")));
             }
             if Instant::now() > deadline {
                 return Err(io::Error::new(
@@ -752,10 +712,7 @@ fn wait_ready(
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Ok(_) => {
-                    return Err(io::Error::other(format!(
-                        "port {port}: unexpected greeting {:?}",
-                        line.trim_end()
-                    )));
+                    return Err(io::Error::other(format!("port {port}: unexpected greeting {:?}", line.trim_end())));
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
@@ -766,9 +723,7 @@ fn wait_ready(
 
 /// `N` distinct free ports on 127.0.0.1 (bound together, then released).
 fn free_ports<const N: usize>() -> io::Result<[u16; N]> {
-    let listeners = (0..N)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<io::Result<Vec<_>>>()?;
+    let listeners = (0..N).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<io::Result<Vec<_>>>()?;
     let mut ports = [0u16; N];
     for (p, l) in ports.iter_mut().zip(&listeners) {
         *p = l.local_addr()?.port();
@@ -818,9 +773,7 @@ fn check_config_value(s: &str) -> io::Result<()> {
     if s.chars()
         .any(|c| c.is_whitespace() || c.is_control() || "\"'#,$%{}<>\\".contains(c))
     {
-        return Err(invalid(format!(
-            "unsupported character in config value {s:?}"
-        )));
+        return Err(invalid(format!("unsupported character in config value {s:?}")));
     }
     Ok(())
 }
@@ -893,18 +846,12 @@ fn user_name(uid: u32) -> Option<String> {
 /// default. Note: an `azp` claim makes Dovecot look the key up under that
 /// azp (see [`Dovecot::add_hs256_key`]).
 pub fn mint_hs256_jwt(key: &OAuthKey, sub: &str, extra_claims_json: &str, exp_unix: u64) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     mint_hs256_jwt_at(key, sub, extra_claims_json, exp_unix, now)
 }
 
 fn mint_hs256_jwt_at(key: &OAuthKey, sub: &str, extra: &str, exp: u64, iat: u64) -> String {
-    let header = format!(
-        r#"{{"alg":"HS256","typ":"JWT","kid":{}}}"#,
-        json_str(&key.key_id)
-    );
+    let header = format!(r#"{{"alg":"HS256","typ":"JWT","kid":{}}}"#, json_str(&key.key_id));
     let mut extra = extra.trim();
     if let Some(inner) = extra.strip_prefix('{').and_then(|e| e.strip_suffix('}')) {
         extra = inner.trim();
@@ -923,11 +870,7 @@ fn mint_hs256_jwt_at(key: &OAuthKey, sub: &str, extra: &str, exp: u64, iat: u64)
         claims.push_str(extra);
     }
     claims.push('}');
-    let signing_input = format!(
-        "{}.{}",
-        base64url(header.as_bytes()),
-        base64url(claims.as_bytes())
-    );
+    let signing_input = format!("{}.{}", base64url(header.as_bytes()), base64url(claims.as_bytes()));
     let sig = hmac_sha256(&key.hs256_secret, signing_input.as_bytes());
     format!("{signing_input}.{}", base64url(&sig))
 }
@@ -962,11 +905,7 @@ fn json_str(s: &str) -> String {
 fn base64_with(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..4 {
@@ -982,40 +921,29 @@ fn base64_with(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
 
 /// Standard base64 with padding (RFC 4648 §4).
 pub fn base64_std(data: &[u8]) -> String {
-    base64_with(
-        data,
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-        true,
-    )
+    base64_with(data, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true)
 }
 
 /// Base64url without padding (RFC 4648 §5, as used by JWS).
 pub fn base64url(data: &[u8]) -> String {
-    base64_with(
-        data,
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-        false,
-    )
+    base64_with(data, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", false)
 }
 
 // --- SHA-256 (FIPS 180-4) and HMAC (RFC 2104): test-only, not constant time.
 
 const SHA256_K: [u32; 64] = [
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be,
+    0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa,
+    0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85,
+    0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3,
+    0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f,
+    0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     let mut h: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ];
     // Padding: 0x80, zeros up to 56 mod 64, then the bit length big-endian.
     let mut msg = data.to_vec();
@@ -1032,20 +960,13 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
         for i in 16..64 {
             let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
             let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16]
-                .wrapping_add(s0)
-                .wrapping_add(w[i - 7])
-                .wrapping_add(s1);
+            w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
         }
         let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
         for i in 0..64 {
             let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
             let ch = (e & f) ^ (!e & g);
-            let t1 = hh
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(SHA256_K[i])
-                .wrapping_add(w[i]);
+            let t1 = hh.wrapping_add(s1).wrapping_add(ch).wrapping_add(SHA256_K[i]).wrapping_add(w[i]);
             let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
             let maj = (a & b) ^ (a & c) ^ (b & c);
             let t2 = s0.wrapping_add(maj);
@@ -1103,9 +1024,7 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(
-            hex(&sha256(
-                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
-            )),
+            hex(&sha256(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
         );
     }
@@ -1150,13 +1069,7 @@ mod tests {
             hs256_secret: b"supersecret-key-0123456789abcdef".to_vec(),
             issuer: "https://issuer.test/".into(),
         };
-        let jwt = mint_hs256_jwt_at(
-            &key,
-            "alice@example.test",
-            r#"{"aud":"x"}"#,
-            2000000000,
-            1700000000,
-        );
+        let jwt = mint_hs256_jwt_at(&key, "alice@example.test", r#"{"aud":"x"}"#, 2000000000, 1700000000);
         assert_eq!(jwt, JWT_REFERENCE);
     }
 

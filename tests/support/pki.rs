@@ -52,7 +52,13 @@ impl Pki {
         let (other_ca, _) = make_ca("Intercepting Proxy CA");
         let ca_pem = dir.path().join("ca.pem");
         std::fs::write(&ca_pem, pem("CERTIFICATE", &ca_der)).expect("write ca.pem");
-        Pki { dir, ca_pem, ca, ca_der, other_ca }
+        Pki {
+            dir,
+            ca_pem,
+            ca,
+            ca_der,
+            other_ca,
+        }
     }
 
     /// The chain (leaf first) and key a server presents.

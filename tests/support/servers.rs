@@ -88,7 +88,15 @@ pub struct Mail {
 
 impl Mail {
     pub fn new(tls: Arc<ServerConfig>) -> Mail {
-        Mail { tls, implicit: false, offer_starttls: true, accept_starttls: true, greeting: None, inject_after_starttls: None, before_capability: None }
+        Mail {
+            tls,
+            implicit: false,
+            offer_starttls: true,
+            accept_starttls: true,
+            greeting: None,
+            inject_after_starttls: None,
+            before_capability: None,
+        }
     }
 
     pub fn implicit(mut self) -> Mail {
@@ -132,7 +140,10 @@ pub async fn smtp(m: Mail) -> TestServer {
 async fn smtp_session(stream: TcpStream, m: Mail) -> io::Result<()> {
     let mut conn = open(stream, &m).await?;
     let mut tls_on = m.implicit;
-    let greeting = m.greeting.clone().unwrap_or_else(|| "220 test.example Microsoft ESMTP MAIL Service ready".into());
+    let greeting = m
+        .greeting
+        .clone()
+        .unwrap_or_else(|| "220 test.example Microsoft ESMTP MAIL Service ready".into());
     send(&mut conn, format!("{greeting}\r\n").as_bytes()).await?;
     while let Some(line) = recv(&mut conn).await? {
         let verb = line.split(' ').next().unwrap_or_default().to_ascii_uppercase();
@@ -173,7 +184,10 @@ pub async fn imap(m: Mail) -> TestServer {
 async fn imap_session(stream: TcpStream, m: Mail) -> io::Result<()> {
     let mut conn = open(stream, &m).await?;
     let mut tls_on = m.implicit;
-    let greeting = m.greeting.clone().unwrap_or_else(|| "* OK The Microsoft Exchange IMAP4 service is ready.".into());
+    let greeting = m
+        .greeting
+        .clone()
+        .unwrap_or_else(|| "* OK The Microsoft Exchange IMAP4 service is ready.".into());
     send(&mut conn, format!("{greeting}\r\n").as_bytes()).await?;
     while let Some(line) = recv(&mut conn).await? {
         let mut words = line.split(' ');
@@ -203,7 +217,11 @@ async fn imap_session(stream: TcpStream, m: Mail) -> io::Result<()> {
             }
             "STARTTLS" => send(&mut conn, format!("{tag} BAD Command received in Invalid state.\r\n").as_bytes()).await?,
             "LOGOUT" => {
-                return send(&mut conn, format!("* BYE Microsoft Exchange Server IMAP4 server signing off.\r\n{tag} OK LOGOUT completed.\r\n").as_bytes()).await;
+                return send(
+                    &mut conn,
+                    format!("* BYE Microsoft Exchange Server IMAP4 server signing off.\r\n{tag} OK LOGOUT completed.\r\n").as_bytes(),
+                )
+                .await;
             }
             _ => send(&mut conn, format!("{tag} BAD Command Error. 12\r\n").as_bytes()).await?,
         }
@@ -218,7 +236,10 @@ pub async fn pop3(m: Mail) -> TestServer {
 async fn pop3_session(stream: TcpStream, m: Mail) -> io::Result<()> {
     let mut conn = open(stream, &m).await?;
     let mut tls_on = m.implicit;
-    let greeting = m.greeting.clone().unwrap_or_else(|| "+OK The Microsoft Exchange POP3 service is ready.".into());
+    let greeting = m
+        .greeting
+        .clone()
+        .unwrap_or_else(|| "+OK The Microsoft Exchange POP3 service is ready.".into());
     send(&mut conn, format!("{greeting}\r\n").as_bytes()).await?;
     while let Some(line) = recv(&mut conn).await? {
         match line.to_ascii_uppercase().as_str() {
