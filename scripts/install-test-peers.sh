@@ -18,6 +18,7 @@ REQUIRED=(
   "/usr/lib/dovecot/imap:dovecot-imapd"
   "/usr/lib/dovecot/pop3:dovecot-pop3d"
   "/usr/sbin/postfix:postfix"
+  "unshare:util-linux"
 )
 
 have() {
