@@ -11,62 +11,10 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use support::peers::{self, Dovecot, OAuthKey, Postfix, TlsFiles};
-
-/// A std-only temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
-        let p = std::env::temp_dir().join(format!("ece-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A CA plus a leaf for localhost/127.0.0.1 signed by it (rustls rejects a CA
-/// certificate used as the end-entity certificate). Returns the server files
-/// and the CA PEM path for clients.
-fn make_tls(dir: &Path) -> (TlsFiles, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "ece-o365-exporter test CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let leaf_key = KeyPair::generate().unwrap();
-    let mut leaf_params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    leaf_params.distinguished_name.push(DnType::CommonName, "localhost");
-    let leaf_cert = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-
-    let chain = dir.join("server-chain.pem");
-    let key = dir.join("server-key.pem");
-    let ca = dir.join("ca.pem");
-    std::fs::write(&chain, format!("{}{}", leaf_cert.pem(), ca_cert.pem())).unwrap();
-    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
-    std::fs::write(&ca, ca_cert.pem()).unwrap();
-    (
-        TlsFiles {
-            cert_chain_pem: chain,
-            key_pem: key,
-        },
-        ca,
-    )
-}
+use support::peers::{self, Dovecot, OAuthKey, Postfix};
+use support::pki::Pki;
 
 /// Line-oriented plain-TCP client.
 struct Conn {
@@ -115,15 +63,16 @@ fn now() -> u64 {
 
 #[test]
 fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
-    let tmp = TempDir::new("peers-smoke");
-    let (tls, _ca_pem) = make_tls(&tmp.0);
+    let pki = Pki::new();
+    let tls = pki.tls_files();
+    let tmp = tempfile::tempdir().unwrap();
     let key = OAuthKey {
         key_id: "smoke-kid".into(),
         hs256_secret: b"smoke-test-secret-0123456789abcdef".to_vec(),
         issuer: "https://login.microsoftonline.com/test-tenant/v2.0".into(),
     };
 
-    let dovecot = Dovecot::start(&tmp.0, &tls, &key).unwrap_or_else(|e| panic!("{e}"));
+    let dovecot = Dovecot::start(tmp.path(), &tls, &key).unwrap_or_else(|e| panic!("{e}"));
     eprintln!("dovecot ready in {:?}", dovecot.startup);
 
     // IMAP, plain port: greeting, CAPABILITY with STARTTLS.
@@ -214,7 +163,7 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
     pop.line();
 
     // Postfix submission needs root (its master refuses otherwise).
-    match Postfix::start(&tmp.0, &tls, &dovecot) {
+    match Postfix::start(tmp.path(), &tls, &dovecot) {
         Ok(postfix) => {
             eprintln!("postfix ready in {:?}", postfix.startup);
             let mut smtp = Conn::open(postfix.submission_port);
