@@ -19,6 +19,7 @@
 //! - [`http`]: `/metrics`, health, readiness and a status page; never runs a check.
 //! - [`report`]: the `check` subcommand's table and JSON.
 //! - [`logging`]: logfmt or JSON log lines.
+//! - [`oauth`]: OAuth2 tokens: the token endpoint client, the token store, JWT claims.
 //!
 //! The binary (`main.rs`) only wires these together.
 
@@ -29,6 +30,7 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod oauth;
 pub mod observation;
 pub mod proto;
 pub mod reason;

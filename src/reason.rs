@@ -84,6 +84,8 @@ label_enum! {
         SmtpAuthDisabled => "smtp_auth_disabled",
         MailboxNotFound => "mailbox_not_found",
         TokenEndpointUnreachable => "token_endpoint_unreachable",
+        /// The token endpoint answered with something that is not a v2.0 token response (HTML, broken JSON, huge body).
+        TokenBadResponse => "token_bad_response",
         TokenInvalidGrant => "token_invalid_grant",
         TokenRefreshTokenExpired => "token_refresh_token_expired",
         TokenInvalidClient => "token_invalid_client",
