@@ -131,6 +131,8 @@ label_enum! {
         Smtp => "smtp",
         Imap => "imap",
         Pop3 => "pop3",
+        /// An OAuth2 token refresh on its own schedule.
+        Token => "token",
     }
 }
 

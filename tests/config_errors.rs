@@ -82,7 +82,12 @@ fn every_invalid_file_names_line_field_and_problem() {
             .nth(expect.line as usize - 1)
             .unwrap()
             .to_string();
-        if !shown.contains(&source_line) {
+        if expect.field.starts_with("tenants") {
+            // The tenants section may hold a secret: its lines are never echoed.
+            if shown.contains(source_line.trim()) || shown.contains("canary") {
+                problems.push(format!("{name}: a tenants line was echoed: {shown}"));
+            }
+        } else if !shown.contains(&source_line) {
             problems.push(format!("{name}: the snippet does not show the offending line `{source_line}`"));
         }
     }

@@ -9,6 +9,7 @@
 //! but opens no network connection.
 
 mod error;
+mod oauth;
 mod raw;
 
 use std::collections::HashSet;
@@ -23,6 +24,7 @@ use rustls_pki_types::pem::PemObject;
 use serde_saphyr::Spanned;
 
 pub use error::{ConfigError, Loc};
+pub use oauth::{DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, Tenant};
 pub use raw::{RecordType, TlsMode};
 
 use crate::reason::Kind;
@@ -37,6 +39,8 @@ const MAX_NAME_LEN: usize = 64;
 pub struct Config {
     pub file: PathBuf,
     pub global: Global,
+    pub tenants: Vec<Arc<Tenant>>,
+    pub mailboxes: Vec<Arc<Mailbox>>,
     pub checks: Vec<CheckConfig>,
 }
 
@@ -88,6 +92,8 @@ pub struct CheckConfig {
     pub interval: Duration,
     pub timeout: Duration,
     pub settings: CheckSettings,
+    /// The mailbox whose token the authenticated steps use (mail and token checks).
+    pub mailbox: Option<Arc<Mailbox>>,
 }
 
 /// The kind-specific part of a check.
@@ -112,6 +118,8 @@ pub enum CheckSettings {
         tls: TlsSettings,
         ehlo_name: Option<String>,
     },
+    /// A token refresh for the check's mailbox.
+    Token,
 }
 
 impl CheckConfig {
@@ -120,6 +128,7 @@ impl CheckConfig {
         match &self.settings {
             CheckSettings::Dns { query, record, .. } => format!("{query}/{}", record.as_str()),
             CheckSettings::Tcp { target } | CheckSettings::Tls { target, .. } | CheckSettings::Mail { target, .. } => target.to_string(),
+            CheckSettings::Token => self.mailbox.as_ref().map(|m| m.address.clone()).unwrap_or_default(),
         }
     }
 }
@@ -184,6 +193,8 @@ impl Validator<'_> {
             dns_servers,
             extra_ca,
         };
+        let tenants = self.tenants(raw.tenants.unwrap_or_default())?;
+        let mailboxes = self.mailboxes(raw.mailboxes.unwrap_or_default(), &tenants)?;
 
         let Some(raw_checks) = raw.checks else {
             return Err(self.err(Loc::default(), "checks", "at least one check is required"));
@@ -195,7 +206,7 @@ impl Validator<'_> {
         let mut checks = Vec::with_capacity(raw_checks.value.len());
         for (i, c) in raw_checks.value.into_iter().enumerate() {
             let name_loc: Loc = c.name.referenced.into();
-            let check = self.check(i, c, &global)?;
+            let check = self.check(i, c, &global, &mailboxes)?;
             if !names.insert(check.name.clone()) {
                 return Err(self.err(
                     name_loc,
@@ -208,6 +219,8 @@ impl Validator<'_> {
         Ok(Config {
             file: self.file.to_path_buf(),
             global,
+            tenants,
+            mailboxes,
             checks,
         })
     }
@@ -286,7 +299,145 @@ impl Validator<'_> {
         parse_target(&t.value).map_err(|m| self.at(t, field, m))
     }
 
-    fn check(&self, i: usize, c: raw::CheckSpec, global: &Global) -> Result<CheckConfig, ConfigError> {
+    /// Errors about tenants never show the source line: it may hold a secret.
+    fn secret_err(&self, loc: impl Into<Loc>, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.file, None, loc.into(), field, message)
+    }
+
+    fn tenants(&self, specs: Vec<raw::TenantSpec>) -> Result<Vec<Arc<Tenant>>, ConfigError> {
+        let mut out: Vec<Arc<Tenant>> = Vec::new();
+        for (i, t) in specs.into_iter().enumerate() {
+            let p = |f: &str| format!("tenants[{i}].{f}");
+            if out.iter().any(|o| o.name == t.name.value) {
+                return Err(self.secret_err(t.name.referenced, p("name"), format!("duplicate tenant name `{}`", t.name.value)));
+            }
+            let client_secret = match &t.client_secret {
+                Some(s) => Some(SecretSource::parse(&s.value, self.base).ok_or_else(|| {
+                    self.secret_err(
+                        s.referenced,
+                        p("client_secret"),
+                        "write the secret as env:NAME or file:PATH, never inline",
+                    )
+                })?),
+                None => None,
+            };
+            if let Some(source) = &client_secret {
+                source.read().map_err(|e| {
+                    self.secret_err(
+                        t.client_secret.as_ref().map(|s| Loc::from(s.referenced)).unwrap_or_default(),
+                        p("client_secret"),
+                        e,
+                    )
+                })?;
+            }
+            let client_secret_expires = match &t.client_secret_expires {
+                Some(d) => Some(parse_date(&d.value).ok_or_else(|| {
+                    self.secret_err(
+                        d.referenced,
+                        p("client_secret_expires"),
+                        format!("`{}` is not a date like 2027-06-30", d.value),
+                    )
+                })?),
+                None => None,
+            };
+            for (key, value) in [("authority", &t.authority), ("proxy", &t.proxy)] {
+                if let Some(v) = value {
+                    if !(v.value.starts_with("https://") || v.value.starts_with("http://")) {
+                        return Err(self.secret_err(v.referenced, p(key), format!("`{}` is not an http(s):// URL", v.value)));
+                    }
+                }
+            }
+            out.push(Arc::new(Tenant {
+                name: t.name.value.clone(),
+                tenant_id: t.tenant_id.value.clone(),
+                client_id: t.client_id.value.clone(),
+                client_secret,
+                client_secret_expires,
+                authority: t
+                    .authority
+                    .as_ref()
+                    .map(|a| a.value.trim_end_matches('/').to_string())
+                    .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string()),
+                proxy: t.proxy.as_ref().map(|p| p.value.clone()),
+            }));
+        }
+        Ok(out)
+    }
+
+    fn mailboxes(&self, specs: Vec<raw::MailboxSpec>, tenants: &[Arc<Tenant>]) -> Result<Vec<Arc<Mailbox>>, ConfigError> {
+        let mut out: Vec<Arc<Mailbox>> = Vec::new();
+        for (i, m) in specs.into_iter().enumerate() {
+            let p = |f: &str| format!("mailboxes[{i}].{f}");
+            if out.iter().any(|o| o.name == m.name.value) {
+                return Err(self.at(&m.name, p("name"), format!("duplicate mailbox name `{}`", m.name.value)));
+            }
+            for (key, addr) in [("address", Some(&m.address)), ("auth_user", m.auth_user.as_ref())] {
+                if let Some(a) = addr {
+                    if !a.value.contains('@') || a.value.contains(char::is_whitespace) {
+                        return Err(self.at(a, p(key), format!("`{}` is not an e-mail address", a.value)));
+                    }
+                }
+            }
+            let tenant = tenants.iter().find(|t| t.name == m.tenant.value).cloned().ok_or_else(|| {
+                let names: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
+                self.at(
+                    &m.tenant,
+                    p("tenant"),
+                    format!("no tenant named `{}` (tenants: {})", m.tenant.value, names.join(", ")),
+                )
+            })?;
+            let grant = m.grant.as_ref().map(|g| g.value).unwrap_or(Grant::RefreshToken);
+            let token_store = m.token_store.as_ref().map(|t| {
+                if t.value.is_absolute() {
+                    t.value.clone()
+                } else {
+                    self.base.join(&t.value)
+                }
+            });
+            match grant {
+                Grant::RefreshToken if token_store.is_none() => {
+                    return Err(self.at(
+                        &m.name,
+                        p("token_store"),
+                        "the refresh_token grant needs `token_store: PATH` (written by `token init`)",
+                    ));
+                }
+                Grant::ClientCredentials if tenant.client_secret.is_none() => {
+                    return Err(self.at(
+                        &m.tenant,
+                        p("grant"),
+                        format!("client_credentials needs a client_secret in tenant `{}`", tenant.name),
+                    ));
+                }
+                Grant::ClientCredentials if m.token_store.is_some() => {
+                    let loc = m.token_store.as_ref().map(|t| Loc::from(t.referenced)).unwrap_or_default();
+                    return Err(self.err(
+                        loc,
+                        p("token_store"),
+                        "client_credentials keeps no refresh token: remove token_store",
+                    ));
+                }
+                _ => {}
+            }
+            let protocols = m
+                .protocols
+                .as_ref()
+                .map(|p| p.value.clone())
+                .unwrap_or_else(|| vec![MailProtocol::Imap, MailProtocol::Smtp]);
+            out.push(Arc::new(Mailbox {
+                name: m.name.value.clone(),
+                address: m.address.value.clone(),
+                tenant,
+                grant,
+                token_store,
+                auth_user: m.auth_user.as_ref().map(|a| a.value.clone()),
+                protocols,
+            }));
+        }
+        Ok(out)
+    }
+
+    fn check(&self, i: usize, c: raw::CheckSpec, global: &Global, mailboxes: &[Arc<Mailbox>]) -> Result<CheckConfig, ConfigError> {
         let p = |f: &str| format!("checks[{i}].{f}");
         let name = c.name.value.clone();
         if name.is_empty() || name.len() > MAX_NAME_LEN || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
@@ -301,7 +452,12 @@ impl Validator<'_> {
         let kind = c.kind.value;
 
         // Which optional keys apply to which kinds; anything else is an error.
-        let present: [(&str, Option<Loc>, &[Kind]); 9] = [
+        let present: [(&str, Option<Loc>, &[Kind]); 10] = [
+            (
+                "mailbox",
+                c.mailbox.as_ref().map(|s| s.referenced.into()),
+                &[Kind::Smtp, Kind::Imap, Kind::Pop3, Kind::Token],
+            ),
             (
                 "target",
                 c.target.as_ref().map(|s| s.referenced.into()),
@@ -402,7 +558,36 @@ impl Validator<'_> {
             })
         };
 
+        let mailbox = match &c.mailbox {
+            Some(name) => {
+                let m = mailboxes
+                    .iter()
+                    .find(|m| m.name == name.value)
+                    .cloned()
+                    .ok_or_else(|| self.at(name, p("mailbox"), format!("no mailbox named `{}` under `mailboxes:`", name.value)))?;
+                let protocol = match kind {
+                    Kind::Smtp => Some(MailProtocol::Smtp),
+                    Kind::Imap => Some(MailProtocol::Imap),
+                    Kind::Pop3 => Some(MailProtocol::Pop3),
+                    _ => None,
+                };
+                if let Some(protocol) = protocol {
+                    if !m.protocols.contains(&protocol) {
+                        return Err(self.at(
+                            name,
+                            p("mailbox"),
+                            format!("mailbox `{}` does not list {kind} in its protocols", m.name),
+                        ));
+                    }
+                }
+                Some(m)
+            }
+            None if kind == Kind::Token => return Err(self.at(&c.name, p("mailbox"), "a token check needs `mailbox: NAME`")),
+            None => None,
+        };
+
         let settings = match kind {
+            Kind::Token => CheckSettings::Token,
             Kind::Dns => {
                 let Some(query) = &c.query else {
                     return Err(self.at(&c.name, p("query"), "a dns check needs `query: host.name`"));
@@ -460,8 +645,15 @@ impl Validator<'_> {
             interval,
             timeout,
             settings,
+            mailbox,
         })
     }
+}
+
+/// `YYYY-MM-DD` as Unix seconds at midnight UTC.
+fn parse_date(text: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339_weak(&format!("{} 00:00:00", text.trim())).ok()?;
+    t.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs() as i64)
 }
 
 /// Parses `host:port` or `[v6addr]:port`.

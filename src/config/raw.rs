@@ -14,7 +14,56 @@ use crate::reason::Kind;
 #[serde(deny_unknown_fields)]
 pub(super) struct ConfigFile {
     pub global: Option<GlobalSpec>,
+    pub tenants: Option<Vec<TenantSpec>>,
+    pub mailboxes: Option<Vec<MailboxSpec>>,
     pub checks: Option<Spanned<Vec<CheckSpec>>>,
+}
+
+/// An Azure AD (Entra ID) application registration in one tenant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TenantSpec {
+    pub name: Spanned<String>,
+    pub tenant_id: Spanned<String>,
+    pub client_id: Spanned<String>,
+    /// `env:NAME` or `file:PATH`, never the secret itself.
+    pub client_secret: Option<Spanned<String>>,
+    /// `YYYY-MM-DD`, from the app registration's "Certificates & secrets".
+    pub client_secret_expires: Option<Spanned<String>>,
+    pub authority: Option<Spanned<String>>,
+    pub proxy: Option<Spanned<String>>,
+}
+
+/// A mailbox ECE reads or sends with, and how the agent gets its token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MailboxSpec {
+    pub name: Spanned<String>,
+    pub address: Spanned<String>,
+    pub tenant: Spanned<String>,
+    pub grant: Option<Spanned<Grant>>,
+    pub token_store: Option<Spanned<PathBuf>>,
+    pub auth_user: Option<Spanned<String>>,
+    pub protocols: Option<Spanned<Vec<MailProtocol>>>,
+}
+
+/// How the agent obtains access tokens for a mailbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// Delegated: a refresh token bootstrapped once with `token init` (ECE's model).
+    RefreshToken,
+    /// App-only: the application's own permissions (`*.AccessAsApp`).
+    ClientCredentials,
+}
+
+/// A mail protocol a mailbox is used with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailProtocol {
+    Imap,
+    Pop3,
+    Smtp,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,6 +93,7 @@ pub(super) struct CheckSpec {
     pub ca_file: Option<Spanned<PathBuf>>,
     pub expected_issuer: Option<Spanned<String>>,
     pub ehlo_name: Option<Spanned<String>>,
+    pub mailbox: Option<Spanned<String>>,
 }
 
 /// A duration written the humantime way: `30s`, `5m`, `1h 30m`.
@@ -117,7 +167,9 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<ConfigFile, ConfigError> 
         let field = path.replace(".value[", "[").replace(".value.", ".");
         let field = field.strip_suffix(".value").unwrap_or(&field).to_string();
         let field = if field == "?" || field == "." { String::new() } else { field };
-        ConfigError::new(file, Some(text), loc, field, bare_message(&e))
+        // Never echo a line of the tenants section: it may hold a secret.
+        let source = if field.starts_with("tenants") { None } else { Some(text) };
+        ConfigError::new(file, source, loc, field, bare_message(&e))
     })
 }
 
