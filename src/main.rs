@@ -159,6 +159,7 @@ async fn serve(global: &GlobalArgs, cfg: Config, checks: Vec<checks::ScheduledCh
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().context("listener address")?;
     let metrics = Arc::new(Metrics::new(VERSION, REVISION));
+    metrics.configured(&cfg);
     let shutdown = CancellationToken::new();
     tracing::info!(version = VERSION, revision = REVISION, config = %cfg.file.display(), checks = checks.len(), "starting");
     tracing::info!(address = %local, "listening");

@@ -84,6 +84,23 @@ struct CapabilityLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MailboxLabels {
+    mailbox: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FolderLabels {
+    mailbox: String,
+    folder: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SecretLabels {
+    tenant: String,
+    client_id: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
     revision: String,
@@ -117,6 +134,11 @@ pub struct Metrics {
     cert_info: Family<CertLabels, Gauge>,
     capability: Family<CapabilityLabels, Gauge>,
     dns_answers: Family<CheckLabels, Gauge>,
+    token_expiry: Family<MailboxLabels, Gauge>,
+    token_lifetime: Family<MailboxLabels, Gauge>,
+    refresh_rotated: Family<MailboxLabels, Gauge>,
+    secret_expiry: Family<SecretLabels, Gauge>,
+    mailbox_messages: Family<FolderLabels, Gauge>,
     info: Mutex<HashMap<String, InfoState>>,
     last: Mutex<BTreeMap<String, LastResult>>,
 }
@@ -149,6 +171,11 @@ impl Metrics {
             cert_info: Family::default(),
             capability: Family::default(),
             dns_answers: Family::default(),
+            token_expiry: Family::default(),
+            token_lifetime: Family::default(),
+            refresh_rotated: Family::default(),
+            secret_expiry: Family::default(),
+            mailbox_messages: Family::default(),
             info: Mutex::default(),
             last: Mutex::default(),
             registry: Registry::default(),
@@ -201,6 +228,31 @@ impl Metrics {
             "Records of the queried type in the last DNS answer",
             m.dns_answers.clone(),
         );
+        registry.register(
+            "token_expiry_timestamp_seconds",
+            "When the mailbox's current access token expires",
+            m.token_expiry.clone(),
+        );
+        registry.register(
+            "token_lifetime_seconds",
+            "exp - iat of the mailbox's access token (the guide requires 60 minutes)",
+            m.token_lifetime.clone(),
+        );
+        registry.register(
+            "refresh_token_last_rotated_timestamp_seconds",
+            "When the stored refresh token was issued; unused for 90 days it expires",
+            m.refresh_rotated.clone(),
+        );
+        registry.register(
+            "client_secret_expiry_timestamp_seconds",
+            "When the app registration's client secret expires, from the configuration",
+            m.secret_expiry.clone(),
+        );
+        registry.register(
+            "mailbox_messages",
+            "Messages in the folder (IMAP STATUS or POP3 STAT); a growing inbox means ECE stopped retrieving",
+            m.mailbox_messages.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -216,6 +268,20 @@ impl Metrics {
     /// series exists (as 0) from the first scrape.
     pub fn declare(&self, meta: &CheckMeta) {
         let _ = self.success.get_or_create(&target_labels(meta));
+    }
+
+    /// Publishes what the configuration says (client secret expiry dates).
+    pub fn configured(&self, config: &crate::config::Config) {
+        for t in &config.tenants {
+            if let Some(expires) = t.client_secret_expires {
+                self.secret_expiry
+                    .get_or_create(&SecretLabels {
+                        tenant: t.name.clone(),
+                        client_id: t.client_id.clone(),
+                    })
+                    .set(expires);
+            }
+        }
     }
 
     /// Records one run.
@@ -275,6 +341,25 @@ impl Metrics {
             self.dns_answers.get_or_create(&check).set(n as i64);
         } else if meta.kind == Kind::Dns {
             self.dns_answers.get_or_create(&check).set(0);
+        }
+        if let Some(t) = &obs.facts.token {
+            let mailbox = MailboxLabels {
+                mailbox: t.mailbox.clone(),
+            };
+            self.token_expiry.get_or_create(&mailbox).set(t.expires_at);
+            if let Some(lifetime) = t.lifetime {
+                self.token_lifetime.get_or_create(&mailbox).set(lifetime);
+            }
+            if let Some(rotated) = t.refresh_token_rotated_at {
+                self.refresh_rotated.get_or_create(&mailbox).set(rotated);
+            }
+        }
+        if let (Some((folder, count)), Some(mailbox)) = (obs.facts.mailbox_messages, &meta.mailbox) {
+            let labels = FolderLabels {
+                mailbox: mailbox.clone(),
+                folder: folder.to_string(),
+            };
+            self.mailbox_messages.get_or_create(&labels).set(count as i64);
         }
         if let Ok(mut last) = self.last.lock() {
             last.insert(

@@ -80,6 +80,18 @@ pub struct CertSummary {
     pub fingerprint_sha256: String,
 }
 
+/// What a run learned about its mailbox's access token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenFacts {
+    pub mailbox: String,
+    /// The access token's expiry, Unix seconds.
+    pub expires_at: i64,
+    /// `exp - iat` from the token's claims, when it is a JWT.
+    pub lifetime: Option<i64>,
+    /// When the stored refresh token was obtained (90-day inactivity limit).
+    pub refresh_token_rotated_at: Option<i64>,
+}
+
 /// Facts a run learned, exported even when a later phase failed.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Facts {
@@ -89,6 +101,9 @@ pub struct Facts {
     pub tls: Option<TlsFacts>,
     /// Records of the queried type in a DNS answer.
     pub dns_answers: Option<u64>,
+    pub token: Option<TokenFacts>,
+    /// Messages in a folder (IMAP STATUS or POP3 STAT): `(folder, count)`.
+    pub mailbox_messages: Option<(&'static str, u64)>,
 }
 
 /// The recorder a check writes into while it runs.

@@ -45,6 +45,8 @@ pub struct CheckMeta {
     pub target: String,
     pub interval: Duration,
     pub timeout: Duration,
+    /// The mailbox whose token the check uses, if any.
+    pub mailbox: Option<String>,
 }
 
 /// A check ready to run.
@@ -109,6 +111,7 @@ pub fn build_all(config: &Config) -> Result<Vec<ScheduledCheck>, ConfigError> {
                 target: cfg.target_label(),
                 interval: cfg.interval,
                 timeout: cfg.timeout,
+                mailbox: cfg.mailbox.as_ref().map(|m| m.name.clone()),
             };
             Ok(ScheduledCheck {
                 meta: Arc::new(meta),
