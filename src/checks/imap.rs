@@ -4,6 +4,8 @@
 
 use super::mail::{MailSession, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::config::{CheckConfig, CheckSettings};
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
@@ -146,6 +148,57 @@ async fn capability(ls: &mut LineStream<BoxStream>, tags: &mut Tags) -> Result<V
     Ok(capabilities(&r.untagged))
 }
 
+/// `AUTHENTICATE XOAUTH2` (phase `auth`), with SASL-IR when the server
+/// offers it, a continuation otherwise. A failed attempt gets a `+` challenge
+/// (base64 JSON) answered with an empty line, then `NO`; Exchange says
+/// `NO AUTHENTICATE failed.` whatever the cause, so the token's claims explain it.
+pub async fn authenticate(
+    ls: &mut LineStream<BoxStream>,
+    tag: &str,
+    initial_response: &SecretString,
+    sasl_ir: bool,
+) -> Result<(), Failure> {
+    if sasl_ir {
+        ls.send_line(&format!("{tag} AUTHENTICATE XOAUTH2 {}", initial_response.expose_secret()))
+            .await?;
+    } else {
+        ls.send_line(&format!("{tag} AUTHENTICATE XOAUTH2")).await?;
+        let line = ls.read_line().await?;
+        if !line.starts_with('+') {
+            return Err(Failure::new(Reason::AuthRejected, format!("AUTHENTICATE XOAUTH2: {line}")));
+        }
+        ls.send_line(initial_response.expose_secret()).await?;
+    }
+    for _ in 0..ls.limits().max_lines {
+        let line = ls.read_line().await?;
+        if line.starts_with('+') {
+            ls.send_line("").await?;
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
+            return match parse_status(rest) {
+                Some((Status::Ok, _)) => Ok(()),
+                _ => Err(Failure::new(Reason::AuthRejected, format!("AUTHENTICATE XOAUTH2: {rest}"))),
+            };
+        }
+    }
+    Err(LineError::TooManyLines(ls.limits().max_lines).into())
+}
+
+/// `MESSAGES n` from a `STATUS INBOX (MESSAGES n UNSEEN m)` line.
+pub fn status_messages(untagged: &[String]) -> Option<u64> {
+    let line = untagged.iter().find(|l| l.to_ascii_uppercase().starts_with("STATUS "))?;
+    let inner = line.rsplit_once('(')?.1.trim_end_matches(')');
+    let mut words = inner.split_ascii_whitespace();
+    while let Some(w) = words.next() {
+        let value = words.next()?;
+        if w.eq_ignore_ascii_case("MESSAGES") {
+            return value.parse().ok();
+        }
+    }
+    None
+}
+
 impl Check for ImapCheck {
     fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
@@ -206,6 +259,14 @@ mod tests {
         assert_eq!(literal_len("* X {7+}"), Some(7));
         assert_eq!(literal_len("* OK {x}"), None);
         assert_eq!(literal_len("* OK fine"), None);
+    }
+
+    #[test]
+    fn status_counts_messages() {
+        assert_eq!(status_messages(&["STATUS INBOX (MESSAGES 231 UNSEEN 5)".into()]), Some(231));
+        assert_eq!(status_messages(&["STATUS \"INBOX\" (UNSEEN 5 MESSAGES 7)".into()]), Some(7));
+        assert_eq!(status_messages(&["STATUS INBOX (UNSEEN 5)".into()]), None);
+        assert_eq!(status_messages(&["CAPABILITY IMAP4rev1".into()]), None);
     }
 
     #[test]

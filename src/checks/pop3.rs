@@ -6,6 +6,8 @@
 
 use super::mail::{MailSession, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::config::{CheckConfig, CheckSettings};
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
@@ -87,6 +89,36 @@ async fn capa(ls: &mut LineStream<BoxStream>) -> Result<Vec<String>, Failure> {
     match read_status(ls).await? {
         Ok(_) => Ok(capabilities(&read_multiline(ls).await?)),
         Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// `AUTH XOAUTH2` with the initial response (RFC 5034), phase `auth`. A
+/// failure may first get a `+` challenge, answered with an empty line; then
+/// `-ERR` (Exchange: `-ERR Authentication failure`).
+pub async fn auth_xoauth2(ls: &mut LineStream<BoxStream>, initial_response: &SecretString) -> Result<(), Failure> {
+    ls.send_line(&format!("AUTH XOAUTH2 {}", initial_response.expose_secret())).await?;
+    let mut line = ls.read_line().await?;
+    if line.starts_with('+') && !line.starts_with("+OK") {
+        ls.send_line("").await?;
+        line = ls.read_line().await?;
+    }
+    match parse_status(&line) {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(text)) => Err(Failure::new(Reason::AuthRejected, format!("AUTH XOAUTH2: -ERR {text}"))),
+        None => Err(Failure::new(Reason::UnexpectedReply, format!("AUTH XOAUTH2: {line}"))),
+    }
+}
+
+/// `STAT` -> the number of messages in the maildrop (nothing is marked or deleted).
+pub async fn stat(ls: &mut LineStream<BoxStream>) -> Result<u64, Failure> {
+    ls.send_line("STAT").await?;
+    match read_status(ls).await? {
+        Ok(text) => text
+            .split_ascii_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("STAT: +OK {text}"))),
+        Err(text) => Err(Failure::new(Reason::MailboxNotFound, format!("STAT: -ERR {text}"))),
     }
 }
 

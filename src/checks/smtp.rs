@@ -5,6 +5,8 @@
 
 use super::mail::{MailSession, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::config::{CheckConfig, CheckSettings};
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
@@ -144,6 +146,28 @@ fn expect(reply: &Reply, code: u16, otherwise: Reason, what: &str) -> Result<(),
     } else {
         Err(Failure::new(otherwise, format!("{what}: {}", reply.first_line())))
     }
+}
+
+/// `AUTH XOAUTH2` with the initial response (phase `auth`). Never sends
+/// mail. Exchange Online answers 235 on success; on failure it may first send
+/// a 334 challenge (base64 JSON), which must be answered with an empty line,
+/// then `535 5.7.139` (SMTP AUTH disabled for the tenant or mailbox, or
+/// blocked by security defaults) or `535 5.7.3` (token refused).
+pub async fn auth_xoauth2(ls: &mut LineStream<BoxStream>, initial_response: &SecretString) -> Result<(), Failure> {
+    let mut reply = command(ls, &format!("AUTH XOAUTH2 {}", initial_response.expose_secret())).await?;
+    if reply.code == 334 {
+        reply = command(ls, "").await?;
+    }
+    if reply.code == 235 {
+        return Ok(());
+    }
+    let text = reply.first_line();
+    let reason = if reply.lines.iter().any(|l| l.contains("5.7.139")) {
+        Reason::SmtpAuthDisabled
+    } else {
+        Reason::AuthRejected
+    };
+    Err(Failure::new(reason, format!("AUTH XOAUTH2: {text}")))
 }
 
 impl SmtpCheck {
