@@ -107,9 +107,19 @@ mod client {
             ("smoke (no --bench given)", 20, 5)
         };
         let checks = value("--checks").unwrap_or(checks).max(1);
-        let latency_checks = if mode.starts_with("smoke") { checks } else { (checks / 10).max(100) };
+        let latency_checks = if mode.starts_with("smoke") {
+            checks
+        } else {
+            (checks / 10).max(100)
+        };
         let concurrency = value("--concurrency").unwrap_or(32).max(1);
-        Options { mode, checks, latency_checks, concurrency, warmup }
+        Options {
+            mode,
+            checks,
+            latency_checks,
+            concurrency,
+            warmup,
+        }
     }
 
     /// One line of the table.
@@ -128,6 +138,8 @@ mod client {
         concurrency: usize,
         wall: Duration,
         cpu_ns: Option<u64>,
+        /// Failed runs in the measured batch (latency is over the others).
+        failed: usize,
         durations: Vec<Duration>,
         resumed: Option<(u64, u64)>,
         peak_rss_kib: Option<u64>,
@@ -161,7 +173,10 @@ mod client {
 
     pub fn main(args: &[String]) -> ExitCode {
         let opts = parse_options(args);
-        let dir = tempfile::Builder::new().prefix("ece-o365-bench-").tempdir().expect("cannot create a temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("ece-o365-bench-")
+            .tempdir()
+            .expect("cannot create a temporary directory");
         super::certs::write_tls_files(dir.path());
         // Killed (and reaped) when dropped, also on panic.
         let mut servers = super::ServerChild::spawn(dir.path());
@@ -174,12 +189,42 @@ mod client {
 
         let c = opts.concurrency;
         let scenarios = [
-            Scenario { label: "tls handshake", check: 0, checks: opts.checks, concurrency: c },
-            Scenario { label: "smtp starttls", check: 1, checks: opts.checks, concurrency: c },
-            Scenario { label: "tls, tickets offered", check: 2, checks: opts.checks, concurrency: c },
-            Scenario { label: "smtp, tickets offered", check: 3, checks: opts.checks, concurrency: c },
-            Scenario { label: "tls handshake", check: 0, checks: opts.latency_checks, concurrency: 1 },
-            Scenario { label: "smtp starttls", check: 1, checks: opts.latency_checks, concurrency: 1 },
+            Scenario {
+                label: "tls handshake",
+                check: 0,
+                checks: opts.checks,
+                concurrency: c,
+            },
+            Scenario {
+                label: "smtp starttls",
+                check: 1,
+                checks: opts.checks,
+                concurrency: c,
+            },
+            Scenario {
+                label: "tls, tickets offered",
+                check: 2,
+                checks: opts.checks,
+                concurrency: c,
+            },
+            Scenario {
+                label: "smtp, tickets offered",
+                check: 3,
+                checks: opts.checks,
+                concurrency: c,
+            },
+            Scenario {
+                label: "tls handshake",
+                check: 0,
+                checks: opts.latency_checks,
+                concurrency: 1,
+            },
+            Scenario {
+                label: "smtp starttls",
+                check: 1,
+                checks: opts.latency_checks,
+                concurrency: 1,
+            },
         ];
 
         let cpu = CpuClock::detect();
@@ -191,9 +236,20 @@ mod client {
             opts.warmup,
             servers.child.id()
         );
-        println!("client CPU from {}; peak RSS {}", cpu.source(), if rss_resets { "reset per scenario" } else { "since process start (clear_refs not writable)" });
+        println!(
+            "client CPU from {}; peak RSS {}",
+            cpu.source(),
+            if rss_resets {
+                "reset per scenario"
+            } else {
+                "since process start (clear_refs not writable)"
+            }
+        );
 
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("cannot start the tokio runtime");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("cannot start the tokio runtime");
         let mut rows = Vec::new();
         let mut failed = 0;
         let mut examples: Vec<String> = Vec::new();
@@ -215,7 +271,12 @@ mod client {
 
             for b in [&warm, &batch] {
                 failed += b.failed;
-                examples.extend(b.examples.iter().take(5usize.saturating_sub(examples.len())).map(|e| format!("{}: {e}", check.meta.name)));
+                examples.extend(
+                    b.examples
+                        .iter()
+                        .take(5usize.saturating_sub(examples.len()))
+                        .map(|e| format!("{}: {e}", check.meta.name)),
+                );
             }
             let resumed = match (stats_before, stats_after) {
                 (Some((f0, r0)), Some((f1, r1))) => Some((f1.saturating_sub(f0), r1.saturating_sub(r0))),
@@ -227,6 +288,7 @@ mod client {
                 concurrency: s.concurrency,
                 wall,
                 cpu_ns: cpu_before.zip(cpu_after).map(|(a, b)| b.saturating_sub(a)),
+                failed: batch.failed,
                 durations: batch.durations,
                 resumed,
                 peak_rss_kib,
@@ -240,7 +302,9 @@ mod client {
         drop(runtime);
         drop(servers);
 
-        println!("cpu_ms/check: client process only; mean/p50/p99: the check's own duration; resumed: share of server-side handshakes that were resumptions");
+        println!(
+            "cpu_ms/check: client process only; mean/p50/p99: the check's own duration; resumed: share of server-side handshakes that were resumptions"
+        );
         if failed > 0 {
             eprintln!("\n{failed} check run(s) FAILED; the bench is broken. First failures:");
             for e in &examples {
@@ -255,23 +319,25 @@ mod client {
     async fn run_batch(check: &ScheduledCheck, n: usize, concurrency: usize) -> Batch {
         let permits = Arc::new(Semaphore::new(concurrency));
         let mut set = JoinSet::new();
-        let mut batch = Batch { durations: Vec::with_capacity(n), ..Batch::default() };
-        let collect = |batch: &mut Batch, joined: Result<ece_o365_exporter::observation::Observation, tokio::task::JoinError>| {
-            match joined {
-                Ok(obs) => match &obs.outcome {
-                    Ok(()) => batch.durations.push(obs.duration),
-                    Err(f) => {
-                        batch.failed += 1;
-                        if batch.examples.len() < 5 {
-                            let phase = obs.failed_phase.map(|p| format!(" (in {p})")).unwrap_or_default();
-                            batch.examples.push(format!("{f}{phase}"));
-                        }
-                    }
-                },
-                Err(e) => {
+        let mut batch = Batch {
+            durations: Vec::with_capacity(n),
+            ..Batch::default()
+        };
+        let collect = |batch: &mut Batch, joined: Result<ece_o365_exporter::observation::Observation, tokio::task::JoinError>| match joined
+        {
+            Ok(obs) => match &obs.outcome {
+                Ok(()) => batch.durations.push(obs.duration),
+                Err(f) => {
                     batch.failed += 1;
-                    batch.examples.push(format!("task failed: {e}"));
+                    if batch.examples.len() < 5 {
+                        let phase = obs.failed_phase.map(|p| format!(" (in {p})")).unwrap_or_default();
+                        batch.examples.push(format!("{f}{phase}"));
+                    }
                 }
+            },
+            Err(e) => {
+                batch.failed += 1;
+                batch.examples.push(format!("task failed: {e}"));
             }
         };
         for _ in 0..n {
@@ -305,27 +371,39 @@ mod client {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let mut sorted = r.durations.clone();
         sorted.sort_unstable();
-        let ok = sorted.len().max(1) as f64;
-        let mean = sorted.iter().map(|d| ms(*d)).sum::<f64>() / ok;
-        let cpu = r.cpu_ns.map(|ns| format!("{:.3}", ns as f64 / 1e6 / r.checks as f64)).unwrap_or_else(|| "n/a".into());
+        // Latency of the successful runs; "n/a" when there were none.
+        let fmt_ms = |d: Option<f64>| d.map(|v| format!("{v:.2}")).unwrap_or_else(|| "n/a".into());
+        let mean = (!sorted.is_empty()).then(|| sorted.iter().map(|d| ms(*d)).sum::<f64>() / sorted.len() as f64);
+        let cpu = r
+            .cpu_ns
+            .map(|ns| format!("{:.3}", ns as f64 / 1e6 / r.checks as f64))
+            .unwrap_or_else(|| "n/a".into());
         let resumed = match r.resumed {
             Some((full, resumed)) if full + resumed > 0 => format!("{:.0}%", 100.0 * resumed as f64 / (full + resumed) as f64),
             _ => "n/a".into(),
         };
-        let rss = r.peak_rss_kib.map(|k| format!("{:.1}", k as f64 / 1024.0)).unwrap_or_else(|| "n/a".into());
+        let rss = r
+            .peak_rss_kib
+            .map(|k| format!("{:.1}", k as f64 / 1024.0))
+            .unwrap_or_else(|| "n/a".into());
         println!(
-            "{:<22} {:>6} {:>5} {:>7.2} {:>9.0} {:>13} {:>8.2} {:>7.2} {:>7.2} {:>8} {:>13}",
+            "{:<22} {:>6} {:>5} {:>7.2} {:>9.0} {:>13} {:>8} {:>7} {:>7} {:>8} {:>13}{}",
             r.label,
             r.checks,
             r.concurrency,
             r.wall.as_secs_f64(),
             r.checks as f64 / r.wall.as_secs_f64(),
             cpu,
-            mean,
-            percentile(&sorted, 0.50).map(ms).unwrap_or(f64::NAN),
-            percentile(&sorted, 0.99).map(ms).unwrap_or(f64::NAN),
+            fmt_ms(mean),
+            fmt_ms(percentile(&sorted, 0.50).map(ms)),
+            fmt_ms(percentile(&sorted, 0.99).map(ms)),
             resumed,
             rss,
+            if r.failed > 0 {
+                format!("  ({} FAILED)", r.failed)
+            } else {
+                String::new()
+            },
         );
     }
 
@@ -385,7 +463,9 @@ mod client {
         for entry in std::fs::read_dir("/proc/self/task").ok()? {
             let Ok(entry) = entry else { continue };
             // A thread may exit between listing and reading; skip it.
-            let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else { continue };
+            let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+                continue;
+            };
             if let Some(ns) = text.split_whitespace().next().and_then(|f| f.parse::<u64>().ok()) {
                 total += ns;
                 found = true;
@@ -463,14 +543,36 @@ impl ServerChild {
             .expect("cannot start the server child process");
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("child stdout is piped"));
-        let mut me = ServerChild { child, stdin, stdout, ports: Ports { tls: 0, smtp: 0, tls_resumption: 0, smtp_resumption: 0 } };
+        let mut me = ServerChild {
+            child,
+            stdin,
+            stdout,
+            ports: Ports {
+                tls: 0,
+                smtp: 0,
+                tls_resumption: 0,
+                smtp_resumption: 0,
+            },
+        };
         // First line: `ports <tls> <smtp> <tls_resumption> <smtp_resumption>`.
-        let line = me.read_line().expect("the server child exited before reporting its ports (see its stderr above)");
-        let ports: Vec<u16> = line.strip_prefix("ports ").unwrap_or("").split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        let line = me
+            .read_line()
+            .expect("the server child exited before reporting its ports (see its stderr above)");
+        let ports: Vec<u16> = line
+            .strip_prefix("ports ")
+            .unwrap_or("")
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
         let [tls, smtp, tls_resumption, smtp_resumption] = ports[..] else {
             panic!("unexpected first line from the server child: {line:?}");
         };
-        me.ports = Ports { tls, smtp, tls_resumption, smtp_resumption };
+        me.ports = Ports {
+            tls,
+            smtp,
+            tls_resumption,
+            smtp_resumption,
+        };
         me
     }
 
@@ -515,7 +617,11 @@ mod certs {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.distinguished_name.push(DnType::CommonName, "ece-o365-exporter bench CA");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let ca_key = KeyPair::generate().expect("CA key");
         let ca_cert = ca_params.self_signed(&ca_key).expect("self-signed CA certificate");
         let issuer = Issuer::new(ca_params, ca_key);
@@ -527,7 +633,9 @@ mod certs {
         leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let leaf_key = KeyPair::generate().expect("leaf key");
-        let leaf_cert = leaf_params.signed_by(&leaf_key, &issuer).expect("leaf certificate signed by the CA");
+        let leaf_cert = leaf_params
+            .signed_by(&leaf_key, &issuer)
+            .expect("leaf certificate signed by the CA");
 
         let write = |name: &str, text: String| {
             std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("cannot write {}: {e}", dir.join(name).display()))
@@ -559,7 +667,10 @@ mod server {
 
     /// Runs the servers until stdin closes, then exits the process.
     pub fn serve(dir: &Path) -> ! {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("server: cannot start tokio");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("server: cannot start tokio");
         let listeners = runtime.block_on(async {
             let mut ls = Vec::new();
             for _ in 0..4 {
@@ -568,7 +679,13 @@ mod server {
             ls
         });
         let port = |l: &TcpListener| l.local_addr().expect("server: local address").port();
-        let line = format!("ports {} {} {} {}", port(&listeners[0]), port(&listeners[1]), port(&listeners[2]), port(&listeners[3]));
+        let line = format!(
+            "ports {} {} {} {}",
+            port(&listeners[0]),
+            port(&listeners[1]),
+            port(&listeners[2]),
+            port(&listeners[3])
+        );
 
         let full = TlsAcceptor::from(Arc::new(server_config(dir, false)));
         let resumption = TlsAcceptor::from(Arc::new(server_config(dir, true)));
@@ -580,7 +697,9 @@ mod server {
         runtime.spawn(accept_loop(next(), resumption, true));
 
         let mut out = io::stdout().lock();
-        writeln!(out, "{line}").and_then(|_| out.flush()).expect("server: cannot write to stdout");
+        writeln!(out, "{line}")
+            .and_then(|_| out.flush())
+            .expect("server: cannot write to stdout");
         // The parent's commands on stdin; EOF means the parent is gone.
         for cmd in io::stdin().lock().lines() {
             let Ok(cmd) = cmd else { break };
@@ -626,7 +745,11 @@ mod server {
                     let acceptor = acceptor.clone();
                     tokio::spawn(async move {
                         // Per-connection errors are the client's to report.
-                        let _ = if smtp { smtp_session(tcp, acceptor).await } else { tls_session(tcp, acceptor).await };
+                        let _ = if smtp {
+                            smtp_session(tcp, acceptor).await
+                        } else {
+                            tls_session(tcp, acceptor).await
+                        };
                     });
                 }
                 Err(e) => {
@@ -676,7 +799,7 @@ mod server {
         secure.get_mut().shutdown().await
     }
 
-    async fn send<S: AsyncWrite + Unpin>(r: &mut tokio::io::BufReader<S>, bytes: &[u8]) -> io::Result<()> {
+    async fn send<S: AsyncRead + AsyncWrite + Unpin>(r: &mut tokio::io::BufReader<S>, bytes: &[u8]) -> io::Result<()> {
         r.get_mut().write_all(bytes).await?;
         r.get_mut().flush().await
     }
