@@ -341,10 +341,10 @@ impl Validator<'_> {
                 None => None,
             };
             for (key, value) in [("authority", &t.authority), ("proxy", &t.proxy)] {
-                if let Some(v) = value {
-                    if !(v.value.starts_with("https://") || v.value.starts_with("http://")) {
-                        return Err(self.secret_err(v.referenced, p(key), format!("`{}` is not an http(s):// URL", v.value)));
-                    }
+                if let Some(v) = value
+                    && !(v.value.starts_with("https://") || v.value.starts_with("http://"))
+                {
+                    return Err(self.secret_err(v.referenced, p(key), format!("`{}` is not an http(s):// URL", v.value)));
                 }
             }
             out.push(Arc::new(Tenant {
@@ -372,10 +372,10 @@ impl Validator<'_> {
                 return Err(self.at(&m.name, p("name"), format!("duplicate mailbox name `{}`", m.name.value)));
             }
             for (key, addr) in [("address", Some(&m.address)), ("auth_user", m.auth_user.as_ref())] {
-                if let Some(a) = addr {
-                    if !a.value.contains('@') || a.value.contains(char::is_whitespace) {
-                        return Err(self.at(a, p(key), format!("`{}` is not an e-mail address", a.value)));
-                    }
+                if let Some(a) = addr
+                    && (!a.value.contains('@') || a.value.contains(char::is_whitespace))
+                {
+                    return Err(self.at(a, p(key), format!("`{}` is not an e-mail address", a.value)));
                 }
             }
             let tenant = tenants.iter().find(|t| t.name == m.tenant.value).cloned().ok_or_else(|| {
@@ -571,14 +571,14 @@ impl Validator<'_> {
                     Kind::Pop3 => Some(MailProtocol::Pop3),
                     _ => None,
                 };
-                if let Some(protocol) = protocol {
-                    if !m.protocols.contains(&protocol) {
-                        return Err(self.at(
-                            name,
-                            p("mailbox"),
-                            format!("mailbox `{}` does not list {kind} in its protocols", m.name),
-                        ));
-                    }
+                if let Some(protocol) = protocol
+                    && !m.protocols.contains(&protocol)
+                {
+                    return Err(self.at(
+                        name,
+                        p("mailbox"),
+                        format!("mailbox `{}` does not list {kind} in its protocols", m.name),
+                    ));
                 }
                 Some(m)
             }

@@ -153,16 +153,16 @@ pub fn check(claims: &Claims, want: &Expectation<'_>) -> Result<(), Failure> {
             format!("the token lacks the application permission {}", missing.join(", ")),
         ));
     }
-    if let Some(lifetime) = claims.lifetime() {
-        if lifetime < MIN_LIFETIME_SECONDS {
-            return Err(Failure::new(
-                Reason::TokenLifetimeTooShort,
-                format!(
-                    "the access token lasts {} minutes; the guide requires 60: check token lifetime policies",
-                    lifetime / 60
-                ),
-            ));
-        }
+    if let Some(lifetime) = claims.lifetime()
+        && lifetime < MIN_LIFETIME_SECONDS
+    {
+        return Err(Failure::new(
+            Reason::TokenLifetimeTooShort,
+            format!(
+                "the access token lasts {} minutes; the guide requires 60: check token lifetime policies",
+                lifetime / 60
+            ),
+        ));
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod peers;
 pub mod pki;
 pub mod servers;
+pub mod token_server;
 
 use std::path::Path;
 
