@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::reason::{Phase, Reason};
 
 /// The longest detail kept from a server's reply or an error message.
-pub const MAX_DETAIL_CHARS: usize = 200;
+pub const MAX_DETAIL_CHARS: usize = 300;
 
 /// Why a run failed: one bounded reason plus a short human detail for logs
 /// and reports (never for labels).

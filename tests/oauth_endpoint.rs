@@ -65,8 +65,15 @@ impl LogBuffer {
     }
 }
 
+/// Held while a test captures logs. Tracing caches per call site whether
+/// any subscriber is interested; thread-local subscribers coming and going in
+/// parallel tests can leave a call site cached as "never", and a log line
+/// then goes missing. One capturing test at a time avoids that.
+static CAPTURE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Captures the log lines of the current thread until dropped.
-fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
+fn capture_logs() -> (LogBuffer, (tracing::subscriber::DefaultGuard, std::sync::MutexGuard<'static, ()>)) {
+    let serial = CAPTURE.lock().unwrap_or_else(|e| e.into_inner());
     let buffer = LogBuffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -74,7 +81,9 @@ fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    (buffer, tracing::subscriber::set_default(subscriber))
+    let guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+    (buffer, (guard, serial))
 }
 
 fn assert_no_canary(text: &str) {

@@ -2,7 +2,7 @@
 //! STARTTLS). Greeting, CAPABILITY, STARTTLS when asked, CAPABILITY again,
 //! LOGOUT; exports IMAP4rev1, AUTH=XOAUTH2, SASL-IR, IDLE and friends.
 
-use super::mail::{MailSession, watched, watched_after_starttls};
+use super::mail::{MailAuth, MailSession, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -26,6 +26,7 @@ pub const WATCHED: &[&str] = &[
 
 pub struct ImapCheck {
     session: MailSession,
+    auth: Option<MailAuth>,
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
@@ -34,6 +35,7 @@ pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>
     };
     Ok(Box::new(ImapCheck {
         session: MailSession::new(ctx, target, *mode, tls)?,
+        auth: MailAuth::new(ctx, cfg.mailbox.as_ref())?,
     }))
 }
 
@@ -235,6 +237,33 @@ impl Check for ImapCheck {
                 probe.enter(Phase::Capability);
                 caps = capability(&mut ls, &mut tags).await?;
                 probe.facts.capabilities = Some(watched_after_starttls(WATCHED, &caps, offered));
+            }
+            if let Some(auth) = &self.auth {
+                let (initial_response, token) = auth.initial_response(probe, &caps).await?;
+                let tag = tags.next();
+                let sasl_ir = caps.iter().any(|c| c == "SASL-IR");
+                authenticate(&mut ls, &tag, &initial_response, sasl_ir)
+                    .await
+                    .map_err(|f| auth.explain(f, &token))?;
+                probe.enter(Phase::Select);
+                let status = command(&mut ls, &mut tags, "STATUS INBOX (MESSAGES UNSEEN)").await?;
+                if status.status != Status::Ok {
+                    return Err(Failure::new(
+                        Reason::MailboxNotFound,
+                        format!("STATUS INBOX: {:?} {}", status.status, status.text),
+                    ));
+                }
+                if let Some(n) = status_messages(&status.untagged) {
+                    probe.facts.mailbox_messages = Some(("INBOX", n));
+                }
+                // Read-only: the agent never changes a flag ECE relies on.
+                let examine = command(&mut ls, &mut tags, "EXAMINE INBOX").await?;
+                if examine.status != Status::Ok {
+                    return Err(Failure::new(
+                        Reason::MailboxNotFound,
+                        format!("EXAMINE INBOX: {:?} {}", examine.status, examine.text),
+                    ));
+                }
             }
             probe.enter(Phase::Quit);
             let _ = command(&mut ls, &mut tags, "LOGOUT").await;

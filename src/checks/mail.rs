@@ -2,12 +2,18 @@
 //! TLS), upgrading it in place after STARTTLS/STLS, and normalising the
 //! capabilities they advertise.
 
-use crate::config::{Target, TlsMode, TlsSettings};
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::config::{Mailbox, Target, TlsMode, TlsSettings};
+use crate::oauth::provider::{AccessToken, TokenProvider, xoauth2};
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
 use crate::proto::lines::{Limits, LineStream};
 use crate::proto::net;
 use crate::proto::tls::TlsClient;
+use crate::reason::{Phase, Reason};
 
 use super::{BuildContext, BuildError};
 
@@ -81,4 +87,56 @@ pub(crate) fn watched_after_starttls(list: &[&'static str], advertised: &[String
         }
     }
     seen
+}
+
+/// The mailbox a mail check authenticates as, and its token source.
+pub(crate) struct MailAuth {
+    pub provider: Arc<TokenProvider>,
+}
+
+impl MailAuth {
+    pub fn new(ctx: &mut BuildContext, mailbox: Option<&Arc<Mailbox>>) -> Result<Option<MailAuth>, BuildError> {
+        mailbox
+            .map(|m| {
+                Ok(MailAuth {
+                    provider: ctx.provider(m)?,
+                })
+            })
+            .transpose()
+    }
+
+    /// Gets a token (phase `token_request` when it must be refreshed) and
+    /// returns the XOAUTH2 initial response, entering phase `auth`. Fails with
+    /// `auth_mechanism_not_offered` when the server does not offer XOAUTH2.
+    pub async fn initial_response(&self, probe: &mut Probe, advertised: &[String]) -> Result<(SecretString, AccessToken), Failure> {
+        if !advertised.iter().any(|c| c == "AUTH=XOAUTH2") {
+            return Err(Failure::new(
+                Reason::AuthMechanismNotOffered,
+                "the server does not offer AUTH XOAUTH2 (is OAuth enabled for the tenant, and the protocol for the mailbox?)",
+            ));
+        }
+        let token = self.provider.token(probe).await?;
+        probe.enter(Phase::Auth);
+        Ok((xoauth2(&self.provider.mailbox().address, &token.secret), token))
+    }
+
+    /// Adds what the token says to an authentication failure, so the log
+    /// points at the likely cause (the server's text is the same for every cause).
+    pub fn explain(&self, failure: Failure, token: &AccessToken) -> Failure {
+        let mailbox = self.provider.mailbox();
+        let who = token
+            .claims
+            .as_ref()
+            .and_then(|c| c.user().map(str::to_string))
+            .unwrap_or_else(|| "an app-only token".into());
+        let server: String = failure.detail.chars().take(120).collect();
+        Failure::new(
+            failure.reason,
+            format!(
+                "{server}; token for {who}: check the protocol is enabled for {} and {} has Full Access to it",
+                mailbox.address,
+                mailbox.token_user()
+            ),
+        )
+    }
 }

@@ -13,6 +13,7 @@ pub mod pop3;
 pub mod smtp;
 pub mod tcp;
 pub mod tls;
+pub mod token;
 
 mod mail;
 
@@ -23,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use crate::config::{CheckConfig, Config, ConfigError};
+use crate::config::{CheckConfig, Config, ConfigError, Mailbox};
+use crate::oauth::endpoint::TokenEndpoint;
+use crate::oauth::provider::TokenProvider;
 use crate::observation::{Failure, Observation, Probe};
 use crate::proto::tls::{ClientConfigCache, TlsSetupError};
 use crate::reason::Kind;
@@ -60,6 +63,35 @@ pub struct ScheduledCheck {
 #[derive(Default)]
 pub struct BuildContext {
     pub tls: ClientConfigCache,
+    /// CAs trusted in addition to the system roots, for the token endpoint too.
+    pub extra_ca: Arc<Vec<rustls_pki_types::CertificateDer<'static>>>,
+    /// One token provider per mailbox, shared by all its checks.
+    providers: std::collections::HashMap<String, Arc<TokenProvider>>,
+}
+
+/// How long one request to the token endpoint may take.
+const TOKEN_ENDPOINT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl BuildContext {
+    /// The mailbox's token provider, created on first use.
+    pub fn provider(&mut self, mailbox: &Arc<Mailbox>) -> Result<Arc<TokenProvider>, BuildError> {
+        if let Some(p) = self.providers.get(&mailbox.name) {
+            return Ok(p.clone());
+        }
+        let tenant = &mailbox.tenant;
+        let tls = self.tls.get(&self.extra_ca)?;
+        let endpoint = TokenEndpoint::new(
+            &tenant.authority,
+            &tenant.tenant_id,
+            tls,
+            tenant.proxy.as_deref(),
+            TOKEN_ENDPOINT_TIMEOUT,
+        )
+        .map_err(|e| BuildError::TokenEndpoint(e.to_string()))?;
+        let provider = Arc::new(TokenProvider::new(mailbox.clone(), endpoint));
+        self.providers.insert(mailbox.name.clone(), provider.clone());
+        Ok(provider)
+    }
 }
 
 /// Why a validated check could still not be built.
@@ -69,6 +101,8 @@ pub enum BuildError {
     Tls(#[from] TlsSetupError),
     #[error("cannot set up the DNS resolver: {0}")]
     Resolver(String),
+    #[error("token endpoint: {0}")]
+    TokenEndpoint(String),
     #[error("settings do not match the check kind")]
     Mismatch,
 }
@@ -83,11 +117,15 @@ pub const REGISTRY: &[(Kind, Builder)] = &[
     (Kind::Smtp, smtp::build),
     (Kind::Imap, imap::build),
     (Kind::Pop3, pop3::build),
+    (Kind::Token, token::build),
 ];
 
 /// Builds every configured check. Errors name the file and the check.
 pub fn build_all(config: &Config) -> Result<Vec<ScheduledCheck>, ConfigError> {
-    let mut ctx = BuildContext::default();
+    let mut ctx = BuildContext {
+        extra_ca: config.global.extra_ca.clone(),
+        ..BuildContext::default()
+    };
     config
         .checks
         .iter()

@@ -4,7 +4,7 @@
 //! `SASL` mechanisms as `AUTH=<MECH>`, so dashboards read the same across
 //! protocols.
 
-use super::mail::{MailSession, watched, watched_after_starttls};
+use super::mail::{MailAuth, MailSession, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -28,6 +28,7 @@ pub const WATCHED: &[&str] = &[
 
 pub struct Pop3Check {
     session: MailSession,
+    auth: Option<MailAuth>,
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
@@ -36,6 +37,7 @@ pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>
     };
     Ok(Box::new(Pop3Check {
         session: MailSession::new(ctx, target, *mode, tls)?,
+        auth: MailAuth::new(ctx, cfg.mailbox.as_ref())?,
     }))
 }
 
@@ -147,6 +149,14 @@ impl Check for Pop3Check {
                 probe.enter(Phase::Capability);
                 caps = capa(&mut ls).await?;
                 probe.facts.capabilities = Some(watched_after_starttls(WATCHED, &caps, offered));
+            }
+            if let Some(auth) = &self.auth {
+                let (initial_response, token) = auth.initial_response(probe, &caps).await?;
+                auth_xoauth2(&mut ls, &initial_response)
+                    .await
+                    .map_err(|f| auth.explain(f, &token))?;
+                probe.enter(Phase::Select);
+                probe.facts.mailbox_messages = Some(("INBOX", stat(&mut ls).await?));
             }
             probe.enter(Phase::Quit);
             ls.send_line("QUIT").await.ok();

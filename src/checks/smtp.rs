@@ -3,7 +3,7 @@
 //! server advertised (STARTTLS before TLS, AUTH mechanisms after it). Never
 //! sends mail.
 
-use super::mail::{MailSession, watched, watched_after_starttls};
+use super::mail::{MailAuth, MailSession, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -31,6 +31,7 @@ pub const WATCHED: &[&str] = &[
 pub struct SmtpCheck {
     session: MailSession,
     ehlo_name: String,
+    auth: Option<MailAuth>,
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
@@ -46,6 +47,7 @@ pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>
     Ok(Box::new(SmtpCheck {
         session: MailSession::new(ctx, target, *mode, tls)?,
         ehlo_name: ehlo_name.clone().unwrap_or_else(default_ehlo_name),
+        auth: MailAuth::new(ctx, cfg.mailbox.as_ref())?,
     }))
 }
 
@@ -207,6 +209,12 @@ impl Check for SmtpCheck {
                 probe.enter(Phase::EhloTls);
                 caps = self.ehlo(&mut ls).await?;
                 probe.facts.capabilities = Some(watched_after_starttls(WATCHED, &caps, starttls_offered));
+            }
+            if let Some(auth) = &self.auth {
+                let (initial_response, token) = auth.initial_response(probe, &caps).await?;
+                auth_xoauth2(&mut ls, &initial_response)
+                    .await
+                    .map_err(|f| auth.explain(f, &token))?;
             }
             probe.enter(Phase::Quit);
             // The verdict is in; a server that hangs up instead of saying 221 is not a failure.

@@ -5,4 +5,5 @@
 
 pub mod endpoint;
 pub mod jwt;
+pub mod provider;
 pub mod store;

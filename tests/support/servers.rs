@@ -84,6 +84,9 @@ pub struct Mail {
     pub inject_after_starttls: Option<&'static [u8]>,
     /// Raw bytes sent before the reply to CAPABILITY (IMAP) / EHLO (SMTP).
     pub before_capability: Option<&'static [u8]>,
+    /// SMTP: the replies to AUTH, in order; after a `334` the client's next
+    /// line gets the next reply. Default: `235` at once.
+    pub auth_replies: &'static [&'static str],
 }
 
 impl Mail {
@@ -96,6 +99,7 @@ impl Mail {
             greeting: None,
             inject_after_starttls: None,
             before_capability: None,
+            auth_replies: &["235 2.7.0 Authentication successful"],
         }
     }
 
@@ -170,6 +174,16 @@ async fn smtp_session(stream: TcpStream, m: Mail) -> io::Result<()> {
                 tls_on = true;
             }
             "STARTTLS" => send(&mut conn, b"454 4.7.0 TLS not available due to temporary reason\r\n").await?,
+            "AUTH" => {
+                for reply in m.auth_replies {
+                    send(&mut conn, format!("{reply}\r\n").as_bytes()).await?;
+                    if !reply.starts_with("334") {
+                        break;
+                    }
+                    // The client answers the challenge (with an empty line).
+                    let _ = recv(&mut conn).await?;
+                }
+            }
             "QUIT" => return send(&mut conn, b"221 2.0.0 Service closing transmission channel\r\n").await,
             _ => send(&mut conn, b"500 5.3.3 Unrecognized command\r\n").await?,
         }

@@ -60,6 +60,13 @@ pub enum Behaviour {
     Huge,
     /// Waits this long, then answers like `Success { rotate: false }`.
     Slow(Duration),
+    /// 200 with this access token (a JWT the test minted), valid `expires_in`
+    /// seconds, and a new refresh token when `rotate`.
+    Issue {
+        access_token: String,
+        expires_in: u64,
+        rotate: bool,
+    },
 }
 
 /// Fixed ids, so tests can assert they are carried through.
@@ -320,6 +327,17 @@ async fn handle(state: Arc<Mutex<State>>, stats: Arc<Stats>, req: Request<Incomi
     };
     Ok(match behaviour {
         Behaviour::Success { rotate } => success(rotate),
+        Behaviour::Issue {
+            access_token,
+            expires_in,
+            rotate,
+        } => {
+            let mut body = json!({ "token_type": "Bearer", "expires_in": expires_in, "access_token": access_token });
+            if rotate {
+                body["refresh_token"] = json!(format!("{ROTATED_REFRESH_PREFIX}{n}"));
+            }
+            json_answer(200, &body)
+        }
         Behaviour::Error { status, json } => json_answer(status, &json),
         Behaviour::TooMany { retry_after } => {
             let mut r = json_answer(

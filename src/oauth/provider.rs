@@ -1,0 +1,295 @@
+//! One token source per mailbox, shared by every check of that mailbox.
+//!
+//! It keeps the current access token and refreshes it ahead of expiry (not
+//! on every run), with one refresh in flight at a time. The rules that keep
+//! mail flowing:
+//! - a rotated refresh token is written to the store (atomically) before the
+//!   new access token is used; if it cannot be written, the new access token
+//!   is not used and the old refresh token, still valid, stays on disk;
+//! - a transient failure (network, 5xx, throttling) never touches the stored
+//!   token, and backs off (honouring `Retry-After`) instead of hammering the
+//!   endpoint.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+
+use super::endpoint::{TokenEndpoint, TokenError, TokenResponse};
+use super::jwt::{self, Claims, Expectation};
+use super::store::{StoredToken, TokenStore};
+use crate::config::{Grant, MailProtocol, Mailbox};
+use crate::observation::{Failure, Probe, TokenFacts};
+use crate::reason::{Phase, Reason};
+
+/// Refresh when the access token has less than this left.
+const REFRESH_AHEAD: Duration = Duration::from_secs(10 * 60);
+/// Backoff after a transient failure: doubled each time, within these bounds.
+const BACKOFF_MIN: Duration = Duration::from_secs(30);
+const BACKOFF_MAX: Duration = Duration::from_secs(15 * 60);
+
+/// An access token and what we know about it.
+#[derive(Clone)]
+pub struct AccessToken {
+    pub secret: SecretString,
+    pub expires_at: SystemTime,
+    pub claims: Option<Claims>,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("secret", &"[REDACTED]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    current: Option<AccessToken>,
+    /// No request to the endpoint before this instant (after a transient failure).
+    not_before: Option<Instant>,
+    backoff: Option<Duration>,
+    last_failure: Option<Failure>,
+    /// When the stored refresh token was obtained (unix seconds).
+    rotated_at: Option<i64>,
+}
+
+pub struct TokenProvider {
+    mailbox: Arc<Mailbox>,
+    endpoint: TokenEndpoint,
+    store: Option<TokenStore>,
+    state: Mutex<State>,
+}
+
+fn unix(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl TokenProvider {
+    pub fn new(mailbox: Arc<Mailbox>, endpoint: TokenEndpoint) -> Self {
+        let store = mailbox.token_store.clone().map(TokenStore::new);
+        TokenProvider {
+            mailbox,
+            endpoint,
+            store,
+            state: Mutex::default(),
+        }
+    }
+
+    pub fn mailbox(&self) -> &Mailbox {
+        &self.mailbox
+    }
+
+    /// Scopes to ask for, from the mailbox's protocols.
+    pub fn scopes(&self) -> Vec<&'static str> {
+        match self.mailbox.grant {
+            Grant::ClientCredentials => vec!["https://outlook.office365.com/.default"],
+            Grant::RefreshToken => {
+                let mut s: Vec<&'static str> = self
+                    .mailbox
+                    .protocols
+                    .iter()
+                    .map(|p| match p {
+                        MailProtocol::Imap => "https://outlook.office.com/IMAP.AccessAsUser.All",
+                        MailProtocol::Pop3 => "https://outlook.office.com/POP.AccessAsUser.All",
+                        MailProtocol::Smtp => "https://outlook.office.com/SMTP.Send",
+                    })
+                    .collect();
+                s.push("offline_access");
+                s
+            }
+        }
+    }
+
+    /// What the token's claims must show for this mailbox.
+    fn expectation(&self) -> (Option<&str>, Vec<&'static str>, Vec<&'static str>) {
+        let (scopes, roles): (Vec<&'static str>, Vec<&'static str>) = self
+            .mailbox
+            .protocols
+            .iter()
+            .map(|p| match p {
+                MailProtocol::Imap => ("IMAP.AccessAsUser.All", "IMAP.AccessAsApp"),
+                MailProtocol::Pop3 => ("POP.AccessAsUser.All", "POP.AccessAsApp"),
+                MailProtocol::Smtp => ("SMTP.Send", "SMTP.SendAsApp"),
+            })
+            .unzip();
+        match self.mailbox.grant {
+            Grant::RefreshToken => (Some(self.mailbox.token_user()), scopes, Vec::new()),
+            Grant::ClientCredentials => (None, Vec::new(), roles),
+        }
+    }
+
+    /// A token valid for a while yet, refreshing it when needed (phase
+    /// `token_request`). Checks the claims of a new token.
+    pub async fn token(&self, probe: &mut Probe) -> Result<AccessToken, Failure> {
+        let mut state = self.state.lock().await;
+        let now = SystemTime::now();
+        if let Some(t) = &state.current
+            && t.expires_at.duration_since(now).unwrap_or_default() > REFRESH_AHEAD
+        {
+            let t = t.clone();
+            probe.facts.token = Some(self.facts(&t, state.rotated_at));
+            return Ok(t);
+        }
+        if let (Some(not_before), Some(failure)) = (state.not_before, &state.last_failure)
+            && Instant::now() < not_before
+        {
+            // Backing off: use the old token while it lasts, else report the last failure.
+            if let Some(t) = state.current.clone().filter(|t| t.expires_at > now) {
+                probe.facts.token = Some(self.facts(&t, state.rotated_at));
+                return Ok(t);
+            }
+            return Err(failure.clone());
+        }
+        probe.enter(Phase::TokenRequest);
+        match self.refresh(&mut state).await {
+            Ok(t) => {
+                state.not_before = None;
+                state.backoff = None;
+                state.last_failure = None;
+                probe.facts.token = Some(self.facts(&t, state.rotated_at));
+                let (user, scopes, roles) = self.expectation();
+                if let Some(claims) = &t.claims {
+                    jwt::check(
+                        claims,
+                        &Expectation {
+                            user,
+                            scopes: &scopes,
+                            roles: &roles,
+                        },
+                    )?;
+                }
+                state.current = Some(t.clone());
+                Ok(t)
+            }
+            Err((failure, transient, retry_after)) => {
+                if transient {
+                    let next = state.backoff.map(|b| (b * 2).min(BACKOFF_MAX)).unwrap_or(BACKOFF_MIN);
+                    let wait = retry_after.unwrap_or(next).min(BACKOFF_MAX);
+                    state.backoff = Some(next);
+                    state.not_before = Some(Instant::now() + wait);
+                    state.last_failure = Some(failure.clone());
+                } else {
+                    // A definitive answer: the cached token is no good any more either.
+                    state.current = None;
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    fn facts(&self, t: &AccessToken, rotated_at: Option<i64>) -> TokenFacts {
+        TokenFacts {
+            mailbox: self.mailbox.name.clone(),
+            expires_at: unix(t.expires_at),
+            lifetime: t.claims.as_ref().and_then(Claims::lifetime),
+            refresh_token_rotated_at: rotated_at,
+        }
+    }
+
+    async fn refresh(&self, state: &mut State) -> Result<AccessToken, (Failure, bool, Option<Duration>)> {
+        let tenant = &self.mailbox.tenant;
+        let definitive = |f: Failure| (f, false, None);
+        let secret = match &tenant.client_secret {
+            Some(source) => Some(
+                source
+                    .read()
+                    .map_err(|e| definitive(Failure::new(Reason::TokenInvalidClient, format!("client secret: {e}"))))?,
+            ),
+            None => None,
+        };
+        let scopes = self.scopes();
+        let from_endpoint = |e: TokenError| {
+            let transient = e.transient;
+            let retry_after = e.retry_after;
+            (Failure::from(e), transient, retry_after)
+        };
+        let response: TokenResponse = match self.mailbox.grant {
+            Grant::ClientCredentials => {
+                let Some(secret) = &secret else {
+                    return Err(definitive(Failure::new(
+                        Reason::TokenInvalidClient,
+                        "client_credentials needs a client secret",
+                    )));
+                };
+                self.endpoint
+                    .client_credentials_grant(&tenant.client_id, secret, scopes[0])
+                    .await
+                    .map_err(from_endpoint)?
+            }
+            Grant::RefreshToken => {
+                let store = self
+                    .store
+                    .as_ref()
+                    .ok_or_else(|| definitive(Failure::new(Reason::Internal, "no token store")))?;
+                let stored = store.load().map_err(|e| definitive(Failure::from(e)))?.ok_or_else(|| {
+                    definitive(Failure::new(
+                        Reason::TokenInvalidGrant,
+                        format!(
+                            "no refresh token in {}: run `ece-o365-exporter token init --mailbox {}`",
+                            store.path().display(),
+                            self.mailbox.name
+                        ),
+                    ))
+                })?;
+                state.rotated_at = Some(stored.rotated_at);
+                let response = self
+                    .endpoint
+                    .refresh_token_grant(&tenant.client_id, secret.as_ref(), &stored.refresh_token, &scopes)
+                    .await
+                    .map_err(from_endpoint)?;
+                if let Some(new) = &response.refresh_token
+                    && new.expose_secret() != stored.refresh_token.expose_secret()
+                {
+                    let claims = jwt::decode(response.access_token.expose_secret());
+                    let rotated = StoredToken {
+                        refresh_token: new.clone(),
+                        rotated_at: unix(SystemTime::now()),
+                        account: claims.as_ref().and_then(|c| c.user().map(str::to_string)),
+                    };
+                    // Durable first: only then is the new access token used.
+                    store.save(&rotated).map_err(|e| definitive(Failure::from(e)))?;
+                    state.rotated_at = Some(rotated.rotated_at);
+                }
+                response
+            }
+        };
+        let claims = jwt::decode(response.access_token.expose_secret());
+        let expires_at = SystemTime::now() + Duration::from_secs(response.expires_in);
+        Ok(AccessToken {
+            secret: response.access_token,
+            expires_at,
+            claims,
+        })
+    }
+}
+
+/// The SASL XOAUTH2 initial response: base64 of
+/// `user=<address>^Aauth=Bearer <token>^A^A`. For a shared mailbox the user
+/// is the shared mailbox and the token the delegate's.
+pub fn xoauth2(user: &str, token: &SecretString) -> SecretString {
+    use base64::Engine as _;
+    let raw = format!("user={user}\x01auth=Bearer {}\x01\x01", token.expose_secret());
+    SecretString::from(base64::engine::general_purpose::STANDARD.encode(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xoauth2_matches_the_documented_format() {
+        // The example from Microsoft's "Authenticate an IMAP, POP or SMTP connection using OAuth".
+        let s = xoauth2(
+            "test@contoso.onmicrosoft.com",
+            &SecretString::from("EwBAAl3BAAUFFpUAo7J3Ve0bjLBWZWCclRC3EoAA".to_string()),
+        );
+        assert_eq!(
+            s.expose_secret(),
+            "dXNlcj10ZXN0QGNvbnRvc28ub25taWNyb3NvZnQuY29tAWF1dGg9QmVhcmVyIEV3QkFBbDNCQUFVRkZwVUFvN0ozVmUwYmpMQldaV0NjbFJDM0VvQUEBAQ=="
+        );
+    }
+}

@@ -1,0 +1,425 @@
+//! The token side and the authenticated steps, end to end: the `token`
+//! check and the mail checks with a `mailbox`, against the in-process v2.0
+//! token endpoint, in-process SMTP servers, and real Dovecot and Postfix
+//! validating the JWTs the tests mint.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ece_o365_exporter::checks::run_check;
+use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
+use ece_o365_exporter::observation::Observation;
+use ece_o365_exporter::reason::{Phase, Reason};
+use secrecy::{ExposeSecret, SecretString};
+use support::peers::{self, Dovecot, OAuthKey, Postfix};
+use support::pki::{Leaf, Pki};
+use support::servers::{self, Mail};
+use support::token_server::{self, Behaviour, ROTATED_REFRESH_PREFIX, TokenServer};
+
+const ADDRESS: &str = "support@contoso.com";
+const SEED_REFRESH: &str = "canary-refresh-seed-0b1d2f";
+const CLIENT_SECRET: &str = "canary-client-secret-9e8d7c";
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A delegated Exchange token for `user`, signed with `key`, lasting `lifetime` seconds.
+fn delegated_jwt(key: &OAuthKey, user: &str, scp: &str, lifetime: u64) -> String {
+    let claims = format!(r#"{{"aud":"https://outlook.office.com","upn":"{user}","scp":"{scp}","tid":"contoso"}}"#);
+    peers::mint_hs256_jwt(key, user, &claims, now() + lifetime)
+}
+
+fn key() -> OAuthKey {
+    OAuthKey {
+        key_id: "oauth-test".into(),
+        hs256_secret: b"oauth-test-secret-0123456789abcdef".to_vec(),
+        issuer: String::new(),
+    }
+}
+
+/// Writes the client secret file and seeds the token store; returns the config head.
+fn setup(dir: &Path, authority: &str, grant: &str) -> String {
+    std::fs::write(dir.join("client-secret.txt"), CLIENT_SECRET).unwrap();
+    let store = if grant == "refresh_token" {
+        TokenStore::new(dir.join("support.token"))
+            .save(&StoredToken {
+                refresh_token: SecretString::from(SEED_REFRESH.to_string()),
+                rotated_at: 1_700_000_000,
+                account: None,
+            })
+            .unwrap();
+        "    token_store: support.token\n"
+    } else {
+        ""
+    };
+    format!(
+        "global:\n  timeout: 10s\n  extra_ca_file: ca.pem
+tenants:
+  - name: contoso
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: file:client-secret.txt
+    client_secret_expires: 2027-06-30
+    authority: {authority}
+mailboxes:
+  - name: support
+    address: {ADDRESS}
+    tenant: contoso
+    grant: {grant}
+{store}    protocols: [imap, pop3, smtp]
+checks:
+"
+    )
+}
+
+fn token_check() -> &'static str {
+    "  - name: token-support\n    kind: token\n    mailbox: support\n"
+}
+
+fn stored_refresh(dir: &Path) -> String {
+    TokenStore::new(dir.join("support.token"))
+        .load()
+        .unwrap()
+        .unwrap()
+        .refresh_token
+        .expose_secret()
+        .to_string()
+}
+
+#[track_caller]
+fn assert_fails(obs: &Observation, reason: Reason) {
+    let f = obs.outcome.as_ref().expect_err("should fail");
+    assert_eq!(f.reason, reason, "{f}");
+    for canary in [
+        SEED_REFRESH,
+        CLIENT_SECRET,
+        ROTATED_REFRESH_PREFIX,
+        token_server::ACCESS_TOKEN_PREFIX,
+    ] {
+        assert!(!f.detail.contains(canary), "a secret leaked into the failure: {f}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_check_refreshes_persists_the_rotated_token_first_and_caches() {
+    let pki = Pki::new();
+    let jwt = delegated_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
+    let server = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: jwt,
+            expires_in: 3599,
+            rotate: true,
+        },
+    )
+    .await;
+    let dir = pki.dir.path();
+    let yaml = setup(dir, &server.authority(), "refresh_token") + token_check();
+    let checks = support::checks_from_yaml(dir, &yaml);
+
+    let before = now() as i64;
+    let obs = run_check(&checks[0]).await;
+    assert!(obs.outcome.is_ok(), "{:?}", obs.outcome);
+    assert_eq!(obs.phases.iter().map(|(p, _)| *p).collect::<Vec<_>>(), vec![Phase::TokenRequest]);
+    let facts = obs.facts.token.clone().expect("token facts");
+    assert_eq!(facts.mailbox, "support");
+    assert_eq!(facts.lifetime, Some(3600));
+    assert!(facts.expires_at >= before + 3590 && facts.expires_at <= now() as i64 + 3600);
+    assert!(
+        facts.refresh_token_rotated_at.unwrap() >= before,
+        "the rotation time is the new token's"
+    );
+
+    let sent = server.last_request();
+    assert_eq!(sent.field("grant_type"), Some("refresh_token"));
+    assert_eq!(sent.field("refresh_token"), Some(SEED_REFRESH));
+    assert_eq!(sent.field("client_secret"), Some(CLIENT_SECRET));
+    let scope = sent.field("scope").unwrap_or_default().to_string();
+    for s in [
+        "https://outlook.office.com/IMAP.AccessAsUser.All",
+        "https://outlook.office.com/POP.AccessAsUser.All",
+        "https://outlook.office.com/SMTP.Send",
+        "offline_access",
+    ] {
+        assert!(scope.split(' ').any(|x| x == s), "scope {scope} lacks {s}");
+    }
+
+    let stored = stored_refresh(dir);
+    assert!(
+        stored.starts_with(ROTATED_REFRESH_PREFIX),
+        "the rotated refresh token was persisted: {stored}"
+    );
+    let mode = std::fs::metadata(dir.join("support.token")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    // Refresh ahead of expiry, not on every run: the second run uses the cache.
+    let again = run_check(&checks[0]).await;
+    assert!(again.outcome.is_ok());
+    assert_eq!(server.requests().len(), 1, "no second request while the token is fresh");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claims_catch_the_wrong_user_and_a_short_lifetime() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let cases = [
+        (
+            delegated_jwt(
+                &key(),
+                "admin@contoso.com",
+                "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send",
+                3600,
+            ),
+            Reason::TokenWrongUser,
+        ),
+        (
+            delegated_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All SMTP.Send", 3600),
+            Reason::TokenMissingScope,
+        ),
+        (
+            delegated_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 1800),
+            Reason::TokenLifetimeTooShort,
+        ),
+    ];
+    for (jwt, reason) in cases {
+        let server = TokenServer::start(
+            &pki,
+            Behaviour::Issue {
+                access_token: jwt,
+                expires_in: 1800,
+                rotate: false,
+            },
+        )
+        .await;
+        let yaml = setup(dir, &server.authority(), "refresh_token") + token_check();
+        let checks = support::checks_from_yaml(dir, &yaml);
+        assert_fails(&run_check(&checks[0]).await, reason);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_definitive_error_keeps_the_stored_token() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let server = TokenServer::start(
+        &pki,
+        Behaviour::aadsts(
+            400,
+            "invalid_grant",
+            70008,
+            "AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.",
+        ),
+    )
+    .await;
+    let yaml = setup(dir, &server.authority(), "refresh_token") + token_check();
+    let checks = support::checks_from_yaml(dir, &yaml);
+    let obs = run_check(&checks[0]).await;
+    assert_fails(&obs, Reason::TokenRefreshTokenExpired);
+    assert!(obs.outcome.unwrap_err().detail.contains("70008"));
+    assert_eq!(stored_refresh(dir), SEED_REFRESH, "the store is never emptied");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_errors_back_off_and_never_touch_the_store() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let server = TokenServer::start(&pki, Behaviour::Status500).await;
+    let yaml = setup(dir, &server.authority(), "refresh_token") + token_check();
+    let checks = support::checks_from_yaml(dir, &yaml);
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenEndpointUnreachable);
+    // Within the backoff the endpoint is not asked again; the verdict stays.
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenEndpointUnreachable);
+    assert_eq!(server.requests().len(), 1, "backoff after a transient error");
+    assert_eq!(stored_refresh(dir), SEED_REFRESH);
+
+    let throttled = TokenServer::start(&pki, Behaviour::TooMany { retry_after: 120 }).await;
+    let yaml = setup(dir, &throttled.authority(), "refresh_token") + token_check();
+    let checks = support::checks_from_yaml(dir, &yaml);
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenThrottled);
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenThrottled);
+    assert_eq!(throttled.requests().len(), 1, "Retry-After honoured");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_credentials_checks_the_app_roles() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let app = |roles: &str| {
+        let claims = format!(r#"{{"aud":"https://outlook.office365.com","roles":{roles}}}"#);
+        peers::mint_hs256_jwt(&key(), "app-object-id", &claims, now() + 3600)
+    };
+    let server = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: app(r#"["IMAP.AccessAsApp","POP.AccessAsApp","SMTP.SendAsApp"]"#),
+            expires_in: 3600,
+            rotate: false,
+        },
+    )
+    .await;
+    let yaml = setup(dir, &server.authority(), "client_credentials") + token_check();
+    let checks = support::checks_from_yaml(dir, &yaml);
+    let obs = run_check(&checks[0]).await;
+    assert!(obs.outcome.is_ok(), "{:?}", obs.outcome);
+    let sent = server.last_request();
+    assert_eq!(sent.field("grant_type"), Some("client_credentials"));
+    assert_eq!(sent.field("scope"), Some("https://outlook.office365.com/.default"));
+
+    let server = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: app(r#"["IMAP.AccessAsApp"]"#),
+            expires_in: 3600,
+            rotate: false,
+        },
+    )
+    .await;
+    let yaml = setup(dir, &server.authority(), "client_credentials") + token_check();
+    let checks = support::checks_from_yaml(dir, &yaml);
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenMissingScope);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_auth_disabled_and_refused_tokens_are_told_apart() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let jwt = delegated_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
+    let tokens = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: jwt,
+            expires_in: 3600,
+            rotate: false,
+        },
+    )
+    .await;
+    let cases: [(&'static [&'static str], Result<(), Reason>); 3] = [
+        (&["235 2.7.0 Authentication successful"], Ok(())),
+        (
+            &[
+                "334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2NvcGUiOiJodHRwczovL291dGxvb2sub2ZmaWNlMzY1LmNvbS8ifQ==",
+                "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
+            ],
+            Err(Reason::SmtpAuthDisabled),
+        ),
+        (
+            &["535 5.7.3 Authentication unsuccessful [SN4PR0601CA0002.namprd06.prod.outlook.com]"],
+            Err(Reason::AuthRejected),
+        ),
+    ];
+    for (replies, want) in cases {
+        let mut m = Mail::new(pki.server_config(Leaf::Good));
+        m.auth_replies = replies;
+        let smtp = servers::smtp(m).await;
+        let yaml = setup(dir, &tokens.authority(), "refresh_token")
+            + &format!(
+                "  - name: smtp-support\n    kind: smtp\n    target: {}\n    server_name: localhost\n    mailbox: support\n",
+                smtp.target()
+            );
+        let obs = support::run_first(dir, &yaml).await;
+        match want {
+            Ok(()) => {
+                assert!(obs.outcome.is_ok(), "{:?}", obs.outcome);
+                let phases: Vec<Phase> = obs.phases.iter().map(|(p, _)| *p).collect();
+                assert!(
+                    phases.ends_with(&[Phase::EhloTls, Phase::TokenRequest, Phase::Auth, Phase::Quit]),
+                    "{phases:?}"
+                );
+            }
+            Err(reason) => {
+                assert_fails(&obs, reason);
+                assert_eq!(obs.failed_phase, Some(Phase::Auth));
+                assert!(
+                    obs.outcome.unwrap_err().detail.contains("535 5.7."),
+                    "the server's reply is in the detail"
+                );
+            }
+        }
+    }
+
+    // A server that does not offer XOAUTH2 (before STARTTLS, AUTH is not offered at all).
+    let smtp = servers::smtp(Mail::new(pki.server_config(Leaf::Good))).await;
+    let yaml = setup(dir, &tokens.authority(), "refresh_token")
+        + &format!(
+            "  - name: smtp-plain\n    kind: smtp\n    target: {}\n    tls: none\n    mailbox: support\n",
+            smtp.target()
+        );
+    assert_fails(&support::run_first(dir, &yaml).await, Reason::AuthMechanismNotOffered);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xoauth2_against_dovecot_and_postfix() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let tls_files = pki.tls_files();
+    let peers_dir = tempfile::tempdir().unwrap();
+    let key = key();
+    let dovecot = Dovecot::start(peers_dir.path(), &tls_files, &key).unwrap_or_else(|e| panic!("Dovecot: {e}"));
+    let postfix = Postfix::start(peers_dir.path(), &tls_files, &dovecot).unwrap_or_else(|e| panic!("Postfix: {e}"));
+    let scp = "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send";
+    let mail_checks = format!(
+        "  - name: imap-support\n    kind: imap\n    target: 127.0.0.1:{}\n    server_name: localhost\n    mailbox: support
+  - name: imap-starttls\n    kind: imap\n    tls: starttls\n    target: 127.0.0.1:{}\n    server_name: localhost\n    mailbox: support
+  - name: pop3-support\n    kind: pop3\n    target: 127.0.0.1:{}\n    server_name: localhost\n    mailbox: support
+  - name: smtp-support\n    kind: smtp\n    target: 127.0.0.1:{}\n    server_name: localhost\n    mailbox: support\n",
+        dovecot.imaps_port, dovecot.imap_port, dovecot.pop3s_port, postfix.submission_port
+    );
+
+    // A token the servers accept: every check authenticates and reads the inbox.
+    let good = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: delegated_jwt(&key, ADDRESS, scp, 3600),
+            expires_in: 3600,
+            rotate: false,
+        },
+    )
+    .await;
+    let checks = support::checks_from_yaml(dir, &(setup(dir, &good.authority(), "refresh_token") + &mail_checks));
+    for check in &checks {
+        let obs = run_check(check).await;
+        assert!(
+            obs.outcome.is_ok(),
+            "{}: {:?} in {:?}\n{}\n{}",
+            check.meta.name,
+            obs.outcome,
+            obs.failed_phase,
+            dovecot.log_tail(20),
+            postfix.log_tail(20)
+        );
+        if check.meta.kind != ece_o365_exporter::reason::Kind::Smtp {
+            assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 0)), "{}", check.meta.name);
+        }
+    }
+    assert_eq!(good.requests().len(), 1, "one token for the mailbox, shared by its four checks");
+
+    // A token signed with another key: each server refuses it.
+    let forged = OAuthKey {
+        hs256_secret: b"not-the-servers-key-0123456789ab".to_vec(),
+        ..key.clone()
+    };
+    let bad = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: delegated_jwt(&forged, ADDRESS, scp, 3600),
+            expires_in: 3600,
+            rotate: false,
+        },
+    )
+    .await;
+    let checks = support::checks_from_yaml(dir, &(setup(dir, &bad.authority(), "refresh_token") + &mail_checks));
+    for check in &checks {
+        let obs = run_check(check).await;
+        assert_fails(&obs, Reason::AuthRejected);
+        assert_eq!(obs.failed_phase, Some(Phase::Auth), "{}", check.meta.name);
+        let detail = obs.outcome.unwrap_err().detail;
+        assert!(
+            detail.contains("Full Access") && detail.contains(ADDRESS),
+            "the log points at the likely cause: {detail}"
+        );
+    }
+}
