@@ -1,0 +1,231 @@
+//! Canary secrets: with unique client secret, refresh token and access
+//! token values, every path runs (token refresh with rotation, XOAUTH2 on
+//! SMTP, a refused refresh) with logging at trace level for every crate,
+//! and none of the values may appear in the logs, `/metrics`, the status
+//! page, the `check` and `config check` outputs, or `Debug` output.
+
+mod support;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ece_o365_exporter::config::Config;
+use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
+use secrecy::SecretString;
+use support::peers::{self, OAuthKey};
+use support::pki::{Leaf, Pki};
+use support::servers::{self, Mail};
+use support::token_server::{Behaviour, ROTATED_REFRESH_PREFIX, TokenServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
+const CLIENT_SECRET: &str = "canary-client-secret-5d1e0c93b7";
+const SEED_REFRESH: &str = "canary-refresh-seed-77f2aa04d1";
+const SECRET_ENV: &str = "ECE_O365_CANARY_CLIENT_SECRET";
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn assert_clean(what: &str, text: &str, canaries: &[&str]) {
+    for c in canaries {
+        assert!(!text.contains(c), "{what} contains the secret `{c}`:\n{text}");
+    }
+}
+
+async fn http_get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_reaches_any_output() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let key = OAuthKey {
+        key_id: "canary".into(),
+        hs256_secret: b"canary-signing-key-00112233445566".to_vec(),
+        issuer: String::new(),
+    };
+    let claims = r#"{"aud":"https://outlook.office.com","upn":"support@contoso.com","scp":"IMAP.AccessAsUser.All SMTP.Send"}"#;
+    let access = peers::mint_hs256_jwt(&key, "support@contoso.com", claims, now() + 3600);
+    let good = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: access.clone(),
+            expires_in: 3600,
+            rotate: true,
+        },
+    )
+    .await;
+    let refused = TokenServer::start(
+        &pki,
+        Behaviour::aadsts(
+            400,
+            "invalid_grant",
+            70000,
+            "AADSTS70000: The provided value for the 'refresh_token' is not valid.",
+        ),
+    )
+    .await;
+    let mut m = Mail::new(pki.server_config(Leaf::Good));
+    m.auth_replies = &["235 2.7.0 Authentication successful"];
+    let smtp = servers::smtp(m).await;
+
+    for name in ["support", "sales"] {
+        TokenStore::new(dir.join(format!("{name}.token")))
+            .save(&StoredToken {
+                refresh_token: SecretString::from(SEED_REFRESH.to_string()),
+                rotated_at: 1_700_000_000,
+                account: None,
+            })
+            .unwrap();
+    }
+    let yaml = format!(
+        "global:\n  timeout: 10s\n  extra_ca_file: ca.pem
+tenants:
+  - name: contoso
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: env:{SECRET_ENV}
+    authority: {good}
+  - name: broken
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: env:{SECRET_ENV}
+    authority: {refused}
+mailboxes:
+  - name: support
+    address: support@contoso.com
+    tenant: contoso
+    token_store: support.token
+    protocols: [imap, smtp]
+  - name: sales
+    address: sales@contoso.com
+    tenant: broken
+    token_store: sales.token
+checks:
+  - name: token-support
+    kind: token
+    mailbox: support
+  - name: smtp-support
+    kind: smtp
+    target: {smtp}
+    server_name: localhost
+    mailbox: support
+  - name: token-sales
+    kind: token
+    mailbox: sales
+",
+        good = good.authority(),
+        refused = refused.authority(),
+        smtp = smtp.target(),
+    );
+    let config = dir.join("canary.yaml");
+    std::fs::write(&config, &yaml).unwrap();
+    let canaries = [
+        CLIENT_SECRET,
+        SEED_REFRESH,
+        ROTATED_REFRESH_PREFIX,
+        access.as_str(),
+        access.split('.').nth(2).unwrap(),
+    ];
+
+    // The running agent at trace level.
+    let mut child = Command::new(BIN)
+        .env(SECRET_ENV, CLIENT_SECRET)
+        .args(["--log.level", "trace", "--web.listen-address", "127.0.0.1:0", "--config.file"])
+        .arg(&config)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        let mut buf = [0u8; 4096];
+        let mut sent = false;
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if !sent {
+                if let Some(addr) = all.split("msg=listening address=").nth(1) {
+                    let addr: String = addr.chars().take_while(|c| !c.is_whitespace()).collect();
+                    if !addr.is_empty() {
+                        let _ = tx.send(addr);
+                        sent = true;
+                    }
+                }
+            }
+        }
+        all
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("agent address");
+    let mut ready = false;
+    for _ in 0..300 {
+        if http_get(&addr, "/-/ready").await.starts_with("HTTP/1.1 200") {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the agent never got ready");
+    let metrics = http_get(&addr, "/metrics").await;
+    let page = http_get(&addr, "/").await;
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    let logs = reader.join().unwrap();
+
+    // The paths really ran: a rotation, an AUTH, a refused refresh.
+    assert!(
+        metrics.contains("ece_o365_check_success{check=\"smtp-support\",kind=\"smtp\""),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ece_o365_token_expiry_timestamp_seconds{mailbox=\"support\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("reason=\"token_invalid_grant\""), "{metrics}");
+    let stored = TokenStore::new(dir.join("support.token")).load().unwrap().unwrap();
+    assert!(format!("{:?}", stored.account).contains("support@contoso.com"));
+    assert!(logs.contains("level=trace"), "trace logging was on");
+    assert!(
+        good.requests().iter().any(|r| r.field("client_secret") == Some(CLIENT_SECRET)),
+        "the secret was really used"
+    );
+
+    assert_clean("the logs", &logs, &canaries);
+    assert_clean("/metrics", &metrics, &canaries);
+    assert_clean("the status page", &page, &canaries);
+    assert_clean("the store's Debug", &format!("{stored:?}"), &canaries);
+
+    // One-shot commands.
+    for args in [&["check"][..], &["check", "--output", "json"][..], &["config", "check"][..]] {
+        let out = Command::new(BIN)
+            .env(SECRET_ENV, CLIENT_SECRET)
+            .args(args)
+            .arg("--config.file")
+            .arg(&config)
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_clean(&format!("`{}`", args.join(" ")), &text, &canaries);
+    }
+    // The same config with the secret in a file, loaded in this process.
+    std::fs::write(dir.join("secret.txt"), CLIENT_SECRET).unwrap();
+    let by_file = dir.join("canary-file.yaml");
+    std::fs::write(&by_file, yaml.replace(&format!("env:{SECRET_ENV}"), "file:secret.txt")).unwrap();
+    let cfg = Config::load(&by_file).unwrap();
+    assert_clean("the config's Debug", &format!("{cfg:?}"), &canaries);
+    assert!(!Path::new(&dir.join("support.token.tmp")).exists());
+}
