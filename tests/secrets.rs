@@ -158,13 +158,11 @@ checks:
                 break;
             }
             all.push_str(&String::from_utf8_lossy(&buf[..n]));
-            if !sent {
-                if let Some(addr) = all.split("msg=listening address=").nth(1) {
-                    let addr: String = addr.chars().take_while(|c| !c.is_whitespace()).collect();
-                    if !addr.is_empty() {
-                        let _ = tx.send(addr);
-                        sent = true;
-                    }
+            if !sent && let Some(addr) = all.split("msg=listening address=").nth(1) {
+                let addr: String = addr.chars().take_while(|c| !c.is_whitespace()).collect();
+                if !addr.is_empty() {
+                    let _ = tx.send(addr);
+                    sent = true;
                 }
             }
         }
