@@ -132,3 +132,49 @@ fn config_check_exit_codes() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/config.yaml: cannot read the configuration file"));
 }
+
+/// Uncomments the commented OAuth example of `config.example.yaml` (one
+/// level of `# `, only YAML-looking lines), so the documented example is
+/// proven valid.
+fn uncomment_oauth_example(text: &str) -> String {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let (indent, rest) = match line.find("# ") {
+            Some(i) if line[..i].chars().all(|c| c == ' ') => (&line[..i], &line[i + 2..]),
+            _ => {
+                out.push(line.to_string());
+                continue;
+            }
+        };
+        let yaml_like = rest.starts_with("tenants:")
+            || rest.starts_with("mailboxes:")
+            || ((rest.starts_with("  ") || rest.starts_with("- name:")) && rest.contains(':') && !rest.trim_start().starts_with('#'));
+        out.push(if yaml_like { format!("{indent}{rest}") } else { line.to_string() });
+    }
+    out.join("\n")
+}
+
+#[test]
+fn the_commented_oauth_example_is_valid_when_uncommented() {
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml")).unwrap();
+    let text = uncomment_oauth_example(&example);
+    assert!(
+        text.contains("\ntenants:") && text.contains("\nmailboxes:") && text.contains("kind: token"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oauth-example.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ece-o365-exporter"))
+        .env("ECE_O365_CLIENT_SECRET", "example-secret")
+        .args(["config", "check", "--config.file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("valid, 11 checks"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
