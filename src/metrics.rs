@@ -425,3 +425,97 @@ fn cert_labels(check: &str, leaf: &CertSummary) -> CertLabels {
         fingerprint_sha256: leaf.fingerprint_sha256.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::observation::{Facts, Probe, TlsFacts, TokenFacts};
+
+    fn meta(name: &str, kind: Kind, mailbox: Option<&str>) -> CheckMeta {
+        CheckMeta {
+            name: name.into(),
+            kind,
+            target: "outlook.office365.com:993".into(),
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+            mailbox: mailbox.map(str::to_string),
+        }
+    }
+
+    fn observation(facts: Facts) -> Observation {
+        let mut probe = Probe::default();
+        probe.facts = facts;
+        probe.into_observation(Ok(()), Duration::from_millis(20))
+    }
+
+    fn tls_facts(issuer: &str) -> Facts {
+        let leaf = CertSummary {
+            subject: "CN=outlook.com".into(),
+            issuer: issuer.into(),
+            fingerprint_sha256: "ab".repeat(32),
+        };
+        Facts {
+            tls: Some(TlsFacts {
+                version: "TLSv1.3",
+                earliest_expiry: Some(2_000_000_000),
+                leaf: Some(leaf),
+            }),
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn token_and_mailbox_facts_become_series() {
+        let m = Metrics::new("1.2.3", "abc");
+        let facts = Facts {
+            token: Some(TokenFacts {
+                mailbox: "support".into(),
+                expires_at: 1_900_000_000,
+                lifetime: Some(4500),
+                refresh_token_rotated_at: Some(1_800_000_000),
+            }),
+            mailbox_messages: Some(("INBOX", 42)),
+            ..Facts::default()
+        };
+        m.observe(&meta("imap-support", Kind::Imap, Some("support")), &observation(facts));
+        let text = m.render();
+        for line in [
+            "ece_o365_token_expiry_timestamp_seconds{mailbox=\"support\"} 1900000000",
+            "ece_o365_token_lifetime_seconds{mailbox=\"support\"} 4500",
+            "ece_o365_refresh_token_last_rotated_timestamp_seconds{mailbox=\"support\"} 1800000000",
+            "ece_o365_mailbox_messages{mailbox=\"support\",folder=\"INBOX\"} 42",
+            "ece_o365_build_info{version=\"1.2.3\",revision=\"abc\"} 1",
+        ] {
+            assert!(text.contains(line), "missing `{line}` in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_new_issuer_replaces_the_certificate_info_series() {
+        let m = Metrics::new("1", "r");
+        let check = meta("tls-outlook", Kind::Tls, None);
+        m.observe(&check, &observation(tls_facts("CN=DigiCert Cloud Services CA-1")));
+        m.observe(&check, &observation(tls_facts("CN=Zscaler Intermediate Root CA")));
+        let text = m.render();
+        assert!(text.contains("issuer=\"CN=Zscaler Intermediate Root CA\""), "{text}");
+        assert!(!text.contains("DigiCert"), "the old issuer's series is gone: {text}");
+        assert_eq!(text.matches("ece_o365_tls_cert_info{").count(), 1);
+    }
+
+    #[test]
+    fn client_secret_expiry_comes_from_the_config() {
+        let yaml = "tenants:\n  - name: contoso\n    tenant_id: t\n    client_id: c1\n    client_secret_expires: 2027-06-30\nchecks:\n  - name: t\n    kind: tcp\n    target: h:1\n";
+        let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), yaml).unwrap();
+        let m = Metrics::new("1", "r");
+        m.configured(&cfg);
+        // 2027-06-30T00:00:00Z
+        assert!(
+            m.render()
+                .contains("ece_o365_client_secret_expiry_timestamp_seconds{tenant=\"contoso\",client_id=\"c1\"} 1814313600"),
+            "{}",
+            m.render()
+        );
+    }
+}
