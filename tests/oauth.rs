@@ -198,6 +198,11 @@ async fn claims_catch_the_wrong_user_and_a_short_lifetime() {
         let yaml = setup(dir, &server.authority(), "refresh_token") + token_check();
         let checks = support::checks_from_yaml(dir, &yaml);
         assert_fails(&run_check(&checks[0]).await, reason);
+        // The same token is kept: the next run fails the same way without asking again.
+        let again = run_check(&checks[0]).await;
+        assert_fails(&again, reason);
+        assert_eq!(again.failed_phase, Some(Phase::TokenRequest));
+        assert_eq!(server.requests().len(), 1);
     }
 }
 

@@ -125,6 +125,9 @@ impl TokenProvider {
     /// A token valid for a while yet, refreshing it when needed (phase
     /// `token_request`). Checks the claims of a new token.
     pub async fn token(&self, probe: &mut Probe) -> Result<AccessToken, Failure> {
+        // Recorded on every use, so a token problem fails in this phase
+        // whether the token came from the cache or the endpoint.
+        probe.enter(Phase::TokenRequest);
         let mut state = self.state.lock().await;
         let now = SystemTime::now();
         if let Some(t) = &state.current
@@ -132,7 +135,7 @@ impl TokenProvider {
         {
             let t = t.clone();
             probe.facts.token = Some(self.facts(&t, state.rotated_at));
-            return Ok(t);
+            return self.checked(t);
         }
         if let (Some(not_before), Some(failure)) = (state.not_before, &state.last_failure)
             && Instant::now() < not_before
@@ -140,30 +143,20 @@ impl TokenProvider {
             // Backing off: use the old token while it lasts, else report the last failure.
             if let Some(t) = state.current.clone().filter(|t| t.expires_at > now) {
                 probe.facts.token = Some(self.facts(&t, state.rotated_at));
-                return Ok(t);
+                return self.checked(t);
             }
             return Err(failure.clone());
         }
-        probe.enter(Phase::TokenRequest);
         match self.refresh(&mut state).await {
             Ok(t) => {
                 state.not_before = None;
                 state.backoff = None;
                 state.last_failure = None;
                 probe.facts.token = Some(self.facts(&t, state.rotated_at));
-                let (user, scopes, roles) = self.expectation();
-                if let Some(claims) = &t.claims {
-                    jwt::check(
-                        claims,
-                        &Expectation {
-                            user,
-                            scopes: &scopes,
-                            roles: &roles,
-                        },
-                    )?;
-                }
+                // Cached even when its claims are wrong: asking again every run
+                // would give the same token; the check fails while it is used.
                 state.current = Some(t.clone());
-                Ok(t)
+                self.checked(t)
             }
             Err((failure, transient, retry_after)) => {
                 if transient {
@@ -179,6 +172,22 @@ impl TokenProvider {
                 Err(failure)
             }
         }
+    }
+
+    /// The token, if its claims show what this mailbox needs.
+    fn checked(&self, t: AccessToken) -> Result<AccessToken, Failure> {
+        let (user, scopes, roles) = self.expectation();
+        if let Some(claims) = &t.claims {
+            jwt::check(
+                claims,
+                &Expectation {
+                    user,
+                    scopes: &scopes,
+                    roles: &roles,
+                },
+            )?;
+        }
+        Ok(t)
     }
 
     fn facts(&self, t: &AccessToken, rotated_at: Option<i64>) -> TokenFacts {
