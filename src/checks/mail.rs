@@ -1,6 +1,7 @@
 //! What SMTP, IMAP and POP3 share: opening the session (plain or implicit
-//! TLS), upgrading it in place after STARTTLS/STLS, and normalising the
-//! capabilities they advertise.
+//! TLS), upgrading it in place after STARTTLS/STLS, normalising the
+//! capabilities they advertise, and the mailbox's token for XOAUTH2. The
+//! protocol exchanges themselves stay in each protocol's file.
 
 use std::sync::Arc;
 
@@ -91,7 +92,7 @@ pub(crate) fn watched_after_starttls(list: &[&'static str], advertised: &[String
 
 /// The mailbox a mail check authenticates as, and its token source.
 pub(crate) struct MailAuth {
-    pub provider: Arc<TokenProvider>,
+    provider: Arc<TokenProvider>,
 }
 
 impl MailAuth {
@@ -105,8 +106,8 @@ impl MailAuth {
             .transpose()
     }
 
-    /// Gets a token (phase `token_request` when it must be refreshed) and
-    /// returns the XOAUTH2 initial response, entering phase `auth`. Fails with
+    /// Gets the mailbox's token (phase `token_request`) and returns the
+    /// XOAUTH2 initial response, entering phase `auth`. Fails with
     /// `auth_mechanism_not_offered` when the server does not offer XOAUTH2.
     pub async fn initial_response(&self, probe: &mut Probe, advertised: &[String]) -> Result<(SecretString, AccessToken), Failure> {
         if !advertised.iter().any(|c| c == "AUTH=XOAUTH2") {
