@@ -19,7 +19,8 @@
 //! - [`http`]: `/metrics`, health, readiness and a status page; never runs a check.
 //! - [`report`]: the `check` subcommand's table and JSON.
 //! - [`logging`]: logfmt or JSON log lines.
-//! - [`oauth`]: OAuth2 tokens: the token endpoint client, the token store, JWT claims.
+//! - [`oauth`]: OAuth2 tokens: the token endpoint client, the token store,
+//!   JWT claims, and one token provider per mailbox shared by its checks.
 //!
 //! The binary (`main.rs`) only wires these together.
 

@@ -1,7 +1,10 @@
 //! OAuth2 for the authenticated checks: the Microsoft identity platform v2.0
-//! token endpoint ([`endpoint`]) and the on-disk refresh token store
-//! ([`store`]), and reading an access token's claims ([`jwt`]). Secrets live in `secrecy` types, whose `Debug` is redacted;
-//! nothing in this module logs a secret or puts one in an error.
+//! token endpoint ([`endpoint`]), the on-disk refresh token store
+//! ([`store`]), reading an access token's claims ([`jwt`]), and the
+//! per-mailbox token source that ties them together ([`provider`]).
+//!
+//! Secrets live in `secrecy` types, whose `Debug` is redacted; nothing here
+//! logs a secret or puts one in an error, a metric or a label.
 
 pub mod endpoint;
 pub mod jwt;
