@@ -375,6 +375,7 @@ async fn xoauth2_against_dovecot_and_postfix() {
     );
 
     // A token the servers accept: every check authenticates and reads the inbox.
+    // The four checks run at the same time: one refresh in flight, one token shared.
     let good = TokenServer::start(
         &pki,
         Behaviour::Issue {
@@ -385,22 +386,26 @@ async fn xoauth2_against_dovecot_and_postfix() {
     )
     .await;
     let checks = support::checks_from_yaml(dir, &(setup(dir, &good.authority(), "refresh_token") + &mail_checks));
-    for check in &checks {
-        let obs = run_check(check).await;
+    for entry in ece_o365_exporter::report::run_all(&checks).await {
+        let obs = &entry.observation;
         assert!(
             obs.outcome.is_ok(),
             "{}: {:?} in {:?}\n{}\n{}",
-            check.meta.name,
+            entry.meta.name,
             obs.outcome,
             obs.failed_phase,
             dovecot.log_tail(20),
             postfix.log_tail(20)
         );
-        if check.meta.kind != ece_o365_exporter::reason::Kind::Smtp {
-            assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 0)), "{}", check.meta.name);
+        if entry.meta.kind != ece_o365_exporter::reason::Kind::Smtp {
+            assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 0)), "{}", entry.meta.name);
         }
     }
-    assert_eq!(good.requests().len(), 1, "one token for the mailbox, shared by its four checks");
+    assert_eq!(
+        good.requests().len(),
+        1,
+        "one token for the mailbox, shared by its four concurrent checks"
+    );
 
     // A token signed with another key: each server refuses it.
     let forged = OAuthKey {
