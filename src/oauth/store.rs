@@ -404,6 +404,14 @@ fn failpoint(step: &'static str) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// The in-progress set is process-wide: tests that save, or inspect it,
+    /// run one at a time so none sees another's save in flight.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     const SECRET: &str = "0.AXsecret-refresh-token-VALUE";
 
     fn token(value: &str, rotated_at: i64) -> StoredToken {
@@ -436,6 +444,7 @@ mod tests {
 
     #[test]
     fn round_trip() {
+        let _serial = serial();
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
         store.save(&token(SECRET, 1_700_000_000)).unwrap();
@@ -461,12 +470,14 @@ mod tests {
 
     #[test]
     fn missing_file_is_none() {
+        let _serial = serial();
         let dir = tempfile::tempdir().unwrap();
         assert!(store_in(&dir).load().unwrap().is_none());
     }
 
     #[test]
     fn corrupt_file_is_corrupt_and_not_echoed() {
+        let _serial = serial();
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
         let cases = [
@@ -500,6 +511,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn saved_file_is_mode_0600_even_over_a_wider_file() {
+        let _serial = serial();
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
@@ -512,6 +524,7 @@ mod tests {
 
     #[test]
     fn unwritable_location_fails_with_token_store_unwritable() {
+        let _serial = serial();
         let dir = tempfile::tempdir().unwrap();
         // Root ignores directory permissions, so make the parent a regular
         // file: every create beneath it fails (ENOTDIR).
@@ -541,6 +554,7 @@ mod tests {
 
     #[test]
     fn a_failed_step_keeps_the_old_token_and_leaves_no_temp_file() {
+        let _serial = serial();
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
         store.save(&token("old-token", 1)).unwrap();
@@ -561,6 +575,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_failed_directory_sync_reports_but_the_new_token_is_in_place() {
+        let _serial = serial();
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
         store.save(&token("old-token", 1)).unwrap();
@@ -582,6 +597,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn read_only_directory_keeps_the_old_token_when_unprivileged() {
+        let _serial = serial();
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("ro");
@@ -601,6 +617,7 @@ mod tests {
 
     #[test]
     fn debug_does_not_reveal_the_token() {
+        let _serial = serial();
         let t = token(SECRET, 1);
         let text = format!("{t:?} {t:#?}");
         assert!(!text.contains(SECRET), "{text}");
@@ -609,6 +626,7 @@ mod tests {
 
     #[test]
     fn stale_temp_files_are_removed_by_load_and_save() {
+        let _serial = serial();
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
         let me = std::process::id();
@@ -650,6 +668,7 @@ mod tests {
 
     #[test]
     fn a_save_in_progress_in_this_process_is_not_stale() {
+        let _serial = serial();
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(&dir);
         let name = OsString::from(format!(".token.json.tmp-{}-424242", std::process::id()));
