@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use ece_o365_exporter::config::Config;
 use ece_o365_exporter::logging::{self, LogFormat};
 use ece_o365_exporter::metrics::Metrics;
+use ece_o365_exporter::oauth::init;
 use ece_o365_exporter::{REVISION, VERSION, checks, http, report, scheduler};
 
 /// Exit code for a configuration that cannot be used.
@@ -61,12 +62,28 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// OAuth2 token tools.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
 }
 
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Validate the configuration file and exit 0 (valid) or 2 (invalid).
     Check,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Bootstrap a mailbox's refresh token with the device code flow and write its token store:
+    /// exit 0 (stored), 1 (failed or refused) or 2 (bad config or mailbox).
+    Init {
+        /// The mailbox, by its `name` under `mailboxes:` (grant: refresh_token).
+        #[arg(long, value_name = "NAME")]
+        mailbox: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -95,6 +112,9 @@ fn main() -> ExitCode {
             Command::Config {
                 command: ConfigCommand::Check,
             } => config_check(&cli.global),
+            Command::Token {
+                command: TokenCommand::Init { mailbox },
+            } => token_init(&cli.global, &mailbox).await,
         }
     })
 }
@@ -118,6 +138,29 @@ fn config_check(global: &GlobalArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+async fn token_init(global: &GlobalArgs, mailbox: &str) -> ExitCode {
+    let cfg = match Config::load(&global.config_file) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    let result = async {
+        let mailbox = init::find_mailbox(&cfg, mailbox)?;
+        let endpoint = init::endpoint(&mailbox, &cfg.global.extra_ca)?;
+        init::device_code_init(&mailbox, &endpoint, &cfg.file, &mut std::io::stdout()).await
+    }
+    .await;
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
     }
 }
 

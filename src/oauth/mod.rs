@@ -7,6 +7,7 @@
 //! logs a secret or puts one in an error, a metric or a label.
 
 pub mod endpoint;
+pub mod init;
 pub mod jwt;
 pub mod provider;
 pub mod store;

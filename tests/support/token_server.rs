@@ -159,6 +159,8 @@ struct State {
     script: VecDeque<Behaviour>,
     requests: Vec<Recorded>,
     issued: usize,
+    /// `interval` and `expires_in` of device code answers; None: 5 and 900.
+    device_timing: Option<(u64, u64)>,
 }
 
 /// Counters the tests look at.
@@ -241,6 +243,12 @@ impl TokenServer {
         self.lock().script.extend(steps);
     }
 
+    /// Later device code answers carry this `interval` and `expires_in`
+    /// (seconds) instead of 5 and 900.
+    pub fn set_device_timing(&self, interval: u64, expires_in: u64) {
+        self.lock().device_timing = Some((interval, expires_in));
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()
     }
@@ -269,7 +277,7 @@ async fn handle(state: Arc<Mutex<State>>, stats: Arc<Stats>, req: Request<Incomi
     let form = parse_form(&String::from_utf8_lossy(&body));
     let scope = form.iter().find(|(k, _)| k == "scope").map(|(_, v)| v.clone());
     let device = path.ends_with("/oauth2/v2.0/devicecode");
-    let (behaviour, n) = {
+    let (behaviour, n, (interval, expires_in)) = {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
         st.requests.push(Recorded {
             method: method.clone(),
@@ -287,7 +295,7 @@ async fn handle(state: Arc<Mutex<State>>, stats: Arc<Stats>, req: Request<Incomi
         } else {
             st.script.pop_front().unwrap_or(default)
         };
-        (behaviour, st.issued)
+        (behaviour, st.issued, st.device_timing.unwrap_or((5, 900)))
     };
     if method != "POST" || !(device || path.ends_with("/oauth2/v2.0/token")) {
         return Ok(json_answer(
@@ -307,8 +315,8 @@ async fn handle(state: Arc<Mutex<State>>, stats: Arc<Stats>, req: Request<Incomi
                     "user_code": USER_CODE,
                     "device_code": DEVICE_CODE,
                     "verification_uri": "https://microsoft.com/devicelogin",
-                    "expires_in": 900,
-                    "interval": 5,
+                    "expires_in": expires_in,
+                    "interval": interval,
                     "message": format!("To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code {USER_CODE} to authenticate."),
                 }),
             );
