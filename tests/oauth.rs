@@ -433,3 +433,66 @@ async fn xoauth2_against_dovecot_and_postfix() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imap_without_sasl_ir_uses_a_continuation_and_reads_the_inbox() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let jwt = delegated_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
+    let tokens = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: jwt,
+            expires_in: 3600,
+            rotate: false,
+        },
+    )
+    .await;
+    for sasl_ir in [false, true] {
+        let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+        m.sasl_ir = sasl_ir;
+        let imap = servers::imap(m).await;
+        let yaml = setup(dir, &tokens.authority(), "refresh_token")
+            + &format!(
+                "  - name: imap-support\n    kind: imap\n    target: {}\n    server_name: localhost\n    mailbox: support\n",
+                imap.target()
+            );
+        let obs = support::run_first(dir, &yaml).await;
+        assert!(obs.outcome.is_ok(), "sasl_ir={sasl_ir}: {:?}", obs.outcome);
+        assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 17)));
+        let phases: Vec<Phase> = obs.phases.iter().map(|(p, _)| *p).collect();
+        assert!(
+            phases.ends_with(&[Phase::TokenRequest, Phase::Auth, Phase::Select, Phase::Quit]),
+            "{phases:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_mailbox_takes_the_delegates_token() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let scp = "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send";
+    for (token_user, want) in [("ece-service@contoso.com", Ok(())), (ADDRESS, Err(Reason::TokenWrongUser))] {
+        let jwt = delegated_jwt(&key(), token_user, scp, 3600);
+        let tokens = TokenServer::start(
+            &pki,
+            Behaviour::Issue {
+                access_token: jwt,
+                expires_in: 3600,
+                rotate: false,
+            },
+        )
+        .await;
+        let yaml = setup(dir, &tokens.authority(), "refresh_token").replace(
+            "    tenant: contoso\n    grant:",
+            "    auth_user: ece-service@contoso.com\n    tenant: contoso\n    grant:",
+        ) + token_check();
+        assert!(yaml.contains("auth_user: ece-service@contoso.com"), "{yaml}");
+        let obs = support::run_first(dir, &yaml).await;
+        match want {
+            Ok(()) => assert!(obs.outcome.is_ok(), "{:?}", obs.outcome),
+            Err(reason) => assert_fails(&obs, reason),
+        }
+    }
+}

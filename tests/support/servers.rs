@@ -87,6 +87,8 @@ pub struct Mail {
     /// SMTP: the replies to AUTH, in order; after a `334` the client's next
     /// line gets the next reply. Default: `235` at once.
     pub auth_replies: &'static [&'static str],
+    /// IMAP: advertise SASL-IR (initial response on the AUTHENTICATE line).
+    pub sasl_ir: bool,
 }
 
 impl Mail {
@@ -100,6 +102,7 @@ impl Mail {
             inject_after_starttls: None,
             before_capability: None,
             auth_replies: &["235 2.7.0 Authentication successful"],
+            sasl_ir: true,
         }
     }
 
@@ -219,7 +222,10 @@ async fn imap_session(stream: TcpStream, m: Mail) -> io::Result<()> {
                 if tls_on {
                     caps.push_str(" AUTH=PLAIN AUTH=XOAUTH2");
                 }
-                caps.push_str(" SASL-IR UIDPLUS MOVE ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+");
+                if m.sasl_ir {
+                    caps.push_str(" SASL-IR");
+                }
+                caps.push_str(" UIDPLUS MOVE ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+");
                 send(&mut conn, format!("{caps}\r\n{tag} OK CAPABILITY completed.\r\n").as_bytes()).await?;
             }
             "STARTTLS" if m.accept_starttls => {
@@ -230,6 +236,40 @@ async fn imap_session(stream: TcpStream, m: Mail) -> io::Result<()> {
                 tls_on = true;
             }
             "STARTTLS" => send(&mut conn, format!("{tag} BAD Command received in Invalid state.\r\n").as_bytes()).await?,
+            "AUTHENTICATE" => {
+                let initial = words.nth(1).map(str::to_string);
+                let response = match initial {
+                    Some(_) if !m.sasl_ir => {
+                        send(&mut conn, format!("{tag} BAD SASL-IR is not supported\r\n").as_bytes()).await?;
+                        continue;
+                    }
+                    Some(ir) => ir,
+                    None => {
+                        send(&mut conn, b"+ \r\n").await?;
+                        recv(&mut conn).await?.unwrap_or_default()
+                    }
+                };
+                let reply = if response.is_empty() {
+                    "NO AUTHENTICATE failed."
+                } else {
+                    "OK AUTHENTICATE completed."
+                };
+                send(&mut conn, format!("{tag} {reply}\r\n").as_bytes()).await?;
+            }
+            "STATUS" => {
+                send(
+                    &mut conn,
+                    format!("* STATUS INBOX (MESSAGES 17 UNSEEN 2)\r\n{tag} OK STATUS completed.\r\n").as_bytes(),
+                )
+                .await?
+            }
+            "EXAMINE" => {
+                send(
+                    &mut conn,
+                    format!("* 17 EXISTS\r\n{tag} OK [READ-ONLY] EXAMINE completed.\r\n").as_bytes(),
+                )
+                .await?
+            }
             "LOGOUT" => {
                 return send(
                     &mut conn,
