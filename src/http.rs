@@ -1,10 +1,11 @@
-//! The web endpoint: `/metrics`, `/-/healthy`, `/-/ready` and a small status
-//! page at `/`. It only reads what the scheduler already recorded: a scrape
+//! The web endpoint: `/metrics`, `/-/healthy`, `/-/ready`, `POST /-/reload`
+//! and a small status page at `/`. It only reads what the scheduler already recorded: a scrape
 //! never runs a check, and no request can name a target (no SSRF surface).
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::agent::ReloadSender;
 use crate::metrics::Metrics;
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -27,8 +29,10 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the handlers read.
 pub struct AppState {
     pub metrics: Arc<Metrics>,
-    /// How many checks are configured (for readiness).
-    pub configured: usize,
+    /// How many checks are configured (for readiness); updated on reload.
+    pub configured: AtomicUsize,
+    /// Where `POST /-/reload` sends its request; None disables the endpoint.
+    pub reload: Option<ReloadSender>,
 }
 
 /// Serves until `shutdown` is cancelled.
@@ -52,7 +56,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Cancel
         conns.spawn(async move {
             let service = service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, &req)) }
+                async move { Ok::<_, Infallible>(route(&state, &req).await) }
             });
             let conn = http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -73,7 +77,10 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Cancel
     while conns.join_next().await.is_some() {}
 }
 
-fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.uri().path() == "/-/reload" {
+        return reload(state, req).await;
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Only GET and HEAD are supported.\n");
         r.headers_mut().insert("allow", HeaderValue::from_static("GET, HEAD"));
@@ -88,12 +95,13 @@ fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         "/-/healthy" => text(StatusCode::OK, "Healthy.\n"),
         "/-/ready" => {
             let ran = state.metrics.last_results().len();
-            if ran >= state.configured {
+            let configured = state.configured.load(Ordering::SeqCst);
+            if ran >= configured {
                 text(StatusCode::OK, "Ready: every check has run.\n")
             } else {
                 text(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    &format!("Not ready: {ran} of {} checks have run.\n", state.configured),
+                    &format!("Not ready: {ran} of {configured} checks have run.\n"),
                 )
             }
         }
@@ -104,6 +112,31 @@ fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
             r
         }
         _ => text(StatusCode::NOT_FOUND, "Not found. Try /metrics.\n"),
+    }
+}
+
+/// `POST /-/reload`: reloads the configuration file; 200 with what changed,
+/// or 500 with the file/line/field error (the old configuration keeps running).
+async fn reload(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::POST {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Use POST to reload the configuration.\n");
+        r.headers_mut().insert("allow", HeaderValue::from_static("POST"));
+        return r;
+    }
+    let Some(sender) = &state.reload else {
+        return text(StatusCode::NOT_FOUND, "Reloading is not enabled.\n");
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if sender.send(Some(tx)).await.is_err() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down.\n");
+    }
+    match rx.await {
+        Ok(Ok(message)) => text(StatusCode::OK, &message),
+        Ok(Err(error)) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Reload failed; the last good configuration keeps running.\n{error}"),
+        ),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down.\n"),
     }
 }
 
@@ -150,7 +183,7 @@ fn status_page(state: &AppState) -> String {
         html,
         "</table><p>{} of {} checks have run.</p></body></html>",
         state.metrics.last_results().len(),
-        state.configured
+        state.configured.load(Ordering::SeqCst)
     );
     html
 }

@@ -19,6 +19,8 @@
 //! - [`http`]: `/metrics`, health, readiness and a status page; never runs a check.
 //! - [`report`]: the `check` subcommand's table and JSON.
 //! - [`logging`]: logfmt or JSON log lines.
+//! - [`agent`]: the configuration lifecycle: start, reload (keeping the last
+//!   good configuration), stop.
 //! - [`oauth`]: OAuth2 tokens: the token endpoint client, the token store,
 //!   JWT claims, and one token provider per mailbox shared by its checks.
 //!
@@ -26,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod checks;
 pub mod config;
 pub mod http;

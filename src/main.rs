@@ -5,16 +5,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
+use ece_o365_exporter::agent::{Agent, ReloadSender};
 use ece_o365_exporter::config::Config;
 use ece_o365_exporter::logging::{self, LogFormat};
 use ece_o365_exporter::metrics::Metrics;
 use ece_o365_exporter::oauth::init;
-use ece_o365_exporter::{REVISION, VERSION, checks, http, report, scheduler};
+use ece_o365_exporter::{REVISION, VERSION, checks, http, report};
 
 /// Exit code for a configuration that cannot be used.
 const EXIT_BAD_CONFIG: u8 = 2;
@@ -182,12 +184,15 @@ async fn check(global: &GlobalArgs, output: Output) -> ExitCode {
 }
 
 async fn run(global: &GlobalArgs) -> ExitCode {
-    let (cfg, checks) = match load(global) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
+    let cfg = match Config::load(&global.config_file) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
     };
-    match serve(global, cfg, checks).await {
-        Ok(()) => ExitCode::SUCCESS,
+    match serve(global, cfg).await {
+        Ok(code) => code,
         Err(e) => {
             tracing::error!("{e:#}");
             ExitCode::FAILURE
@@ -195,31 +200,61 @@ async fn run(global: &GlobalArgs) -> ExitCode {
     }
 }
 
-async fn serve(global: &GlobalArgs, cfg: Config, checks: Vec<checks::ScheduledCheck>) -> anyhow::Result<()> {
+async fn serve(global: &GlobalArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     let addr = listen_addr(&global.listen_address)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().context("listener address")?;
-    let metrics = Arc::new(Metrics::new(VERSION, REVISION));
-    metrics.configured(&cfg);
     let shutdown = CancellationToken::new();
-    tracing::info!(version = VERSION, revision = REVISION, config = %cfg.file.display(), checks = checks.len(), "starting");
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
+    let state = Arc::new(http::AppState {
+        metrics: Arc::new(Metrics::new(VERSION, REVISION)),
+        configured: AtomicUsize::new(0),
+        reload: Some(reload_tx.clone()),
+    });
+    let file = cfg.file.clone();
+    let agent = match Agent::start(cfg, state.clone(), shutdown.clone()).await {
+        Ok(agent) => agent,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_CONFIG));
+        }
+    };
+    tracing::info!(version = VERSION, revision = REVISION, config = %file.display(), checks = state.configured.load(Ordering::SeqCst), "starting");
     tracing::info!(address = %local, "listening");
 
-    let state = Arc::new(http::AppState {
-        metrics: metrics.clone(),
-        configured: checks.len(),
-    });
     let server = tokio::spawn(http::serve(listener, state, shutdown.clone()));
-    let scheduler = tokio::spawn(scheduler::run(checks, metrics, shutdown.clone()));
+    let reloads = tokio::spawn(agent.serve_reloads(reload_rx, shutdown.clone()));
+    tokio::spawn(forward_hangups(reload_tx));
 
     wait_for_signal().await;
     tracing::info!("shutting down");
     shutdown.cancel();
-    let _ = scheduler.await;
+    let _ = reloads.await;
     let _ = server.await;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGHUP reloads the configuration, as in every Prometheus exporter.
+async fn forward_hangups(reloads: ReloadSender) {
+    #[cfg(unix)]
+    {
+        let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; use POST /-/reload");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            if reloads.send(None).await.is_err() {
+                break;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(reloads);
 }
 
 /// `:9865` means every interface, as in the Go exporters.

@@ -139,6 +139,8 @@ pub struct Metrics {
     refresh_rotated: Family<MailboxLabels, Gauge>,
     secret_expiry: Family<SecretLabels, Gauge>,
     mailbox_messages: Family<FolderLabels, Gauge>,
+    reload_ok: Gauge,
+    reload_time: FloatGauge,
     info: Mutex<HashMap<String, InfoState>>,
     last: Mutex<BTreeMap<String, LastResult>>,
 }
@@ -176,6 +178,8 @@ impl Metrics {
             refresh_rotated: Family::default(),
             secret_expiry: Family::default(),
             mailbox_messages: Family::default(),
+            reload_ok: Gauge::default(),
+            reload_time: FloatGauge::default(),
             info: Mutex::default(),
             last: Mutex::default(),
             registry: Registry::default(),
@@ -253,6 +257,16 @@ impl Metrics {
             "Messages in the folder (IMAP STATUS or POP3 STAT); a growing inbox means ECE stopped retrieving",
             m.mailbox_messages.clone(),
         );
+        registry.register(
+            "config_last_reload_successful",
+            "1 if the last load of the configuration succeeded; 0 while a bad file is kept out",
+            m.reload_ok.clone(),
+        );
+        registry.register(
+            "config_last_reload_success_timestamp_seconds",
+            "When the configuration was last loaded successfully",
+            m.reload_time.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -272,6 +286,7 @@ impl Metrics {
 
     /// Publishes what the configuration says (client secret expiry dates).
     pub fn configured(&self, config: &crate::config::Config) {
+        self.secret_expiry.clear();
         for t in &config.tenants {
             if let Some(expires) = t.client_secret_expires {
                 self.secret_expiry
@@ -281,6 +296,65 @@ impl Metrics {
                     })
                     .set(expires);
             }
+        }
+    }
+
+    /// Drops every series of a check that was removed or changed by a reload.
+    pub fn forget(&self, meta: &CheckMeta) {
+        let kind_labels = KindLabels {
+            check: meta.name.clone(),
+            kind: meta.kind,
+        };
+        let check = CheckLabels { check: meta.name.clone() };
+        self.success.remove(&target_labels(meta));
+        self.duration.remove(&kind_labels);
+        self.runs.remove(&kind_labels);
+        for phase in Phase::ALL {
+            self.phase_duration.remove(&PhaseLabels {
+                check: meta.name.clone(),
+                kind: meta.kind,
+                phase: *phase,
+            });
+        }
+        for reason in crate::reason::Reason::ALL {
+            self.failures.remove(&ReasonLabels {
+                check: meta.name.clone(),
+                kind: meta.kind,
+                reason: *reason,
+            });
+        }
+        for family in [&self.last_run, &self.last_success] {
+            family.remove(&check);
+        }
+        for family in [&self.cert_expiry, &self.dns_answers] {
+            family.remove(&check);
+        }
+        for list in [
+            crate::checks::smtp::WATCHED,
+            crate::checks::imap::WATCHED,
+            crate::checks::pop3::WATCHED,
+        ] {
+            for cap in list {
+                self.capability.remove(&CapabilityLabels {
+                    check: meta.name.clone(),
+                    capability: (*cap).to_string(),
+                });
+            }
+        }
+        self.replace_info(&meta.name, None, None);
+        if let Ok(mut info) = self.info.lock() {
+            info.remove(&meta.name);
+        }
+        if let Ok(mut last) = self.last.lock() {
+            last.remove(&meta.name);
+        }
+    }
+
+    /// Records the outcome of loading the configuration (at start or on reload).
+    pub fn config_loaded(&self, ok: bool) {
+        self.reload_ok.set(i64::from(ok));
+        if ok {
+            self.reload_time.set(unix_seconds(std::time::SystemTime::now()));
         }
     }
 

@@ -1,16 +1,20 @@
 //! Runs every check on its own schedule: one task per check, first run at
 //! start, then every `interval` with jitter so checks spread out; one run of
-//! a check at a time; each result handed to [`Metrics`]. Stops when the
+//! a check at a time; each result handed to [`Metrics`]. A reload swaps the
+//! set of checks without touching the unchanged ones. Stops when the
 //! shutdown token is cancelled, abandoning runs in flight.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
-use tokio::task::JoinSet;
+use std::collections::HashMap;
+
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::checks::{ScheduledCheck, run_check};
+use crate::checks::{CheckMeta, ScheduledCheck, run_check};
+use crate::config::CheckConfig;
 use crate::metrics::Metrics;
 use crate::observation::Observation;
 
@@ -19,18 +23,99 @@ const JITTER_FRACTION: f64 = 0.1;
 /// ...and in absolute terms, so long intervals stay predictable.
 const MAX_JITTER: Duration = Duration::from_secs(5);
 
-/// Runs `checks` until `shutdown` is cancelled.
-pub async fn run(checks: Vec<ScheduledCheck>, metrics: Arc<Metrics>, shutdown: CancellationToken) {
-    let mut tasks = JoinSet::new();
-    for check in checks {
-        metrics.declare(&check.meta);
-        tasks.spawn(run_one(check, metrics.clone(), shutdown.clone()));
+/// The running checks, one task each. A reload hands it the new set with
+/// [`Scheduler::apply`].
+pub struct Scheduler {
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    running: HashMap<String, Running>,
+}
+
+struct Running {
+    config: CheckConfig,
+    meta: Arc<CheckMeta>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// What a reload changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub kept: usize,
+    pub started: usize,
+    pub stopped: usize,
+}
+
+impl Scheduler {
+    pub fn new(metrics: Arc<Metrics>, shutdown: CancellationToken) -> Self {
+        Scheduler {
+            metrics,
+            shutdown,
+            running: HashMap::new(),
+        }
     }
-    while let Some(done) = tasks.join_next().await {
-        if let Err(e) = done
+
+    /// How many checks run.
+    pub fn len(&self) -> usize {
+        self.running.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// Makes exactly `checks` run. A check whose configuration is unchanged
+    /// keeps its task, schedule and series; a changed one is restarted; a
+    /// removed one is stopped and its series disappear.
+    pub async fn apply(&mut self, checks: Vec<(CheckConfig, ScheduledCheck)>) -> Applied {
+        let mut applied = Applied::default();
+        let mut next = HashMap::with_capacity(checks.len());
+        for (config, check) in checks {
+            if let Some(old) = self.running.remove(&config.name) {
+                if old.config == config {
+                    applied.kept += 1;
+                    next.insert(config.name.clone(), old);
+                    continue;
+                }
+                self.retire(old).await;
+                applied.stopped += 1;
+            }
+            applied.started += 1;
+            next.insert(config.name.clone(), self.spawn(config, check));
+        }
+        for (_, old) in std::mem::take(&mut self.running) {
+            self.retire(old).await;
+            applied.stopped += 1;
+        }
+        self.running = next;
+        applied
+    }
+
+    fn spawn(&self, config: CheckConfig, check: ScheduledCheck) -> Running {
+        self.metrics.declare(&check.meta);
+        let stop = self.shutdown.child_token();
+        let meta = check.meta.clone();
+        let task = tokio::spawn(run_one(check, self.metrics.clone(), stop.clone()));
+        Running { config, meta, stop, task }
+    }
+
+    /// Stops a check and, once its task is gone (so no late result can
+    /// bring them back), drops its series.
+    async fn retire(&self, old: Running) {
+        old.stop.cancel();
+        if let Err(e) = old.task.await
             && e.is_panic()
         {
-            tracing::error!(error = %e, "a check task panicked");
+            tracing::error!(check = %old.meta.name, error = %e, "a check task panicked");
+        }
+        self.metrics.forget(&old.meta);
+    }
+
+    /// Stops every check and waits for the tasks to end.
+    pub async fn stop(self) {
+        for (_, r) in self.running {
+            r.stop.cancel();
+            let _ = r.task.await;
         }
     }
 }

@@ -17,11 +17,13 @@ pub mod token;
 
 mod mail;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls_pki_types::CertificateDer;
 use tracing::Instrument;
 
 use crate::config::{CheckConfig, Config, ConfigError, Mailbox};
@@ -59,24 +61,44 @@ pub struct ScheduledCheck {
     pub check: Arc<dyn Check>,
 }
 
-/// Shared state while building checks from a config.
+/// The token providers of the mailboxes, kept across reloads so that a
+/// cached access token survives a reload that leaves its mailbox unchanged.
 #[derive(Default)]
-pub struct BuildContext {
+pub struct Providers {
+    by_mailbox: HashMap<String, ProviderEntry>,
+}
+
+/// A provider and what it was built from; reused only while both are unchanged.
+#[derive(Clone)]
+struct ProviderEntry {
+    mailbox: Mailbox,
+    extra_ca: Arc<Vec<CertificateDer<'static>>>,
+    provider: Arc<TokenProvider>,
+}
+
+/// Shared state while building checks from a config.
+pub struct BuildContext<'p> {
     pub tls: ClientConfigCache,
     /// CAs trusted in addition to the system roots, for the token endpoint too.
-    pub extra_ca: Arc<Vec<rustls_pki_types::CertificateDer<'static>>>,
-    /// One token provider per mailbox, shared by all its checks.
-    providers: std::collections::HashMap<String, Arc<TokenProvider>>,
+    pub extra_ca: Arc<Vec<CertificateDer<'static>>>,
+    providers: &'p mut Providers,
+    /// The mailboxes this build used, so providers of removed ones are dropped.
+    used: Vec<String>,
 }
 
 /// How long one request to the token endpoint may take.
 const TOKEN_ENDPOINT_TIMEOUT: Duration = Duration::from_secs(30);
 
-impl BuildContext {
-    /// The mailbox's token provider, created on first use.
+impl BuildContext<'_> {
+    /// The mailbox's token provider: the existing one when the mailbox and
+    /// the trusted CAs are unchanged, a new one otherwise.
     pub fn provider(&mut self, mailbox: &Arc<Mailbox>) -> Result<Arc<TokenProvider>, BuildError> {
-        if let Some(p) = self.providers.get(&mailbox.name) {
-            return Ok(p.clone());
+        self.used.push(mailbox.name.clone());
+        if let Some(entry) = self.providers.by_mailbox.get(&mailbox.name)
+            && entry.mailbox == *mailbox.as_ref()
+            && entry.extra_ca == self.extra_ca
+        {
+            return Ok(entry.provider.clone());
         }
         let tenant = &mailbox.tenant;
         let tls = self.tls.get(&self.extra_ca)?;
@@ -89,7 +111,12 @@ impl BuildContext {
         )
         .map_err(|e| BuildError::TokenEndpoint(e.to_string()))?;
         let provider = Arc::new(TokenProvider::new(mailbox.clone(), endpoint));
-        self.providers.insert(mailbox.name.clone(), provider.clone());
+        let entry = ProviderEntry {
+            mailbox: mailbox.as_ref().clone(),
+            extra_ca: self.extra_ca.clone(),
+            provider: provider.clone(),
+        };
+        self.providers.by_mailbox.insert(mailbox.name.clone(), entry);
         Ok(provider)
     }
 }
@@ -107,7 +134,7 @@ pub enum BuildError {
     Mismatch,
 }
 
-type Builder = fn(&CheckConfig, &mut BuildContext) -> Result<Box<dyn Check>, BuildError>;
+type Builder = fn(&CheckConfig, &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError>;
 
 /// The registration table: which builder makes which kind.
 pub const REGISTRY: &[(Kind, Builder)] = &[
@@ -122,11 +149,22 @@ pub const REGISTRY: &[(Kind, Builder)] = &[
 
 /// Builds every configured check. Errors name the file and the check.
 pub fn build_all(config: &Config) -> Result<Vec<ScheduledCheck>, ConfigError> {
-    let mut ctx = BuildContext {
-        extra_ca: config.global.extra_ca.clone(),
-        ..BuildContext::default()
+    build_with(config, &mut Providers::default())
+}
+
+/// Builds every configured check, reusing the token providers of unchanged
+/// mailboxes (a reload). Nothing in `providers` changes unless the build succeeds.
+pub fn build_with(config: &Config, providers: &mut Providers) -> Result<Vec<ScheduledCheck>, ConfigError> {
+    let mut next = Providers {
+        by_mailbox: providers.by_mailbox.clone(),
     };
-    config
+    let mut ctx = BuildContext {
+        tls: ClientConfigCache::default(),
+        extra_ca: config.global.extra_ca.clone(),
+        providers: &mut next,
+        used: Vec::new(),
+    };
+    let checks = config
         .checks
         .iter()
         .enumerate()
@@ -156,7 +194,12 @@ pub fn build_all(config: &Config) -> Result<Vec<ScheduledCheck>, ConfigError> {
                 check: Arc::from(check),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    let used = std::mem::take(&mut ctx.used);
+    drop(ctx);
+    next.by_mailbox.retain(|name, _| used.contains(name));
+    *providers = next;
+    Ok(checks)
 }
 
 /// Runs a check once under its timeout. Never panics on what a server does,

@@ -72,7 +72,7 @@ impl fmt::Display for Target {
 }
 
 /// TLS client settings of one check.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TlsSettings {
     /// Name for SNI and certificate verification; defaults to the target host.
     pub server_name: Option<String>,
@@ -97,7 +97,7 @@ pub struct CheckConfig {
 }
 
 /// The kind-specific part of a check.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum CheckSettings {
     Dns {
         query: String,
@@ -120,6 +120,20 @@ pub enum CheckSettings {
     },
     /// A token refresh for the check's mailbox.
     Token,
+}
+
+/// Two checks are the same when everything that changes what they do is
+/// the same; where they are written in the file (`loc`) does not count, so a
+/// reload that only moves a check keeps it running.
+impl PartialEq for CheckConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.kind == other.kind
+            && self.interval == other.interval
+            && self.timeout == other.timeout
+            && self.settings == other.settings
+            && self.mailbox.as_deref() == other.mailbox.as_deref()
+    }
 }
 
 impl CheckConfig {

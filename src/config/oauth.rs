@@ -57,7 +57,7 @@ impl SecretSource {
 }
 
 /// An app registration in one tenant.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Tenant {
     pub name: String,
     pub tenant_id: String,
@@ -70,7 +70,7 @@ pub struct Tenant {
 }
 
 /// A mailbox and how its tokens are obtained.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Mailbox {
     pub name: String,
     pub address: String,

@@ -1,0 +1,107 @@
+//! The running agent's configuration lifecycle: it starts the checks of a
+//! configuration and, on reload (SIGHUP or `POST /-/reload`), loads the file
+//! again and swaps the set of checks. A file that does not load changes
+//! nothing: the last good configuration keeps running and
+//! `ece_o365_config_last_reload_successful` drops to 0. Token providers of
+//! unchanged mailboxes carry over, so a reload does not cost a token.
+//!
+//! It does not listen for signals or requests itself: `main` wires those to
+//! [`Agent::reload`] through a [`ReloadRequest`] channel.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::checks::{Providers, build_with};
+use crate::config::{Config, ConfigError};
+use crate::http::AppState;
+use crate::metrics::Metrics;
+use crate::scheduler::{Applied, Scheduler};
+
+/// A request to reload; the sender (if any) gets the outcome as text for the HTTP answer.
+pub type ReloadRequest = Option<oneshot::Sender<Result<String, String>>>;
+/// Where reload requests are sent.
+pub type ReloadSender = mpsc::Sender<ReloadRequest>;
+
+pub struct Agent {
+    file: PathBuf,
+    scheduler: Scheduler,
+    providers: Providers,
+    metrics: Arc<Metrics>,
+    state: Arc<AppState>,
+}
+
+impl Agent {
+    /// Starts the checks of `config`.
+    pub async fn start(config: Config, state: Arc<AppState>, shutdown: CancellationToken) -> Result<Agent, ConfigError> {
+        let metrics = state.metrics.clone();
+        let mut agent = Agent {
+            file: config.file.clone(),
+            scheduler: Scheduler::new(metrics.clone(), shutdown),
+            providers: Providers::default(),
+            metrics,
+            state,
+        };
+        agent.swap_in(config).await?;
+        Ok(agent)
+    }
+
+    /// Loads the configuration file again and swaps the checks. On error the
+    /// running checks are untouched.
+    pub async fn reload(&mut self) -> Result<Applied, ConfigError> {
+        let loaded = Config::load(&self.file);
+        match loaded {
+            Ok(config) => self.swap_in(config).await,
+            Err(e) => {
+                self.metrics.config_loaded(false);
+                Err(e)
+            }
+        }
+    }
+
+    async fn swap_in(&mut self, config: Config) -> Result<Applied, ConfigError> {
+        let checks = match build_with(&config, &mut self.providers) {
+            Ok(checks) => checks,
+            Err(e) => {
+                self.metrics.config_loaded(false);
+                return Err(e);
+            }
+        };
+        let applied = self.scheduler.apply(config.checks.iter().cloned().zip(checks).collect()).await;
+        self.metrics.configured(&config);
+        self.metrics.config_loaded(true);
+        self.state.configured.store(self.scheduler.len(), Ordering::SeqCst);
+        Ok(applied)
+    }
+
+    /// Answers reload requests until `shutdown`, then stops every check.
+    pub async fn serve_reloads(mut self, mut requests: mpsc::Receiver<ReloadRequest>, shutdown: CancellationToken) {
+        loop {
+            let request = tokio::select! {
+                r = requests.recv() => r,
+                () = shutdown.cancelled() => None,
+            };
+            let Some(reply) = request else { break };
+            let outcome = match self.reload().await {
+                Ok(a) => {
+                    tracing::info!(kept = a.kept, started = a.started, stopped = a.stopped, "configuration reloaded");
+                    Ok(format!(
+                        "Reloaded: {} checks kept, {} started, {} stopped.\n",
+                        a.kept, a.started, a.stopped
+                    ))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "configuration reload failed; the last good configuration keeps running");
+                    Err(format!("{e}\n"))
+                }
+            };
+            if let Some(reply) = reply {
+                let _ = reply.send(outcome);
+            }
+        }
+        self.scheduler.stop().await;
+    }
+}

@@ -1,0 +1,131 @@
+//! The agent binary as a child process for black-box tests: started on
+//! 127.0.0.1:0 (its address read from its log), scraped over plain HTTP, its
+//! exposition parsed, stopped with SIGTERM.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
+
+/// The agent as a child process, killed if a test fails midway.
+pub struct Agent {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    pub fn start(config: &Path, extra: &[&str]) -> Agent {
+        let mut child = Command::new(BIN)
+            .arg("--config.file")
+            .arg(config)
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the agent");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("address=").nth(1).or_else(|| line.split("\"address\":\"").nth(1)) {
+                    let addr: String = addr.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+                    let _ = tx.send(addr);
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the agent never said where it listens: {:?}", log.lock().unwrap()));
+        Agent {
+            child,
+            addr: addr.parse().expect("listen address"),
+            log,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        request(self.addr, "GET", path).await
+    }
+
+    /// Waits (bounded) until every check has run once.
+    pub async fn wait_ready(&self) {
+        for _ in 0..300 {
+            if self.get("/-/ready").await.0 == 200 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("never ready; log: {:#?}", self.log.lock().unwrap());
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// SIGTERM, then the exit status (bounded wait).
+    pub fn terminate(mut self) -> Option<i32> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the agent did not stop within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 client: status code and body.
+pub async fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect to the agent");
+    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// Parses the exposition into `name{labels}` -> value, labels in their order.
+pub fn parse(exposition: &str) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for line in exposition.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {line}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line}"));
+        assert!(out.insert(series.to_string(), value).is_none(), "duplicate series {series}");
+    }
+    out
+}
+
+/// The value of the one series whose name is `name` and that carries every label in `labels`.
+pub fn value(series: &HashMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let found: Vec<f64> = series
+        .iter()
+        .filter(|(k, _)| k.split('{').next() == Some(name) && labels.iter().all(|(l, v)| k.contains(&format!("{l}=\"{v}\""))))
+        .map(|(_, v)| *v)
+        .collect();
+    assert!(found.len() <= 1, "{name} {labels:?} matches {} series", found.len());
+    found.first().copied()
+}
