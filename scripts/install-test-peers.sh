@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the third-party servers used as peers by the interop tests
-# (tests/support/peers.rs): Dovecot 2.3 (IMAP + POP3) and Postfix 3.7.
+# Installs the third-party programs the tests talk to: Dovecot 2.3 (IMAP +
+# POP3) and Postfix 3.7 as interop peers (tests/support/peers.rs),
+# Prometheus and promtool (tests/prometheus.rs), and unshare (util-linux).
 #
 # Idempotent, non-interactive, run as root on Debian 12 (bookworm).
 # Installs nothing when every required command is already present.
@@ -19,6 +20,8 @@ REQUIRED=(
   "/usr/lib/dovecot/pop3:dovecot-pop3d"
   "/usr/sbin/postfix:postfix"
   "unshare:util-linux"
+  "/usr/bin/prometheus:prometheus"
+  "/usr/bin/promtool:prometheus"
 )
 
 have() {

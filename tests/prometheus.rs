@@ -1,0 +1,1131 @@
+//! The Prometheus side of the project: `prometheus/alerts.yaml` passes
+//! `promtool check rules` and its unit tests (`prometheus/alerts_test.yaml`),
+//! every failure reason is routed to exactly one alert that names it,
+//! `grafana/ece-o365-exporter.json` is a well-formed dashboard, and every
+//! dashboard and alert expression runs on a real Prometheus (Debian's
+//! `prometheus` package, see scripts/install-test-peers.sh) that scrapes the
+//! real agent checking in-process servers, with the alert rules loaded.
+//!
+//! Nothing here passes or fails on speed: the test waits (bounded) for
+//! conditions, never for a time.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
+use ece_o365_exporter::reason::Reason;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, date_time_ymd};
+use rustls::ServerConfig;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::Value;
+use support::agent::{self, Agent};
+use support::peers::{self, OAuthKey};
+use support::pki::{self, Leaf, Pki};
+use support::servers::{self, DnsMode, Mail};
+use support::token_server::{Behaviour, TokenServer};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::TlsAcceptor;
+
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+const PROMTOOL: &str = "/usr/bin/promtool";
+/// The scrape job name the alert rules and the dashboard assume.
+const JOB: &str = "ece-o365-exporter";
+/// The issuer of the certificate `tls-changing` switches to.
+const INSPECTION_CA: &str = "Contoso TLS Inspection CA";
+/// How long the end-to-end test waits for everything to show up before it fails.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+}
+
+fn tool(path: &str) -> &str {
+    assert!(
+        Path::new(path).exists(),
+        "{path} is missing: run scripts/install-test-peers.sh as root (it installs Debian's `prometheus` package)"
+    );
+    path
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+// ---------------------------------------------------------------------------
+// The rule files
+// ---------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct RuleFile {
+    groups: Vec<RuleGroup>,
+}
+
+#[derive(Deserialize)]
+struct RuleGroup {
+    rules: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+struct Rule {
+    alert: String,
+    expr: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct RuleTests {
+    tests: Vec<RuleTest>,
+}
+
+#[derive(Deserialize)]
+struct RuleTest {
+    #[serde(default)]
+    alert_rule_test: Vec<AlertTest>,
+}
+
+#[derive(Deserialize)]
+struct AlertTest {
+    alertname: String,
+    #[serde(default)]
+    exp_alerts: Vec<Value>,
+}
+
+fn alert_rules() -> Vec<Rule> {
+    let file: RuleFile = serde_saphyr::from_str(&read("prometheus/alerts.yaml")).expect("prometheus/alerts.yaml parses");
+    file.groups.into_iter().flat_map(|g| g.rules).collect()
+}
+
+fn run_promtool(args: &[&str]) {
+    let out = Command::new(tool(PROMTOOL))
+        .args(args)
+        .current_dir(repo(""))
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool {} failed ({}):\n{}{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn alert_rules_pass_promtool_and_their_unit_tests() {
+    run_promtool(&["check", "rules", "prometheus/alerts.yaml"]);
+    run_promtool(&["test", "rules", "prometheus/alerts_test.yaml"]);
+
+    let rules = alert_rules();
+    assert!(rules.len() >= 16, "{} alerts", rules.len());
+    let tests: RuleTests = serde_saphyr::from_str(&read("prometheus/alerts_test.yaml")).expect("alerts_test.yaml parses");
+    let cases: Vec<&AlertTest> = tests.tests.iter().flat_map(|t| &t.alert_rule_test).collect();
+    for rule in &rules {
+        let name = &rule.alert;
+        assert!(name.starts_with("ECEO365"), "{name}");
+        let severity = rule.labels.get("severity").map(String::as_str);
+        assert!(matches!(severity, Some("warning" | "critical")), "{name}: severity {severity:?}");
+        for key in ["summary", "description", "runbook"] {
+            let text = rule.annotations.get(key).map(|s| s.trim()).unwrap_or_default();
+            assert!(text.len() > 20, "{name}: annotation {key} is missing or too short");
+        }
+        let description = &rule.annotations["description"];
+        assert!(
+            description.starts_with('[') && description.contains("First thing to do:"),
+            "{name}: the description names the guide's check item in brackets and the first thing to do"
+        );
+        assert!(
+            cases.iter().any(|c| &c.alertname == name && !c.exp_alerts.is_empty()),
+            "{name}: no unit test where it fires"
+        );
+        assert!(
+            cases.iter().any(|c| &c.alertname == name && c.exp_alerts.is_empty()),
+            "{name}: no unit test where it must not fire"
+        );
+    }
+}
+
+/// Whether `reason` matches a `reason=~"..."` regex of the restricted form the
+/// rules use: alternatives that are literals or a literal followed by `.*`.
+/// (Prometheus anchors label regexes at both ends.)
+fn reason_matches(regex: &str, reason: &str) -> bool {
+    regex.split('|').any(|alt| match alt.strip_suffix(".*") {
+        Some(prefix) => reason.starts_with(prefix),
+        None => reason == alt,
+    })
+}
+
+#[test]
+fn every_failure_reason_has_exactly_one_alert_that_names_it() {
+    let routed: Vec<(String, String, String)> = alert_rules()
+        .into_iter()
+        .filter(|r| r.expr.contains("ece_o365_check_failures_total"))
+        .map(|r| {
+            let regex = r
+                .expr
+                .split("reason=~\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("{}: no reason=~ matcher", r.alert))
+                .to_string();
+            for alt in regex.split('|') {
+                let literal = alt.strip_suffix(".*").unwrap_or(alt);
+                assert!(
+                    !literal.is_empty() && literal.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                    "{}: `{alt}` is not a literal or literal.* alternative; this test cannot follow it",
+                    r.alert
+                );
+            }
+            (r.alert, regex, r.annotations["description"].clone())
+        })
+        .collect();
+    assert_eq!(routed.len(), 6, "DNS, ports, TLS, session, mailbox login, token");
+    for reason in Reason::ALL {
+        let reason = reason.as_str();
+        let owners: Vec<&(String, String, String)> = routed.iter().filter(|(_, re, _)| reason_matches(re, reason)).collect();
+        assert_eq!(
+            owners.len(),
+            1,
+            "reason {reason} is routed to {:?}",
+            owners.iter().map(|o| &o.0).collect::<Vec<_>>()
+        );
+        let (alert, _, description) = owners[0];
+        assert!(
+            description.contains(&format!("\"{reason}\"")),
+            "{alert}: the description has no branch for {reason}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The dashboard
+// ---------------------------------------------------------------------------
+
+fn dashboard() -> Value {
+    serde_json::from_str(&read("grafana/ece-o365-exporter.json")).expect("the dashboard is JSON")
+}
+
+/// Every panel, rows included, and the panels inside collapsed rows.
+fn all_panels(dash: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    for p in dash["panels"].as_array().expect("panels") {
+        out.push(p);
+        if let Some(inner) = p["panels"].as_array() {
+            out.extend(inner);
+        }
+    }
+    out
+}
+
+/// (panel title, refId, expr) of every query of every panel.
+fn panel_exprs(dash: &Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for p in all_panels(dash).into_iter().filter(|p| p["type"] != "row") {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            out.push((
+                p["title"].as_str().unwrap_or_default().to_string(),
+                t["refId"].as_str().unwrap_or_default().to_string(),
+                t["expr"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// (name, query) of the query variables: `label_values(selector, label)`.
+fn variable_queries(dash: &Value) -> Vec<(String, String)> {
+    dash["templating"]["list"]
+        .as_array()
+        .expect("templating.list")
+        .iter()
+        .filter(|v| v["type"] == "query")
+        .map(|v| {
+            let query = v["query"]["query"].as_str().or_else(|| v["query"].as_str()).unwrap_or_default();
+            (v["name"].as_str().unwrap_or_default().to_string(), query.to_string())
+        })
+        .collect()
+}
+
+/// Splits `label_values(selector, label)`.
+fn label_values(query: &str) -> (String, String) {
+    let inner = query
+        .strip_prefix("label_values(")
+        .and_then(|q| q.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("not label_values(selector, label): {query}"));
+    let (selector, label) = inner.rsplit_once(',').unwrap_or_else(|| panic!("no label in {query}"));
+    (selector.trim().to_string(), label.trim().to_string())
+}
+
+/// The expression as Grafana sends it with every variable at "All".
+fn substitute(expr: &str) -> String {
+    let out = expr
+        .replace("$__rate_interval", "1m")
+        .replace("$__range", "1h")
+        .replace("$__interval", "15s")
+        .replace("${instance}", ".*")
+        .replace("${check}", ".*")
+        .replace("${mailbox}", ".*")
+        .replace("$instance", ".*")
+        .replace("$check", ".*")
+        .replace("$mailbox", ".*");
+    assert!(!out.contains('$'), "unknown variable left in {out}");
+    out
+}
+
+#[test]
+fn dashboard_is_well_formed() {
+    let dash = dashboard();
+    assert!(
+        dash["schemaVersion"].as_u64().unwrap_or(0) >= 39,
+        "schemaVersion {}",
+        dash["schemaVersion"]
+    );
+    assert_eq!(dash["uid"], "ece-o365-exporter");
+    assert!(dash["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(dash["id"].is_null(), "no instance-specific id in a provisioned dashboard");
+
+    let vars = dash["templating"]["list"].as_array().expect("templating.list");
+    let datasource = vars.iter().find(|v| v["name"] == "datasource").expect("a datasource variable");
+    assert_eq!(datasource["type"], "datasource");
+    assert_eq!(datasource["query"], "prometheus");
+    let queries: BTreeMap<String, String> = variable_queries(&dash).into_iter().collect();
+    for name in ["instance", "check", "mailbox"] {
+        let query = queries.get(name).unwrap_or_else(|| panic!("no `{name}` query variable"));
+        let (_, label) = label_values(query);
+        assert_eq!(label, name, "{query}");
+        let var = vars.iter().find(|v| v["name"] == name).unwrap();
+        assert_eq!(var["datasource"]["uid"], "${datasource}", "{name}");
+        assert_eq!(var["includeAll"], true, "{name}");
+        assert_eq!(var["allValue"], ".*", "{name}: `All` must be a regex for =~");
+    }
+
+    let panels = all_panels(&dash);
+    let mut ids = BTreeSet::new();
+    let mut boxes: Vec<(&str, [u64; 4])> = Vec::new();
+    for p in &panels {
+        let title = p["title"].as_str().unwrap_or_default();
+        assert!(!title.is_empty(), "a panel without a title: {p}");
+        assert!(ids.insert(p["id"].as_u64().expect("panel id")), "duplicate id in {title}");
+        let g = &p["gridPos"];
+        let b = ["x", "y", "w", "h"].map(|k| g[k].as_u64().unwrap_or_else(|| panic!("{title}: gridPos.{k}")));
+        assert!(b[0] + b[2] <= 24, "{title} is wider than the dashboard");
+        for (other, o) in &boxes {
+            let overlap = b[0] < o[0] + o[2] && o[0] < b[0] + b[2] && b[1] < o[1] + o[3] && o[1] < b[1] + b[3];
+            assert!(!overlap, "{title} overlaps {other}");
+        }
+        boxes.push((title, b));
+        if p["type"] == "row" {
+            continue;
+        }
+        let description = p["description"].as_str().unwrap_or_default();
+        assert!(
+            description.len() > 40,
+            "{title}: the description must say what to check when it goes red"
+        );
+        assert_eq!(p["datasource"]["type"], "prometheus", "{title}");
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "{title}");
+        let targets = p["targets"].as_array().unwrap_or_else(|| panic!("{title}: no targets"));
+        assert!(!targets.is_empty(), "{title}: no targets");
+        for t in targets {
+            assert!(
+                t["expr"].as_str().is_some_and(|e| !e.trim().is_empty()),
+                "{title}: a target without expr"
+            );
+            assert_eq!(t["datasource"]["uid"], "${datasource}", "{title}");
+        }
+    }
+    // Rows top to bottom in the order of the guide's check items.
+    let rows: Vec<&str> = panels
+        .iter()
+        .filter(|p| p["type"] == "row")
+        .map(|p| p["title"].as_str().unwrap_or_default())
+        .collect();
+    let wanted = [
+        "Connectivity Test",
+        "URLs",
+        "Ports",
+        "SMTP / IMAP / POP3",
+        "Token Generation",
+        "Mailbox backlog",
+    ];
+    assert_eq!(rows.len(), wanted.len(), "{rows:?}");
+    for (row, want) in rows.iter().zip(wanted) {
+        assert!(row.contains(want), "row `{row}` should be about {want}");
+    }
+    // Every metric of the exporter is on the dashboard.
+    let exprs: String = panel_exprs(&dash).into_iter().map(|(_, _, e)| e + "\n").collect();
+    for metric in [
+        "ece_o365_check_success",
+        "ece_o365_check_duration_seconds_bucket",
+        "ece_o365_check_phase_duration_seconds_bucket",
+        "ece_o365_check_runs_total",
+        "ece_o365_check_failures_total",
+        "ece_o365_check_last_run_timestamp_seconds",
+        "ece_o365_check_last_success_timestamp_seconds",
+        "ece_o365_tls_earliest_cert_expiry_timestamp_seconds",
+        "ece_o365_tls_version_info",
+        "ece_o365_tls_cert_info",
+        "ece_o365_capability_advertised",
+        "ece_o365_dns_answers",
+        "ece_o365_token_expiry_timestamp_seconds",
+        "ece_o365_token_lifetime_seconds",
+        "ece_o365_refresh_token_last_rotated_timestamp_seconds",
+        "ece_o365_client_secret_expiry_timestamp_seconds",
+        "ece_o365_mailbox_messages",
+        "ece_o365_build_info",
+        "ece_o365_config_last_reload_successful",
+        "ece_o365_config_last_reload_success_timestamp_seconds",
+    ] {
+        assert!(exprs.contains(metric), "no panel shows {metric}");
+    }
+    for (title, ref_id, expr) in panel_exprs(&dash) {
+        let _ = substitute(&expr);
+        assert!(
+            !expr.contains("ece_o365_") || expr.contains("instance=~\"$instance\""),
+            "{title}/{ref_id}: filter by $instance"
+        );
+    }
+}
+
+/// The dashboard type-checked against Grafana's own schema types
+/// (@grafana/schema from npm, see grafana/schema-check/check.mjs). The test
+/// command (`scripts/test`) runs `npm ci` there first.
+#[test]
+fn dashboard_matches_grafana_schema() {
+    let dir = repo("grafana/schema-check");
+    assert!(
+        dir.join("node_modules/@grafana/schema/package.json").exists(),
+        "the schema checker is not installed: run `npm ci` in grafana/schema-check (scripts/test does)"
+    );
+    let out = Command::new("node")
+        .arg("check.mjs")
+        .current_dir(&dir)
+        .output()
+        .expect("node runs the schema checker");
+    assert!(
+        out.status.success(),
+        "the dashboard does not match @grafana/schema:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Prometheus as a child process, killed when dropped (the agent is
+// support::agent::Agent)
+// ---------------------------------------------------------------------------
+
+struct Prometheus {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Starts Prometheus on a free loopback port with `config`, storage in a
+    /// temporary directory, nothing that reaches beyond loopback, and waits
+    /// (bounded) until it is ready.
+    async fn start(config: &str) -> Prometheus {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config_file = dir.path().join("prometheus.yml");
+        std::fs::write(&config_file, config).expect("write prometheus.yml");
+        let log = dir.path().join("prometheus.log");
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(tool(PROMETHEUS))
+            .arg(format!("--config.file={}", config_file.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg(format!("--web.external-url=http://{addr}/"))
+            .arg(format!("--web.console.templates={}", dir.path().display()))
+            .arg(format!("--web.console.libraries={}", dir.path().display()))
+            .args([
+                "--no-web.enable-lifecycle",
+                "--no-web.enable-admin-api",
+                "--no-web.enable-remote-write-receiver",
+                "--storage.tsdb.retention.time=1h",
+                "--log.level=info",
+            ])
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start prometheus");
+        let mut prom = Prometheus {
+            child,
+            addr,
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some((200, _)) = try_get(prom.addr, "/-/ready").await {
+                return prom;
+            }
+            if let Ok(Some(status)) = prom.child.try_wait() {
+                panic!("prometheus exited ({status}):\n{}", prom.log_tail());
+            }
+            assert!(Instant::now() < deadline, "prometheus not ready after 30 s:\n{}", prom.log_tail());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    async fn api(&self, path: &str) -> Value {
+        let (status, body) = try_get(self.addr, path)
+            .await
+            .unwrap_or_else(|| panic!("prometheus does not answer {path}:\n{}", self.log_tail()));
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: HTTP {status}, not JSON ({e}): {body}"))
+    }
+
+    /// An instant query: the result, or Prometheus's error.
+    async fn query(&self, expr: &str) -> Result<Vec<Value>, String> {
+        let v = self.api(&format!("/api/v1/query?query={}", encode(expr))).await;
+        if v["status"] != "success" {
+            return Err(format!("{}: {}", v["errorType"], v["error"]));
+        }
+        Ok(match v["data"]["resultType"].as_str() {
+            Some("vector" | "matrix") => v["data"]["result"].as_array().cloned().unwrap_or_default(),
+            _ => vec![v["data"]["result"].clone()],
+        })
+    }
+
+    /// The values of `label` on the series `selector` selects (what Grafana's
+    /// `label_values(selector, label)` asks).
+    async fn label_values(&self, selector: &str, label: &str) -> Vec<String> {
+        let v = self
+            .api(&format!("/api/v1/label/{label}/values?match[]={}", encode(selector)))
+            .await;
+        assert_eq!(v["status"], "success", "label_values({selector}, {label}): {v}");
+        v["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Every alerting rule: name -> (health, state, active alerts).
+    async fn alert_rules(&self) -> BTreeMap<String, (String, String, Vec<Value>)> {
+        let v = self.api("/api/v1/rules?type=alert").await;
+        assert_eq!(v["status"], "success", "{v}");
+        let mut out = BTreeMap::new();
+        for g in v["data"]["groups"].as_array().into_iter().flatten() {
+            for r in g["rules"].as_array().into_iter().flatten() {
+                let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+                let alerts = r["alerts"].as_array().cloned().unwrap_or_default();
+                let health = match r["lastError"].as_str() {
+                    Some(e) if !e.is_empty() => format!("{} ({e})", text("health")),
+                    _ => text("health"),
+                };
+                out.insert(text("name"), (health, text("state"), alerts));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Percent-encodes a query parameter.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// GET over HTTP/1.0 (so the answer is neither chunked nor kept alive):
+/// status and body, or None when nothing listens or it does not answer.
+async fn try_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .await
+            .ok()?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.ok()?;
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text.split(' ').nth(1)?.parse().ok()?;
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        Some((status, body))
+    };
+    // Only a guard against a hung peer; nothing waits for it to elapse.
+    tokio::time::timeout(Duration::from_secs(20), exchange).await.ok().flatten()
+}
+
+// ---------------------------------------------------------------------------
+// The servers the agent checks
+// ---------------------------------------------------------------------------
+
+/// `YYYY-MM-DD` of the UTC day `days` days from now.
+fn date_in(days: i64) -> (i32, u8, u8) {
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = (now() as i64).div_euclid(86_400) + days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year as i32, month as u8, day as u8)
+}
+
+fn iso_date(days: i64) -> String {
+    let (y, m, d) = date_in(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A TLS inspection box: its own CA (written to `ca_pem`) and a leaf for
+/// localhost it signed, expiring in 10 days.
+fn inspection_box(ca_pem: &Path) -> Arc<ServerConfig> {
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, INSPECTION_CA);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
+    std::fs::write(ca_pem, pki::pem("CERTIFICATE", ca_cert.der())).expect("write the inspection CA");
+    let ca = Issuer::new(ca_params, ca_key);
+
+    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("leaf params");
+    params.distinguished_name.push(DnType::CommonName, "localhost");
+    params.not_before = date_time_ymd(2020, 1, 1);
+    let (y, m, d) = date_in(10);
+    params.not_after = date_time_ymd(y, m, d);
+    let key = KeyPair::generate().expect("leaf key");
+    let leaf = params.signed_by(&key, &ca).expect("leaf cert");
+    let chain = vec![leaf.der().clone(), CertificateDer::from(ca_cert.der().to_vec())];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let cfg = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server cert");
+    Arc::new(cfg)
+}
+
+/// A TLS server presenting `before` until `switched` is set, then `after`
+/// (TLS inspection starting on the path).
+async fn switching_tls(before: Arc<ServerConfig>, after: Arc<ServerConfig>, switched: Arc<AtomicBool>) -> servers::TestServer {
+    servers::serve(move |stream| {
+        let cfg = if switched.load(Ordering::SeqCst) {
+            after.clone()
+        } else {
+            before.clone()
+        };
+        async move {
+            let mut tls = TlsAcceptor::from(cfg).accept(stream).await?;
+            let _ = tokio::io::copy(&mut tls, &mut tokio::io::sink()).await;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// POP3 on implicit TLS that accepts any XOAUTH2 login and answers STAT with
+/// an inbox that grows by 10 messages per STAT, from 150 (nobody retrieves).
+async fn growing_pop3(tls: Arc<ServerConfig>) -> servers::TestServer {
+    let stats = Arc::new(AtomicUsize::new(0));
+    servers::serve(move |stream| {
+        let acceptor = TlsAcceptor::from(tls.clone());
+        let stats = stats.clone();
+        async move {
+            let mut conn = tokio::io::BufReader::new(acceptor.accept(stream).await?);
+            conn.get_mut()
+                .write_all(b"+OK The Microsoft Exchange POP3 service is ready.\r\n")
+                .await?;
+            conn.get_mut().flush().await?;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if conn.read_line(&mut line).await? == 0 {
+                    return Ok(());
+                }
+                let command = line.trim_end().to_ascii_uppercase();
+                let reply = match command.split(' ').next().unwrap_or_default() {
+                    "CAPA" => "+OK\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN XOAUTH2\r\n.\r\n".to_string(),
+                    "AUTH" => "+OK User successfully authenticated.\r\n".to_string(),
+                    "STAT" => {
+                        let n = 150 + 10 * stats.fetch_add(1, Ordering::SeqCst);
+                        format!("+OK {n} {}\r\n", n * 4096)
+                    }
+                    "QUIT" => "+OK Microsoft Exchange Server POP3 server signing off.\r\n".to_string(),
+                    _ => "-ERR Protocol error. 14\r\n".to_string(),
+                };
+                conn.get_mut().write_all(reply.as_bytes()).await?;
+                conn.get_mut().flush().await?;
+                if command == "QUIT" {
+                    return Ok(());
+                }
+            }
+        }
+    })
+    .await
+}
+
+fn seed_token_store(path: &Path, rotated_at: i64) {
+    TokenStore::new(path.to_path_buf())
+        .save(&StoredToken {
+            refresh_token: SecretString::from("prometheus-test-seed-refresh-token".to_string()),
+            rotated_at,
+            account: None,
+        })
+        .expect("seed the token store");
+}
+
+/// A delegated Exchange token for `user` that expires `expires_in` seconds
+/// from now and lasted 60 minutes in all.
+fn exchange_jwt(user: &str, expires_in: u64) -> String {
+    let key = OAuthKey {
+        key_id: "prometheus-test".into(),
+        hs256_secret: b"prometheus-test-signing-key-0123456789".to_vec(),
+        issuer: String::new(),
+    };
+    let exp = now() + expires_in;
+    let claims = format!(
+        r#"{{"aud":"https://outlook.office.com","upn":"{user}","scp":"IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send","iat":{}}}"#,
+        exp - 3600
+    );
+    peers::mint_hs256_jwt(&key, user, &claims, exp)
+}
+
+/// Which alerts this setup makes active (pending or firing), by the label
+/// that tells their instances apart. Every alert of alerts.yaml is listed.
+fn expected_active(instance: &str, dead_target: &str) -> Vec<(&'static str, &'static str, Vec<String>)> {
+    let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    vec![
+        ("ECEO365DNSResolutionFailing", "check", v(&["dns-nxdomain"])),
+        ("ECEO365PortBlocked", "check", v(&["tcp-closed"])),
+        ("ECEO365TLSFailing", "check", v(&["tls-untrusted"])),
+        ("ECEO365MailSessionFailing", "check", v(&["smtp-stripped"])),
+        ("ECEO365MailboxAuthFailing", "check", v(&["smtp-auth-disabled"])),
+        ("ECEO365TokenRefreshFailing", "check", v(&["token-sales"])),
+        ("ECEO365AccessTokenExpiring", "mailbox", v(&["ops"])),
+        // ops's refresh token was issued yesterday; sales never got a token.
+        ("ECEO365RefreshTokenNotRotated", "mailbox", v(&["support"])),
+        ("ECEO365ClientSecretExpiringIn30Days", "tenant", v(&["contoso"])),
+        ("ECEO365ClientSecretExpiringIn7Days", "tenant", v(&["fabrikam"])),
+        ("ECEO365CertificateExpiringSoon", "check", v(&["tls-changing"])),
+        ("ECEO365TLSIssuerChanged", "check", v(&["tls-changing"])),
+        ("ECEO365MailboxBacklogGrowing", "mailbox", v(&["support"])),
+        ("ECEO365ExporterDown", "instance", vec![dead_target.to_string()]),
+        // Every check runs each second: none can go 10 minutes without a run here.
+        ("ECEO365ChecksStale", "check", vec![]),
+        ("ECEO365ConfigReloadFailed", "instance", vec![instance.to_string()]),
+    ]
+}
+
+/// The series names an expression reads.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (i, _) in expr.match_indices("ece_o365_") {
+        let name: String = expr[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        out.insert(name);
+    }
+    if expr.contains("up{") {
+        out.insert("up".to_string());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_and_alert_expressions_run_on_a_real_prometheus_scraping_the_agent() {
+    let started = Instant::now();
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+
+    // The path ECE uses, healthy and broken in every way the rows show.
+    let good = pki.server_config(Leaf::Good);
+    let dns_ok = servers::dns(DnsMode::Answer(vec![Ipv4Addr::new(192, 0, 2, 10), Ipv4Addr::new(192, 0, 2, 11)])).await;
+    let dns_nx = servers::dns(DnsMode::NxDomain).await;
+    let closed = free_port();
+    let tls_good = servers::tls(good.clone()).await;
+    let tls_untrusted = servers::tls(pki.server_config(Leaf::OtherCa)).await;
+    let switched = Arc::new(AtomicBool::new(false));
+    let tls_changing = switching_tls(good.clone(), inspection_box(&dir.join("inspection-ca.pem")), switched.clone()).await;
+    let smtp_good = servers::smtp(Mail::new(good.clone())).await;
+    let mut stripped = Mail::new(good.clone());
+    stripped.offer_starttls = false;
+    let smtp_stripped = servers::smtp(stripped).await;
+    let mut auth_disabled = Mail::new(good.clone());
+    auth_disabled.auth_replies = &["535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."];
+    let smtp_auth_disabled = servers::smtp(auth_disabled).await;
+    let imap_good = servers::imap(Mail::new(good.clone()).implicit()).await;
+    let pop3_support = growing_pop3(good.clone()).await;
+
+    // Tokens: support refreshes fine (no rotation, stored 2023); sales's
+    // refresh token was revoked; ops gets tokens that expire in 4 minutes.
+    let token_good = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: exchange_jwt("support@contoso.com", 3600),
+            expires_in: 3600,
+            rotate: false,
+        },
+    )
+    .await;
+    let token_refused = TokenServer::start(
+        &pki,
+        Behaviour::aadsts(
+            400,
+            "invalid_grant",
+            70000,
+            "AADSTS70000: The provided value for the 'refresh_token' is not valid.",
+        ),
+    )
+    .await;
+    let token_short = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: exchange_jwt("ops@northwind.com", 240),
+            expires_in: 240,
+            rotate: false,
+        },
+    )
+    .await;
+    seed_token_store(&dir.join("support.token"), 1_700_000_000);
+    seed_token_store(&dir.join("sales.token"), 1_700_000_000);
+    seed_token_store(&dir.join("ops.token"), now() as i64 - 86_400);
+
+    let ca_bundle = std::fs::read_to_string(&pki.ca_pem).unwrap() + &std::fs::read_to_string(dir.join("inspection-ca.pem")).unwrap();
+    std::fs::write(dir.join("cas.pem"), ca_bundle).unwrap();
+    let tls = "    server_name: localhost\n";
+    let yaml = format!(
+        "global:
+  interval: 1s
+  timeout: 1s
+  extra_ca_file: cas.pem
+tenants:
+  - name: contoso
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: file:client-secret.txt
+    client_secret_expires: {in_20}
+    authority: {good_authority}
+  - name: fabrikam
+    tenant_id: fabrikam.onmicrosoft.com
+    client_id: 66666666-7777-8888-9999-000000000000
+    client_secret: file:client-secret.txt
+    client_secret_expires: {in_3}
+    authority: {refused_authority}
+  - name: northwind
+    tenant_id: northwind.onmicrosoft.com
+    client_id: 12345678-1234-1234-1234-123456789012
+    client_secret: file:client-secret.txt
+    client_secret_expires: {in_60}
+    authority: {short_authority}
+mailboxes:
+  - name: support
+    address: support@contoso.com
+    tenant: contoso
+    token_store: support.token
+    protocols: [imap, pop3, smtp]
+  - name: sales
+    address: sales@fabrikam.com
+    tenant: fabrikam
+    token_store: sales.token
+  - name: ops
+    address: ops@northwind.com
+    tenant: northwind
+    token_store: ops.token
+checks:
+  - name: dns-good
+    kind: dns
+    query: outlook.office365.com
+    dns_servers: [\"{dns_ok}\"]
+  - name: dns-nxdomain
+    kind: dns
+    query: outlook.office365.com
+    dns_servers: [\"{dns_nx}\"]
+  - name: tcp-closed
+    kind: tcp
+    target: 127.0.0.1:{closed}
+  - name: tls-good
+    kind: tls
+    target: {tls_good}
+{tls}  - name: tls-untrusted
+    kind: tls
+    target: {tls_untrusted}
+{tls}  - name: tls-changing
+    kind: tls
+    target: {tls_changing}
+{tls}  - name: smtp-good
+    kind: smtp
+    target: {smtp_good}
+    mailbox: support
+{tls}  - name: smtp-stripped
+    kind: smtp
+    target: {smtp_stripped}
+{tls}  - name: smtp-auth-disabled
+    kind: smtp
+    target: {smtp_auth_disabled}
+    mailbox: support
+{tls}  - name: imap-good
+    kind: imap
+    target: {imap_good}
+{tls}  - name: pop3-support
+    kind: pop3
+    target: {pop3_support}
+    mailbox: support
+{tls}  - name: token-support
+    kind: token
+    mailbox: support
+  - name: token-sales
+    kind: token
+    mailbox: sales
+  - name: token-ops
+    kind: token
+    mailbox: ops
+",
+        in_20 = iso_date(20),
+        in_3 = iso_date(3),
+        in_60 = iso_date(60),
+        good_authority = token_good.authority(),
+        refused_authority = token_refused.authority(),
+        short_authority = token_short.authority(),
+        dns_ok = dns_ok.addr,
+        dns_nx = dns_nx.addr,
+        tls_good = tls_good.target(),
+        tls_untrusted = tls_untrusted.target(),
+        tls_changing = tls_changing.target(),
+        smtp_good = smtp_good.target(),
+        smtp_stripped = smtp_stripped.target(),
+        smtp_auth_disabled = smtp_auth_disabled.target(),
+        imap_good = imap_good.target(),
+        pop3_support = pop3_support.target(),
+    );
+    std::fs::write(dir.join("client-secret.txt"), "prometheus-test-client-secret").unwrap();
+    let config = dir.join("agent.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let agent = Agent::start(&config, &[]);
+    let instance = agent.addr.to_string();
+    agent.wait_ready().await;
+    // Someone breaks the file and reloads: the agent keeps its last good
+    // configuration and says so in ece_o365_config_last_reload_successful.
+    std::fs::write(&config, "checks:\n  - name: broken\n    kind: nonsense\n").unwrap();
+    let (status, body) = agent::request(agent.addr, "POST", "/-/reload").await;
+    assert_eq!(status, 500, "a broken file is refused: {body}");
+    // A second target of the job where nothing listens: `up` is 0 there.
+    let dead_target = format!("127.0.0.1:{}", free_port());
+
+    let prometheus = Prometheus::start(&format!(
+        "global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - {rules}
+scrape_configs:
+  - job_name: {JOB}
+    static_configs:
+      - targets: ['{instance}', '{dead_target}']
+",
+        rules = repo("prometheus/alerts.yaml").display(),
+    ))
+    .await;
+
+    let dash = dashboard();
+    let dashboard_exprs: Vec<(String, String)> = panel_exprs(&dash)
+        .into_iter()
+        .map(|(title, ref_id, expr)| (format!("panel `{title}` {ref_id}"), substitute(&expr)))
+        .collect();
+    let rules = alert_rules();
+    let expected = expected_active(&instance, &dead_target);
+    assert_eq!(
+        rules.iter().map(|r| r.alert.as_str()).collect::<BTreeSet<_>>(),
+        expected.iter().map(|e| e.0).collect::<BTreeSet<_>>(),
+        "expected_active() must list every alert of alerts.yaml"
+    );
+    let never_active: BTreeSet<&str> = expected.iter().filter(|e| e.2.is_empty()).map(|e| e.0).collect();
+
+    // Every expression must parse right away; data comes with the scrapes.
+    for (what, expr) in dashboard_exprs
+        .iter()
+        .map(|(w, e)| (w, e))
+        .chain(rules.iter().map(|r| (&r.alert, &r.expr)))
+    {
+        if let Err(e) = prometheus.query(expr).await {
+            panic!("{what} does not run on Prometheus: {e}\n{expr}");
+        }
+    }
+
+    // Poll until every condition holds; fail with what is still missing.
+    let deadline = Instant::now() + PATIENCE;
+    let mut missing: Vec<String>;
+    loop {
+        missing = Vec::new();
+        let up = prometheus
+            .query(&format!("up{{job=\"{JOB}\", instance=\"{instance}\"}} == 1"))
+            .await
+            .unwrap();
+        if up.is_empty() {
+            missing.push(format!("up{{instance=\"{instance}\"}} is not 1 yet"));
+        }
+        // TLS inspection starts once Prometheus has seen the first issuer.
+        if !switched.load(Ordering::SeqCst) {
+            let first = format!("ece_o365_tls_cert_info{{check=\"tls-changing\", issuer=\"CN={}\"}}", pki::CA_NAME);
+            if prometheus.query(&first).await.unwrap().is_empty() {
+                missing.push("the first issuer of tls-changing is not scraped yet".into());
+            } else {
+                switched.store(true, Ordering::SeqCst);
+                missing.push("tls-changing switched issuer just now".into());
+            }
+        }
+        for (what, expr) in &dashboard_exprs {
+            if prometheus.query(expr).await.unwrap().is_empty() {
+                missing.push(format!("{what} has no data: {expr}"));
+            }
+        }
+        for (name, selector) in variable_queries(&dash) {
+            let (selector, label) = label_values(&substitute(&selector));
+            if prometheus.label_values(&selector, &label).await.is_empty() {
+                missing.push(format!("variable ${name} has no values: {selector}"));
+            }
+        }
+        for rule in &rules {
+            for metric in metric_names(&rule.expr) {
+                if prometheus
+                    .query(&format!("count({{__name__=\"{metric}\"}})"))
+                    .await
+                    .unwrap()
+                    .is_empty()
+                {
+                    missing.push(format!("{}: no series {metric}", rule.alert));
+                }
+            }
+            let data = !prometheus.query(&rule.expr).await.unwrap().is_empty();
+            if data == never_active.contains(rule.alert.as_str()) {
+                missing.push(format!(
+                    "{}: the expression {} data",
+                    rule.alert,
+                    if data { "has" } else { "has no" }
+                ));
+            }
+        }
+        let states = prometheus.alert_rules().await;
+        for (alert, label, want) in &expected {
+            let Some((health, state, alerts)) = states.get(*alert) else {
+                missing.push(format!("{alert}: not loaded by Prometheus"));
+                continue;
+            };
+            if health != "ok" {
+                missing.push(format!("{alert}: rule health {health}"));
+            }
+            let active: BTreeSet<String> = alerts
+                .iter()
+                .map(|a| a["labels"][*label].as_str().unwrap_or_default().to_string())
+                .collect();
+            let want: BTreeSet<String> = want.iter().cloned().collect();
+            if !want.is_subset(&active) || (want.is_empty() && state != "inactive") {
+                missing.push(format!("{alert}: active for {active:?} (state {state}), want {want:?}"));
+            }
+            // Other instances only for a healthy check whose run timed out on a loaded machine.
+            for a in alerts {
+                let key = a["labels"][*label].as_str().unwrap_or_default();
+                assert!(
+                    want.contains(key) || a["labels"]["reason"] == "timeout",
+                    "{alert} is active for {label}={key}, which this setup keeps healthy: {a}"
+                );
+            }
+        }
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after {PATIENCE:?}, still missing:\n  {}\n\nagent log:\n{}\n\nprometheus log:\n{}",
+            missing.join("\n  "),
+            agent.log_text(),
+            prometheus.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // The job's targets as the alert rules and the dashboard assume them.
+    let up = prometheus.query(&format!("up{{job=\"{JOB}\"}}")).await.unwrap();
+    let up: BTreeMap<String, String> = up
+        .iter()
+        .map(|s| {
+            (
+                s["metric"]["instance"].as_str().unwrap_or_default().to_string(),
+                s["value"][1].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(up.get(&instance).map(String::as_str), Some("1"), "{up:?}");
+    assert_eq!(up.get(&dead_target).map(String::as_str), Some("0"), "{up:?}");
+
+    // The template variables list what the agent exports.
+    let checks = prometheus.label_values("ece_o365_check_success{instance=~\".*\"}", "check").await;
+    assert_eq!(checks.len(), 14, "{checks:?}");
+    let mailboxes = prometheus
+        .label_values("ece_o365_token_expiry_timestamp_seconds{instance=~\".*\"}", "mailbox")
+        .await;
+    assert_eq!(mailboxes, vec!["ops".to_string(), "support".to_string()]);
+
+    // The issuer alert's description ran its queries on this Prometheus.
+    let states = prometheus.alert_rules().await;
+    let issuer_alert = &states["ECEO365TLSIssuerChanged"].2[0];
+    let description = issuer_alert["annotations"]["description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains(&format!("(CN={INSPECTION_CA}; CN={}; now: CN={INSPECTION_CA})", pki::CA_NAME)),
+        "both issuers, sorted, and the current one: {description}"
+    );
+    // Days left as the dashboard shows them: the inspection box's leaf, 9 to 10 days.
+    let days = prometheus
+        .query("(min by (check) (ece_o365_tls_earliest_cert_expiry_timestamp_seconds{check=\"tls-changing\"}) - time()) / 86400")
+        .await
+        .unwrap();
+    let days: f64 = days[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!((9.0..=10.0).contains(&days), "{days}");
+
+    eprintln!(
+        "{} dashboard expressions, {} alert expressions and 3 variables checked on Prometheus in {:?}",
+        dashboard_exprs.len(),
+        rules.len(),
+        started.elapsed()
+    );
+    drop(prometheus);
+    drop(agent);
+}
