@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the third-party programs the tests talk to: Dovecot 2.3 (IMAP +
 # POP3) and Postfix 3.7 as interop peers (tests/support/peers.rs),
-# Prometheus and promtool (tests/prometheus.rs), and unshare (util-linux).
+# Prometheus and promtool (tests/prometheus.rs), unshare (util-linux), and
+# rpm and systemd-nspawn for the package tests (tests/packaging.rs).
 #
 # Idempotent, non-interactive, run as root on Debian 12 (bookworm).
 # Installs nothing when every required command is already present.
@@ -20,6 +21,8 @@ REQUIRED=(
   "/usr/lib/dovecot/pop3:dovecot-pop3d"
   "/usr/sbin/postfix:postfix"
   "unshare:util-linux"
+  "/usr/bin/rpm:rpm"
+  "/usr/bin/systemd-nspawn:systemd-container"
   "/usr/bin/prometheus:prometheus"
   "/usr/bin/promtool:prometheus"
 )
