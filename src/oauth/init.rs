@@ -27,8 +27,9 @@ use tokio::time::Instant;
 
 use super::endpoint::{DeviceCode, DevicePoll, TokenEndpoint, TokenError, TokenResponse};
 use super::jwt::{self, Expectation};
+use super::provider::delegated_scopes;
 use super::store::{StoreError, StoredToken, TokenStore};
-use crate::config::{Config, Grant, MailProtocol, Mailbox};
+use crate::config::{Config, Grant, Mailbox};
 use crate::observation::sanitize;
 use crate::proto::tls::ClientConfigCache;
 use crate::reason::Reason;
@@ -241,21 +242,6 @@ fn advice(stage: Stage, e: &TokenError, mailbox: &Mailbox) -> String {
     }
 }
 
-/// The delegated scopes a mailbox's protocols need, plus `offline_access`
-/// for the refresh token: the list `TokenProvider::scopes` asks for.
-pub fn delegated_scopes(protocols: &[MailProtocol]) -> Vec<&'static str> {
-    let mut scopes: Vec<&'static str> = protocols
-        .iter()
-        .map(|p| match p {
-            MailProtocol::Imap => "https://outlook.office.com/IMAP.AccessAsUser.All",
-            MailProtocol::Pop3 => "https://outlook.office.com/POP.AccessAsUser.All",
-            MailProtocol::Smtp => "https://outlook.office.com/SMTP.Send",
-        })
-        .collect();
-    scopes.push("offline_access");
-    scopes
-}
-
 /// The configured mailbox called `name`.
 pub fn find_mailbox(config: &Config, name: &str) -> Result<Arc<Mailbox>, InitError> {
     config
@@ -452,8 +438,7 @@ fn instruction(code: &DeviceCode) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Tenant;
-    use crate::oauth::provider::TokenProvider;
+    use crate::config::{MailProtocol, Tenant};
 
     fn mailbox(protocols: Vec<MailProtocol>) -> Mailbox {
         Mailbox {
@@ -472,26 +457,6 @@ mod tests {
             token_store: Some(PathBuf::from("support.token")),
             auth_user: None,
             protocols,
-        }
-    }
-
-    fn tls() -> Arc<rustls::ClientConfig> {
-        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        Arc::new(cfg)
-    }
-
-    #[test]
-    fn scopes_are_the_token_providers() {
-        use MailProtocol::*;
-        for protocols in [vec![Imap], vec![Pop3], vec![Smtp], vec![Imap, Smtp], vec![Imap, Pop3, Smtp]] {
-            let m = mailbox(protocols);
-            let ep = TokenEndpoint::new(crate::config::DEFAULT_AUTHORITY, "common", tls(), None, REQUEST_TIMEOUT).expect("endpoint");
-            let provider = TokenProvider::new(Arc::new(m.clone()), ep);
-            assert_eq!(delegated_scopes(&m.protocols), provider.scopes());
         }
     }
 

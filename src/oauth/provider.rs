@@ -87,20 +87,7 @@ impl TokenProvider {
     pub fn scopes(&self) -> Vec<&'static str> {
         match self.mailbox.grant {
             Grant::ClientCredentials => vec!["https://outlook.office365.com/.default"],
-            Grant::RefreshToken => {
-                let mut s: Vec<&'static str> = self
-                    .mailbox
-                    .protocols
-                    .iter()
-                    .map(|p| match p {
-                        MailProtocol::Imap => "https://outlook.office.com/IMAP.AccessAsUser.All",
-                        MailProtocol::Pop3 => "https://outlook.office.com/POP.AccessAsUser.All",
-                        MailProtocol::Smtp => "https://outlook.office.com/SMTP.Send",
-                    })
-                    .collect();
-                s.push("offline_access");
-                s
-            }
+            Grant::RefreshToken => delegated_scopes(&self.mailbox.protocols),
         }
     }
 
@@ -276,6 +263,21 @@ impl TokenProvider {
     }
 }
 
+/// The delegated scopes a mailbox's protocols need, plus `offline_access`
+/// for the refresh token (asked for by the provider and by `token init`).
+pub fn delegated_scopes(protocols: &[MailProtocol]) -> Vec<&'static str> {
+    let mut scopes: Vec<&'static str> = protocols
+        .iter()
+        .map(|p| match p {
+            MailProtocol::Imap => "https://outlook.office.com/IMAP.AccessAsUser.All",
+            MailProtocol::Pop3 => "https://outlook.office.com/POP.AccessAsUser.All",
+            MailProtocol::Smtp => "https://outlook.office.com/SMTP.Send",
+        })
+        .collect();
+    scopes.push("offline_access");
+    scopes
+}
+
 /// The SASL XOAUTH2 initial response: base64 of
 /// `user=<address>^Aauth=Bearer <token>^A^A`. For a shared mailbox the user
 /// is the shared mailbox and the token the delegate's.
@@ -288,6 +290,22 @@ pub fn xoauth2(user: &str, token: &SecretString) -> SecretString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delegated_scopes_follow_the_protocols() {
+        assert_eq!(
+            delegated_scopes(&[MailProtocol::Imap, MailProtocol::Smtp]),
+            vec![
+                "https://outlook.office.com/IMAP.AccessAsUser.All",
+                "https://outlook.office.com/SMTP.Send",
+                "offline_access"
+            ]
+        );
+        assert_eq!(
+            delegated_scopes(&[MailProtocol::Pop3]),
+            vec!["https://outlook.office.com/POP.AccessAsUser.All", "offline_access"]
+        );
+    }
 
     #[test]
     fn xoauth2_matches_the_documented_format() {
