@@ -21,9 +21,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
 use ece_o365_exporter::reason::Reason;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, date_time_ymd};
+use rcgen::{CertificateParams, DnType, KeyPair, date_time_ymd};
 use rustls::ServerConfig;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
@@ -618,15 +618,8 @@ fn iso_date(days: i64) -> String {
 /// A TLS inspection box: its own CA (written to `ca_pem`) and a leaf for
 /// localhost it signed, expiring in 10 days.
 fn inspection_box(ca_pem: &Path) -> Arc<ServerConfig> {
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, INSPECTION_CA);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
-    std::fs::write(ca_pem, pki::pem("CERTIFICATE", ca_cert.der())).expect("write the inspection CA");
-    let ca = Issuer::new(ca_params, ca_key);
-
+    let (ca, ca_der) = pki::make_ca(INSPECTION_CA);
+    std::fs::write(ca_pem, pki::pem("CERTIFICATE", &ca_der)).expect("write the inspection CA");
     let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("leaf params");
     params.distinguished_name.push(DnType::CommonName, "localhost");
     params.not_before = date_time_ymd(2020, 1, 1);
@@ -634,15 +627,8 @@ fn inspection_box(ca_pem: &Path) -> Arc<ServerConfig> {
     params.not_after = date_time_ymd(y, m, d);
     let key = KeyPair::generate().expect("leaf key");
     let leaf = params.signed_by(&key, &ca).expect("leaf cert");
-    let chain = vec![leaf.der().clone(), CertificateDer::from(ca_cert.der().to_vec())];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let cfg = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .expect("server cert");
-    Arc::new(cfg)
+    pki::server_config_for(vec![leaf.der().clone(), ca_der], key)
 }
 
 /// A TLS server presenting `before` until `switched` is set, then `after`

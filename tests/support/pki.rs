@@ -35,7 +35,8 @@ pub struct Pki {
     other_ca: Issuer<'static, KeyPair>,
 }
 
-fn make_ca(name: &str) -> (Issuer<'static, KeyPair>, CertificateDer<'static>) {
+/// A CA named `name`: its issuer (to sign leaves) and its certificate.
+pub fn make_ca(name: &str) -> (Issuer<'static, KeyPair>, CertificateDer<'static>) {
     let key = KeyPair::generate().expect("CA key");
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -100,13 +101,7 @@ impl Pki {
     /// A rustls server config presenting `kind`.
     pub fn server_config(&self, kind: Leaf) -> Arc<ServerConfig> {
         let (chain, key) = self.leaf(kind);
-        let cfg = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .expect("server cert");
-        Arc::new(cfg)
+        server_config_for(chain, key)
     }
 
     /// Writes a good chain and key as PEM files (for Dovecot and Postfix).
@@ -119,6 +114,17 @@ impl Pki {
         std::fs::write(&key_pem, pem("PRIVATE KEY", key.secret_der())).expect("write key");
         super::peers::TlsFiles { cert_chain_pem, key_pem }
     }
+}
+
+/// A rustls server config (ring provider) presenting `chain` with `key`.
+pub fn server_config_for(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Arc<ServerConfig> {
+    let cfg = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server cert");
+    Arc::new(cfg)
 }
 
 /// PEM-encodes DER (base64 with 64-column lines).
