@@ -27,12 +27,6 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
-/// A delegated Exchange token for `user`, signed with `key`, lasting `lifetime` seconds.
-fn delegated_jwt(key: &OAuthKey, user: &str, scp: &str, lifetime: u64) -> String {
-    let claims = format!(r#"{{"aud":"https://outlook.office.com","upn":"{user}","scp":"{scp}","tid":"contoso"}}"#);
-    peers::mint_hs256_jwt(key, user, &claims, now() + lifetime)
-}
-
 fn key() -> OAuthKey {
     OAuthKey {
         key_id: "oauth-test".into(),
@@ -107,7 +101,7 @@ fn assert_fails(obs: &Observation, reason: Reason) {
 #[tokio::test(flavor = "multi_thread")]
 async fn token_check_refreshes_persists_the_rotated_token_first_and_caches() {
     let pki = Pki::new();
-    let jwt = delegated_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
+    let jwt = peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
     let server = TokenServer::start(
         &pki,
         Behaviour::Issue {
@@ -168,7 +162,7 @@ async fn claims_catch_the_wrong_user_and_a_short_lifetime() {
     let dir = pki.dir.path();
     let cases = [
         (
-            delegated_jwt(
+            peers::delegated_exchange_jwt(
                 &key(),
                 "admin@contoso.com",
                 "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send",
@@ -177,11 +171,11 @@ async fn claims_catch_the_wrong_user_and_a_short_lifetime() {
             Reason::TokenWrongUser,
         ),
         (
-            delegated_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All SMTP.Send", 3600),
+            peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All SMTP.Send", 3600),
             Reason::TokenMissingScope,
         ),
         (
-            delegated_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 1800),
+            peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 1800),
             Reason::TokenLifetimeTooShort,
         ),
     ];
@@ -292,7 +286,7 @@ async fn client_credentials_checks_the_app_roles() {
 async fn smtp_auth_disabled_and_refused_tokens_are_told_apart() {
     let pki = Pki::new();
     let dir = pki.dir.path();
-    let jwt = delegated_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
+    let jwt = peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
     let tokens = TokenServer::start(
         &pki,
         Behaviour::Issue {
@@ -379,7 +373,7 @@ async fn xoauth2_against_dovecot_and_postfix() {
     let good = TokenServer::start(
         &pki,
         Behaviour::Issue {
-            access_token: delegated_jwt(&key, ADDRESS, scp, 3600),
+            access_token: peers::delegated_exchange_jwt(&key, ADDRESS, scp, 3600),
             expires_in: 3600,
             rotate: false,
         },
@@ -415,7 +409,7 @@ async fn xoauth2_against_dovecot_and_postfix() {
     let bad = TokenServer::start(
         &pki,
         Behaviour::Issue {
-            access_token: delegated_jwt(&forged, ADDRESS, scp, 3600),
+            access_token: peers::delegated_exchange_jwt(&forged, ADDRESS, scp, 3600),
             expires_in: 3600,
             rotate: false,
         },
@@ -438,7 +432,7 @@ async fn xoauth2_against_dovecot_and_postfix() {
 async fn imap_without_sasl_ir_uses_a_continuation_and_reads_the_inbox() {
     let pki = Pki::new();
     let dir = pki.dir.path();
-    let jwt = delegated_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
+    let jwt = peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
     let tokens = TokenServer::start(
         &pki,
         Behaviour::Issue {
@@ -474,7 +468,7 @@ async fn a_shared_mailbox_takes_the_delegates_token() {
     let dir = pki.dir.path();
     let scp = "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send";
     for (token_user, want) in [("ece-service@contoso.com", Ok(())), (ADDRESS, Err(Reason::TokenWrongUser))] {
-        let jwt = delegated_jwt(&key(), token_user, scp, 3600);
+        let jwt = peers::delegated_exchange_jwt(&key(), token_user, scp, 3600);
         let tokens = TokenServer::start(
             &pki,
             Behaviour::Issue {

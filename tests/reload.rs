@@ -52,17 +52,7 @@ async fn reload_swaps_checks_keeps_the_unchanged_and_refuses_a_bad_file() {
         hs256_secret: b"reload-secret-0123456789abcdefgh".to_vec(),
         issuer: String::new(),
     };
-    let claims = r#"{"aud":"https://outlook.office.com","upn":"support@contoso.com","scp":"IMAP.AccessAsUser.All SMTP.Send"}"#;
-    let jwt = peers::mint_hs256_jwt(
-        &key,
-        "support@contoso.com",
-        claims,
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + 3600,
-    );
+    let jwt = peers::delegated_exchange_jwt(&key, "support@contoso.com", "IMAP.AccessAsUser.All SMTP.Send", 3600);
     let tokens = TokenServer::start(
         &pki,
         Behaviour::Issue {

@@ -9,7 +9,7 @@ mod support;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ece_o365_exporter::config::Config;
 use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
@@ -23,10 +23,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
 const CLIENT_SECRET: &str = "canary-client-secret-5d1e0c93b7";
 const SEED_REFRESH: &str = "canary-refresh-seed-77f2aa04d1";
 const SECRET_ENV: &str = "ECE_O365_CANARY_CLIENT_SECRET";
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
 
 fn assert_clean(what: &str, text: &str, canaries: &[&str]) {
     for c in canaries {
@@ -54,8 +50,7 @@ async fn no_secret_reaches_any_output() {
         hs256_secret: b"canary-signing-key-00112233445566".to_vec(),
         issuer: String::new(),
     };
-    let claims = r#"{"aud":"https://outlook.office.com","upn":"support@contoso.com","scp":"IMAP.AccessAsUser.All SMTP.Send"}"#;
-    let access = peers::mint_hs256_jwt(&key, "support@contoso.com", claims, now() + 3600);
+    let access = peers::delegated_exchange_jwt(&key, "support@contoso.com", "IMAP.AccessAsUser.All SMTP.Send", 3600);
     let good = TokenServer::start(
         &pki,
         Behaviour::Issue {

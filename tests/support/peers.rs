@@ -837,6 +837,15 @@ fn user_name(uid: u32) -> Option<String> {
 // Tokens and SASL payloads
 // ---------------------------------------------------------------------------
 
+/// A delegated Exchange Online access token as Entra ID would issue it for
+/// `user` (audience outlook.office.com, `upn`, the space-separated `scp`),
+/// signed with `key`, valid `lifetime` seconds from now.
+pub fn delegated_exchange_jwt(key: &OAuthKey, user: &str, scp: &str, lifetime: u64) -> String {
+    let claims = format!(r#"{{"aud":"https://outlook.office.com","upn":"{user}","scp":"{scp}","tid":"contoso"}}"#);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    mint_hs256_jwt(key, user, &claims, now + lifetime)
+}
+
 /// An HS256-signed JWT that the Dovecot peer accepts for user `sub`.
 ///
 /// Header: `{"alg":"HS256","typ":"JWT","kid":<key_id>}`. Claims: `iss` (when
