@@ -74,6 +74,9 @@ impl Agent {
         self.metrics.configured(&config);
         self.metrics.config_loaded(true);
         self.state.configured.store(self.scheduler.len(), Ordering::SeqCst);
+        if let Ok(mut running) = self.state.config.write() {
+            *running = Some(Arc::new(config));
+        }
         Ok(applied)
     }
 

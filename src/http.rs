@@ -3,7 +3,6 @@
 //! never runs a check, and no request can name a target (no SSRF surface).
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -20,6 +19,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::ReloadSender;
+use crate::config::Config;
+use crate::i18n::Lang;
 use crate::metrics::Metrics;
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -33,6 +34,19 @@ pub struct AppState {
     pub configured: AtomicUsize,
     /// Where `POST /-/reload` sends its request; None disables the endpoint.
     pub reload: Option<ReloadSender>,
+    /// The configuration running now, for the status page's assessment.
+    pub config: std::sync::RwLock<Option<Arc<Config>>>,
+}
+
+impl AppState {
+    pub fn new(metrics: Arc<Metrics>, reload: Option<ReloadSender>) -> Self {
+        AppState {
+            metrics,
+            configured: AtomicUsize::new(0),
+            reload,
+            config: std::sync::RwLock::new(None),
+        }
+    }
 }
 
 /// Serves until `shutdown` is cancelled.
@@ -106,9 +120,24 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes
             }
         }
         "/" => {
-            let mut r = Response::new(Full::new(Bytes::from(status_page(state))));
+            let lang = req
+                .headers()
+                .get(hyper::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .map(Lang::from_accept_language)
+                .unwrap_or(Lang::En);
+            let config = state.config.read().ok().and_then(|c| c.clone());
+            let page = crate::report::status_page(
+                config.as_deref(),
+                &state.metrics.last_results(),
+                state.configured.load(Ordering::SeqCst),
+                lang,
+            );
+            let mut r = Response::new(Full::new(Bytes::from(page)));
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            r.headers_mut()
+                .insert(hyper::header::VARY, HeaderValue::from_static("Accept-Language"));
             r
         }
         _ => text(StatusCode::NOT_FOUND, "Not found. Try /metrics.\n"),
@@ -146,44 +175,4 @@ fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn status_page(state: &AppState) -> String {
-    let mut html = String::from(concat!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>ECE Office 365 exporter</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}",
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.ok{color:#186a18}.failed{color:#b00020;font-weight:bold}</style>",
-        "</head><body><h1>ECE Office 365 exporter</h1><p><a href=\"/metrics\">Metrics</a></p>",
-        "<table><tr><th>Check</th><th>Kind</th><th>Target</th><th>Result</th><th>Reason</th><th>Phase</th><th>Duration</th><th>Detail</th></tr>"
-    ));
-    for r in state.metrics.last_results() {
-        let o = &r.observation;
-        let (class, result) = if o.success() { ("ok", "ok") } else { ("failed", "failed") };
-        let reason = o.reason().map(|r| r.as_str()).unwrap_or("");
-        let phase = o.failed_phase.map(|p| p.as_str()).unwrap_or("");
-        let detail = o.outcome.as_ref().err().map(|f| f.detail.as_str()).unwrap_or("");
-        let _ = write!(
-            html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{result}</td><td>{reason}</td><td>{phase}</td><td>{} ms</td><td>{}</td></tr>",
-            escape(&r.meta.name),
-            r.meta.kind,
-            escape(&r.meta.target),
-            o.duration.as_millis(),
-            escape(detail),
-        );
-    }
-    let _ = writeln!(
-        html,
-        "</table><p>{} of {} checks have run.</p></body></html>",
-        state.metrics.last_results().len(),
-        state.configured.load(Ordering::SeqCst)
-    );
-    html
 }

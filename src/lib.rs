@@ -17,7 +17,11 @@
 //! - [`scheduler`]: one task per check, interval with jitter, shutdown.
 //! - [`metrics`]: the only place that knows metric names.
 //! - [`http`]: `/metrics`, health, readiness and a status page; never runs a check.
-//! - [`report`]: the `check` subcommand's table and JSON.
+//! - [`guide`]: Cisco's troubleshooting guide as an assessment: config and
+//!   check results mapped to the guide's check items, with evidence and remedy.
+//! - [`i18n`]: the guide's five languages (Fluent files) and picking one.
+//! - [`report`]: the assessment as text, JSON, HTML (`/`) and a Prometheus
+//!   textfile, for the `check` subcommand and the status page.
 //! - [`logging`]: logfmt or JSON log lines.
 //! - [`agent`]: the configuration lifecycle: start, reload (keeping the last
 //!   good configuration), stop.
@@ -31,7 +35,9 @@
 pub mod agent;
 pub mod checks;
 pub mod config;
+pub mod guide;
 pub mod http;
+pub mod i18n;
 pub mod logging;
 pub mod metrics;
 pub mod oauth;

@@ -1,11 +1,12 @@
 //! The `ece-o365-exporter` binary: command line, logging and wiring. All
 //! behaviour lives in the library; errors reach the user here, through anyhow.
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use ece_o365_exporter::agent::{Agent, ReloadSender};
 use ece_o365_exporter::config::Config;
+use ece_o365_exporter::i18n::Lang;
 use ece_o365_exporter::logging::{self, LogFormat};
 use ece_o365_exporter::metrics::Metrics;
 use ece_o365_exporter::oauth::init;
@@ -54,10 +56,18 @@ struct GlobalArgs {
 enum Command {
     /// Run the exporter (the default).
     Run,
-    /// Run every check once, print the results, and exit 0 (all passed), 1 (some failed) or 2 (bad config).
+    /// Run every check once and print the guide's check items with evidence and remedies;
+    /// exit 0 (nothing failed), 1 (some item failed) or 2 (bad config).
     Check {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
+        /// Language of the report (default: from the locale, else English).
+        #[arg(long, value_enum)]
+        lang: Option<Lang>,
+        /// Also write the results as a Prometheus textfile (atomically), for
+        /// node_exporter's or windows_exporter's textfile collector.
+        #[arg(long, value_name = "PATH")]
+        textfile: Option<PathBuf>,
     },
     /// Configuration tools.
     Config {
@@ -110,7 +120,7 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run) {
             Command::Run => run(&cli.global).await,
-            Command::Check { output } => check(&cli.global, output).await,
+            Command::Check { output, lang, textfile } => check(&cli.global, output, lang, textfile.as_deref()).await,
             Command::Config {
                 command: ConfigCommand::Check,
             } => config_check(&cli.global),
@@ -166,17 +176,28 @@ async fn token_init(global: &GlobalArgs, mailbox: &str) -> ExitCode {
     }
 }
 
-async fn check(global: &GlobalArgs, output: Output) -> ExitCode {
-    let (_, checks) = match load(global) {
+async fn check(global: &GlobalArgs, output: Output, lang: Option<Lang>, textfile: Option<&Path>) -> ExitCode {
+    let (cfg, checks) = match load(global) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let entries = report::run_all(&checks).await;
-    match output {
-        Output::Text => print!("{}", report::render_text(&entries)),
-        Output::Json => println!("{}", report::render_json(&entries)),
+    let assessment = report::assess(&cfg, &entries);
+    let lang = lang.unwrap_or_else(Lang::from_environment);
+    if let Some(path) = textfile
+        && let Err(e) = report::write_atomically(path, &report::render_textfile(&cfg, &entries, &assessment))
+    {
+        eprintln!("error: cannot write the textfile {}: {e}", path.display());
+        return ExitCode::FAILURE;
     }
-    if report::all_passed(&entries) {
+    match output {
+        Output::Text => {
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!("{}", report::render_text(&assessment, lang, colour));
+        }
+        Output::Json => println!("{}", report::render_json(&assessment, &entries, lang)),
+    }
+    if assessment.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -208,11 +229,10 @@ async fn serve(global: &GlobalArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     let local = listener.local_addr().context("listener address")?;
     let shutdown = CancellationToken::new();
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
-    let state = Arc::new(http::AppState {
-        metrics: Arc::new(Metrics::new(VERSION, REVISION)),
-        configured: AtomicUsize::new(0),
-        reload: Some(reload_tx.clone()),
-    });
+    let state = Arc::new(http::AppState::new(
+        Arc::new(Metrics::new(VERSION, REVISION)),
+        Some(reload_tx.clone()),
+    ));
     let file = cfg.file.clone();
     let agent = match Agent::start(cfg, state.clone(), shutdown.clone()).await {
         Ok(agent) => agent,

@@ -474,6 +474,23 @@ impl Metrics {
         self.last.lock().map(|l| l.values().cloned().collect()).unwrap_or_default()
     }
 
+    /// The guide's check items as a state set for a textfile: one series per
+    /// item and status, 1 for the item's current status.
+    pub fn guide_items_text(assessment: &crate::guide::Assessment) -> String {
+        use std::fmt::Write as _;
+        let name = format!("{PREFIX}_guide_item_status");
+        let mut out = format!(
+            "# HELP {name} Check items of Cisco's troubleshooting guide: 1 for the item's status (passed, failed, not_checked)\n# TYPE {name} gauge\n"
+        );
+        for item in &assessment.items {
+            for status in crate::guide::Status::ALL {
+                let value = u8::from(item.status == *status);
+                let _ = writeln!(out, "{name}{{item=\"{}\",status=\"{}\"}} {value}", item.item, status);
+            }
+        }
+        out
+    }
+
     /// Renders every series in the OpenMetrics text format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(16 * 1024);

@@ -6,9 +6,6 @@
 //! configuration value can ever reach a label through these types. Extend the
 //! enums with care: each new variant is a new series for every check.
 
-use std::fmt;
-
-use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
 use serde::Deserialize;
 
 /// Declares a fieldless enum with a stable snake_case string per variant and
@@ -29,25 +26,26 @@ macro_rules! label_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl EncodeLabelValue for $name {
-            fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), fmt::Error> {
-                fmt::Write::write_str(encoder, self.as_str())
+        impl ::prometheus_client::encoding::EncodeLabelValue for $name {
+            fn encode(&self, encoder: &mut ::prometheus_client::encoding::LabelValueEncoder<'_>) -> ::std::result::Result<(), ::std::fmt::Error> {
+                ::std::fmt::Write::write_str(encoder, self.as_str())
             }
         }
 
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
     };
 }
+pub(crate) use label_enum;
 
 label_enum! {
     /// Why a check run failed. One run ends in success or exactly one reason.

@@ -1,18 +1,35 @@
-//! `ece-o365-exporter check`: every configured check run once, side by side,
-//! as a table for people or JSON for scripts and support tickets.
+//! The troubleshooting report: the guide's check items (see [`crate::guide`])
+//! rendered for people (text, with colour on a terminal; HTML for the status
+//! page) and for scripts and support tickets (JSON), in the guide's five
+//! languages; plus the check results as a Prometheus textfile.
+//!
+//! It runs checks only in [`run_all`] (the `check` subcommand); rendering
+//! reads results and never touches the network.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::checks::{CheckMeta, ScheduledCheck, run_check};
+use crate::guide::{Assessment, CheckResult, Finding, Message, Status};
+use crate::i18n::Lang;
 use crate::observation::Observation;
 
 /// One check's result in the report.
 pub struct Entry {
     pub meta: Arc<CheckMeta>,
     pub observation: Observation,
+}
+
+impl Entry {
+    pub fn as_result(&self) -> CheckResult<'_> {
+        CheckResult {
+            meta: &self.meta,
+            observation: &self.observation,
+        }
+    }
 }
 
 /// Runs every check once, all at the same time; results in config order.
@@ -40,60 +57,201 @@ pub async fn run_all(checks: &[ScheduledCheck]) -> Vec<Entry> {
         .collect()
 }
 
+/// Assesses one run's results against the guide, now.
+pub fn assess(config: &crate::config::Config, entries: &[Entry]) -> Assessment {
+    let results: Vec<CheckResult<'_>> = entries.iter().map(Entry::as_result).collect();
+    crate::guide::assess(config, &results, unix_now())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// One run's results as a Prometheus textfile: the same series as `/metrics`
+/// plus the guide's items.
+pub fn render_textfile(config: &crate::config::Config, entries: &[Entry], a: &Assessment) -> String {
+    let metrics = crate::metrics::Metrics::new(crate::VERSION, crate::REVISION);
+    metrics.configured(config);
+    for e in entries {
+        metrics.declare(&e.meta);
+        metrics.observe(&e.meta, &e.observation);
+    }
+    let mut text = openmetrics_to_textfile(&metrics.render());
+    text.push_str(&crate::metrics::Metrics::guide_items_text(a));
+    text
+}
+
+/// The status page for the scheduler's last results.
+pub fn status_page(config: Option<&crate::config::Config>, last: &[crate::metrics::LastResult], configured: usize, lang: Lang) -> String {
+    let results: Vec<CheckResult<'_>> = last
+        .iter()
+        .map(|r| CheckResult {
+            meta: &r.meta,
+            observation: &r.observation,
+        })
+        .collect();
+    let empty = crate::config::Config::default();
+    let a = crate::guide::assess(config.unwrap_or(&empty), &results, unix_now());
+    render_html(&a, lang, last.len(), configured)
+}
+
 pub fn all_passed(entries: &[Entry]) -> bool {
     entries.iter().all(|e| e.observation.success())
 }
 
-/// A fixed-width table, one line per check, then the detail of each failure.
-pub fn render_text(entries: &[Entry]) -> String {
-    let header = ["CHECK", "KIND", "TARGET", "RESULT", "REASON", "PHASE", "DURATION"];
-    let rows: Vec<[String; 7]> = entries
-        .iter()
-        .map(|e| {
-            let o = &e.observation;
-            [
-                e.meta.name.clone(),
-                e.meta.kind.to_string(),
-                e.meta.target.clone(),
-                if o.success() { "ok".into() } else { "FAILED".into() },
-                o.reason().map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-                o.failed_phase.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-                format!("{} ms", o.duration.as_millis()),
-            ]
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
+fn text(lang: Lang, m: &Message) -> String {
+    lang.text(m.key, &m.args)
+}
+
+fn status_text(lang: Lang, s: Status) -> String {
+    lang.text(&format!("status-{}", s.as_str()), &[])
+}
+
+fn item_title(lang: Lang, item: crate::guide::GuideItem) -> String {
+    lang.text(&format!("item-{}", item.as_str()), &[])
+}
+
+fn role_text(lang: Lang, a: &Assessment) -> Option<String> {
+    a.role.map(|r| lang.text("report-role", &[("role", r.as_str().to_string())]))
+}
+
+fn summary_text(lang: Lang, a: &Assessment) -> String {
+    lang.text(
+        "report-summary",
+        &[
+            ("passed", a.count(Status::Passed).to_string()),
+            ("failed", a.count(Status::Failed).to_string()),
+            ("not_checked", a.count(Status::NotChecked).to_string()),
+        ],
+    )
+}
+
+/// The report for a terminal or a file: items in the guide's order, each
+/// with its status, findings, evidence and remedy. `colour` adds ANSI colours
+/// to the statuses (only for a terminal).
+pub fn render_text(a: &Assessment, lang: Lang, colour: bool) -> String {
+    let paint = |s: Status, t: String| {
+        if !colour {
+            return t;
         }
-    }
-    let mut out = String::new();
-    let line = |out: &mut String, cells: &[&str]| {
-        let mut text = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == cells.len() {
-                let _ = write!(text, "{cell:>w$}");
-            } else {
-                let _ = write!(text, "{cell:<w$}  ");
-            }
-        }
-        out.push_str(text.trim_end());
-        out.push('\n');
+        let code = match s {
+            Status::Passed => "32",
+            Status::Failed => "1;31",
+            Status::NotChecked => "33",
+        };
+        format!("\x1b[{code}m{t}\x1b[0m")
     };
-    line(&mut out, &header);
-    for row in &rows {
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        line(&mut out, &cells);
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", lang.text("report-title", &[]));
+    if let Some(role) = role_text(lang, a) {
+        let _ = writeln!(out, "{role}");
     }
-    let failed: Vec<&Entry> = entries.iter().filter(|e| !e.observation.success()).collect();
-    let _ = writeln!(out, "\n{} of {} checks passed.", entries.len() - failed.len(), entries.len());
-    for e in failed {
-        if let Err(f) = &e.observation.outcome {
-            let _ = writeln!(out, "  {}: {}", e.meta.name, f.detail);
+    for (n, item) in a.items.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "\n{}. {}: {}",
+            n + 1,
+            item_title(lang, item.item),
+            paint(item.status, status_text(lang, item.status))
+        );
+        for f in &item.findings {
+            let mark = match f.status {
+                Status::Passed => "[+]",
+                Status::Failed => "[x]",
+                Status::NotChecked => "[-]",
+            };
+            let _ = writeln!(out, "   {} {}", paint(f.status, mark.to_string()), text(lang, &f.message));
+            write_evidence_text(&mut out, lang, f);
         }
     }
+    let _ = writeln!(out, "\n{}", summary_text(lang, a));
     out
+}
+
+fn write_evidence_text(out: &mut String, lang: Lang, f: &Finding) {
+    if let Some(e) = &f.evidence {
+        if !e.detail.is_empty() {
+            let _ = writeln!(out, "       {}: {}", lang.text("label-reply", &[]), e.detail);
+        }
+        let ids = evidence_ids(e);
+        if !ids.is_empty() {
+            let _ = writeln!(out, "       {}: {ids}", lang.text("label-ids", &[]));
+        }
+    }
+    if let Some(r) = &f.remedy {
+        let _ = writeln!(out, "       {}: {}", lang.text("label-remedy", &[]), text(lang, r));
+    }
+}
+
+fn evidence_ids(e: &crate::guide::Evidence) -> String {
+    let mut ids = Vec::new();
+    if let Some(a) = &e.aadsts {
+        ids.push(a.clone());
+    }
+    if let Some(t) = &e.trace_id {
+        ids.push(format!("trace_id={t}"));
+    }
+    if let Some(c) = &e.correlation_id {
+        ids.push(format!("correlation_id={c}"));
+    }
+    ids.join(" ")
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    passed: bool,
+    lang: Lang,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    summary: JsonSummary,
+    items: Vec<JsonItem>,
+    checks: Vec<JsonEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    passed: usize,
+    failed: usize,
+    not_checked: usize,
+}
+
+#[derive(Serialize)]
+struct JsonItem {
+    item: &'static str,
+    title: String,
+    status: Status,
+    findings: Vec<JsonFinding>,
+}
+
+#[derive(Serialize)]
+struct JsonFinding {
+    status: Status,
+    /// The message key: stable across languages, for scripts.
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remedy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<JsonEvidence>,
+}
+
+#[derive(Serialize)]
+struct JsonEvidence {
+    check: String,
+    kind: crate::reason::Kind,
+    target: String,
+    reason: crate::reason::Reason,
+    phase: Option<crate::reason::Phase>,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aadsts: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -130,9 +288,41 @@ struct JsonTls<'a> {
     fingerprint_sha256: Option<&'a str>,
 }
 
-/// The same results as JSON: `{"passed": bool, "checks": [...]}`.
-pub fn render_json(entries: &[Entry]) -> String {
-    let checks: Vec<JsonEntry> = entries
+/// The report as JSON: `passed`, the guide's `items` (status codes and
+/// message `code`s are stable; `title`, `message` and `remedy` are in `lang`)
+/// and the raw `checks`.
+pub fn render_json(a: &Assessment, entries: &[Entry], lang: Lang) -> String {
+    let items = a
+        .items
+        .iter()
+        .map(|i| JsonItem {
+            item: i.item.as_str(),
+            title: item_title(lang, i.item),
+            status: i.status,
+            findings: i
+                .findings
+                .iter()
+                .map(|f| JsonFinding {
+                    status: f.status,
+                    code: f.message.key,
+                    message: text(lang, &f.message),
+                    remedy: f.remedy.as_ref().map(|r| text(lang, r)),
+                    evidence: f.evidence.as_ref().map(|e| JsonEvidence {
+                        check: e.check.clone(),
+                        kind: e.kind,
+                        target: e.target.clone(),
+                        reason: e.reason,
+                        phase: e.phase,
+                        detail: e.detail.clone(),
+                        aadsts: e.aadsts.clone(),
+                        trace_id: e.trace_id.clone(),
+                        correlation_id: e.correlation_id.clone(),
+                    }),
+                })
+                .collect(),
+        })
+        .collect();
+    let checks = entries
         .iter()
         .map(|e| {
             let o = &e.observation;
@@ -165,6 +355,170 @@ pub fn render_json(entries: &[Entry]) -> String {
             }
         })
         .collect();
-    let doc = serde_json::json!({ "passed": all_passed(entries), "checks": checks });
-    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    let report = JsonReport {
+        passed: a.passed(),
+        lang,
+        role: a.role.map(|r| r.as_str()),
+        summary: JsonSummary {
+            passed: a.count(Status::Passed),
+            failed: a.count(Status::Failed),
+            not_checked: a.count(Status::NotChecked),
+        },
+        items,
+        checks,
+    };
+    serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The status page body: the same grouped report, as HTML in `lang`.
+/// `ran`/`configured` say how many checks have results yet.
+pub fn render_html(a: &Assessment, lang: Lang, ran: usize, configured: usize) -> String {
+    let title = escape(&lang.text("report-title", &[]));
+    let mut html = format!(
+        concat!(
+            "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title>",
+            "<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}h2{{font-size:1.1em;margin-top:1.5em}}",
+            "li{{margin:.3em 0}}.passed{{color:#186a18}}.failed{{color:#b00020;font-weight:bold}}.not_checked{{color:#8a6d00}}",
+            ".ev{{color:#444;font-family:monospace}}.remedy{{margin-left:1em}}</style>",
+            "</head><body><h1>{}</h1><p><a href=\"/metrics\">{}</a></p>"
+        ),
+        lang.code(),
+        title,
+        title,
+        escape(&lang.text("page-metrics", &[]))
+    );
+    if let Some(role) = role_text(lang, a) {
+        let _ = write!(html, "<p>{}</p>", escape(&role));
+    }
+    for (n, item) in a.items.iter().enumerate() {
+        let _ = write!(
+            html,
+            "<h2 id=\"{}\">{}. {} <span class=\"{}\">{}</span></h2><ul>",
+            item.item.as_str(),
+            n + 1,
+            escape(&item_title(lang, item.item)),
+            item.status.as_str(),
+            escape(&status_text(lang, item.status))
+        );
+        for f in &item.findings {
+            let _ = write!(html, "<li class=\"{}\">{}", f.status.as_str(), escape(&text(lang, &f.message)));
+            if let Some(e) = &f.evidence {
+                if !e.detail.is_empty() {
+                    let _ = write!(
+                        html,
+                        "<div class=\"ev\">{}: {}</div>",
+                        escape(&lang.text("label-reply", &[])),
+                        escape(&e.detail)
+                    );
+                }
+                let ids = evidence_ids(e);
+                if !ids.is_empty() {
+                    let _ = write!(
+                        html,
+                        "<div class=\"ev\">{}: {}</div>",
+                        escape(&lang.text("label-ids", &[])),
+                        escape(&ids)
+                    );
+                }
+            }
+            if let Some(r) = &f.remedy {
+                let _ = write!(
+                    html,
+                    "<div class=\"remedy\">{}: {}</div>",
+                    escape(&lang.text("label-remedy", &[])),
+                    escape(&text(lang, r))
+                );
+            }
+            html.push_str("</li>");
+        }
+        html.push_str("</ul>");
+    }
+    let _ = writeln!(
+        html,
+        "<p>{}</p><p>{}</p></body></html>",
+        escape(&summary_text(lang, a)),
+        escape(&lang.text(
+            "page-checks-run",
+            &[("ran", ran.to_string()), ("configured", configured.to_string())]
+        ))
+    );
+    html
+}
+
+/// Turns the OpenMetrics exposition into the Prometheus text format that
+/// node_exporter's and windows_exporter's textfile collectors read: no
+/// `# EOF`, `# UNIT` or `_created` lines, counters and info metrics declared
+/// under their sample names.
+pub fn openmetrics_to_textfile(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let mut counters = std::collections::HashSet::new();
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "untyped"));
+            match kind {
+                "counter" => {
+                    counters.insert(name.to_string());
+                    let _ = writeln!(out, "# TYPE {name}_total counter");
+                }
+                "info" => {
+                    let _ = writeln!(out, "# TYPE {name}_info gauge");
+                }
+                "gaugehistogram" | "stateset" | "unknown" => {
+                    let _ = writeln!(out, "# TYPE {name} untyped");
+                }
+                _ => {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            let suffix = if counters.contains(name) {
+                "_total"
+            } else if openmetrics.contains(&format!("# TYPE {name} info")) {
+                "_info"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "# HELP {name}{suffix} {help}");
+            continue;
+        }
+        let sample = line.split(['{', ' ']).next().unwrap_or_default();
+        if sample.strip_suffix("_created").is_some_and(|base| counters.contains(base)) {
+            continue;
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// Writes `content` to `path` atomically (temporary file in the same
+/// directory, fsync, rename), so a collector never reads half a file.
+pub fn write_atomically(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("textfile");
+    // node_exporter ignores files not ending in .prom, so the temporary one is never read.
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(content.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

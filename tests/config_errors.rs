@@ -147,6 +147,7 @@ fn uncomment_oauth_example(text: &str) -> String {
             }
         };
         let yaml_like = rest.starts_with("tenants:")
+            || rest.starts_with("ece:")
             || rest.starts_with("mailboxes:")
             || ((rest.starts_with("  ") || rest.starts_with("- name:")) && rest.contains(':') && !rest.trim_start().starts_with('#'));
         out.push(if yaml_like { format!("{indent}{rest}") } else { line.to_string() });
@@ -159,7 +160,7 @@ fn the_commented_oauth_example_is_valid_when_uncommented() {
     let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml")).unwrap();
     let text = uncomment_oauth_example(&example);
     assert!(
-        text.contains("\ntenants:") && text.contains("\nmailboxes:") && text.contains("kind: token"),
+        text.contains("\ntenants:") && text.contains("\nmailboxes:") && text.contains("kind: token") && text.contains("\nece:"),
         "{text}"
     );
     let dir = tempfile::tempdir().unwrap();

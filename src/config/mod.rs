@@ -8,6 +8,7 @@
 //! configuration. This module reads files named in the config (CA bundles)
 //! but opens no network connection.
 
+mod ece;
 mod error;
 mod oauth;
 mod raw;
@@ -23,6 +24,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde_saphyr::Spanned;
 
+pub use ece::{EceSettings, ServerRole};
 pub use error::{ConfigError, Loc};
 pub use oauth::{DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, Tenant};
 pub use raw::{RecordType, TlsMode};
@@ -35,16 +37,18 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_NAME_LEN: usize = 64;
 
 /// A validated configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Config {
     pub file: PathBuf,
     pub global: Global,
     pub tenants: Vec<Arc<Tenant>>,
     pub mailboxes: Vec<Arc<Mailbox>>,
     pub checks: Vec<CheckConfig>,
+    /// The `ece:` section (empty when absent).
+    pub ece: EceSettings,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Global {
     pub interval: Duration,
     pub timeout: Duration,
@@ -207,6 +211,10 @@ impl Validator<'_> {
             dns_servers,
             extra_ca,
         };
+        let ece = match raw.ece {
+            Some(spec) => self.ece(spec)?,
+            None => EceSettings::default(),
+        };
         let tenants = self.tenants(raw.tenants.unwrap_or_default())?;
         let mailboxes = self.mailboxes(raw.mailboxes.unwrap_or_default(), &tenants)?;
 
@@ -236,6 +244,7 @@ impl Validator<'_> {
             tenants,
             mailboxes,
             checks,
+            ece,
         })
     }
 

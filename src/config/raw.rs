@@ -17,6 +17,7 @@ pub(super) struct ConfigFile {
     pub tenants: Option<Vec<TenantSpec>>,
     pub mailboxes: Option<Vec<MailboxSpec>>,
     pub checks: Option<Spanned<Vec<CheckSpec>>>,
+    pub ece: Option<super::ece::EceSpec>,
 }
 
 /// An Azure AD (Entra ID) application registration in one tenant.

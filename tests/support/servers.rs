@@ -89,6 +89,9 @@ pub struct Mail {
     pub auth_replies: &'static [&'static str],
     /// IMAP: advertise SASL-IR (initial response on the AUTHENTICATE line).
     pub sasl_ir: bool,
+    /// IMAP: the account has no mailbox (STATUS and EXAMINE answer NO), as
+    /// Exchange Online does for a user without an Exchange license.
+    pub no_mailbox: bool,
 }
 
 impl Mail {
@@ -103,6 +106,7 @@ impl Mail {
             before_capability: None,
             auth_replies: &["235 2.7.0 Authentication successful"],
             sasl_ir: true,
+            no_mailbox: false,
         }
     }
 
@@ -255,6 +259,13 @@ async fn imap_session(stream: TcpStream, m: Mail) -> io::Result<()> {
                     "OK AUTHENTICATE completed."
                 };
                 send(&mut conn, format!("{tag} {reply}\r\n").as_bytes()).await?;
+            }
+            "STATUS" | "EXAMINE" if m.no_mailbox => {
+                send(
+                    &mut conn,
+                    format!("{tag} NO Mailbox does not exist or access is denied.\r\n").as_bytes(),
+                )
+                .await?
             }
             "STATUS" => {
                 send(

@@ -1,0 +1,132 @@
+# English: the source language. Terms follow Cisco's guide "Troubleshoot ECE
+# OAUTH2 Authentication with Office 365". Every key here must exist in
+# fr.ftl, nl.ftl, es.ftl and zh.ftl (tests/i18n.rs checks it).
+
+## Report frame
+
+report-title = ECE and Office 365: check items of the troubleshooting guide
+report-role = Server role: { $role ->
+    [services] services server
+    [application] application server
+   *[both] services and application server
+}
+report-summary = { $passed } passed, { $failed } failed, { $not_checked } not checked.
+status-passed = PASSED
+status-failed = FAILED
+status-not_checked = NOT CHECKED
+label-evidence = Evidence
+label-remedy = What to do
+label-reply = Detail
+label-ids = Microsoft ids
+page-checks-run = { $ran } of { $configured } checks have run.
+page-metrics = Metrics
+
+## The guide's check items
+
+item-minimum_version = Minimum version
+item-system_configuration = System configuration (External URL and redirect URI)
+item-azure_ad_application = Azure AD application and client secret
+item-token_generation = Token generation (user, scopes, lifetime)
+item-mailbox_configuration = Mailbox configuration (SMTP, IMAP, POP3)
+item-exchange_license = Exchange license
+item-mailbox_rights = Mailbox rights
+item-network_connectivity = Network connectivity (URLs, DNS, ports, TLS)
+item-token_refresh = Token refresh
+
+## Findings
+
+version-meets = ECE { $version } meets the minimum { $minimum }.
+version-newer = ECE { $version } is newer than the guide's table: OAuth for Office 365 is built in.
+version-below = ECE { $version } lacks the engineering special OAuth needs: the minimum is { $minimum }.
+version-too-old = ECE { $version } is older than the first release with OAuth for Office 365 ({ $minimum }).
+version-not-in-table = ECE { $version } is not in the guide's minimum version table; check the release notes for OAuth support (Cisco bug CSCvr86493).
+urls-match = The External URL and the redirect URI use the same host, { $host }.
+urls-differ = The External URL host { $external } differs from the redirect URI host { $redirect }.
+secret-valid = The client secret of tenant { $tenant } is valid until { $date }.
+secret-expires-soon = The client secret of tenant { $tenant } expires on { $date }, in { $days } days: create a new one before then.
+secret-expired = The client secret of tenant { $tenant } expired on { $date }.
+check-not-run = { $check } has not run yet.
+check-failed = { $check } ({ $target }) failed with { $reason } in phase { $phase }.
+blocked = Not reached by { $check }: it failed earlier ({ $reason }).
+port-not-checked = No check covers port { $port } ({ $use ->
+    [token] HTTPS to login.microsoftonline.com, for the tokens
+    [smtp] SMTP with STARTTLS, for the dispatcher and alarm notifications
+   *[retriever] IMAP or POP3 over TLS, for the retriever
+}): add a tcp, tls or mail check for it.
+protocol-not-checked = No authenticated { $protocol } check for { $mailbox }: add one with `mailbox:` to check that the protocol is enabled.
+
+ok-minimum_version = { $check } passed.
+ok-system_configuration = { $check } passed.
+ok-azure_ad_application = { $check } obtained a token from tenant { $tenant }.
+ok-token_generation = The token used by { $check } is for { $user }, has the scopes, and lasts { $minutes } minutes.
+ok-mailbox_configuration = { $protocol } accepts XOAUTH2 for { $mailbox } ({ $check }).
+ok-exchange_license = Exchange Online serves the mailbox { $mailbox } ({ $check }); the guide asks for at least an E3 license.
+ok-mailbox_rights = { $user } can open { $mailbox } ({ $check }).
+ok-network_connectivity = { $check } reached { $target }.
+ok-token_refresh = { $check } has a valid access token for { $user }, refreshed with the stored credentials.
+
+why-minimum_version = Not checked: add `ece.version` to the config (e.g. `12.5(1) ES3`, as on ECE's About page).
+why-system_configuration = Not checked: add `ece.external_url` (ECE's "External URL of Application") and `ece.redirect_uri` (the app registration's redirect URI) to the config.
+why-azure_ad_application = Not checked: no tenant with a token check or an authenticated mail check is configured ({ $tenants } tenants, { $mailboxes } mailboxes).
+why-token_generation = Not checked: no mailbox with credentials is configured, so no token was examined ({ $mailboxes } mailboxes).
+why-mailbox_configuration = Not checked: no mail check with `mailbox:` is configured ({ $mailboxes } mailboxes).
+why-exchange_license = Not checked: only an authenticated IMAP, POP3 or SMTP check shows that Exchange Online serves the mailbox; the license itself is in the Microsoft 365 admin center.
+why-mailbox_rights = Not checked: no mail check with `mailbox:` is configured ({ $mailboxes } mailboxes).
+why-network_connectivity = Not checked: no DNS, TCP, TLS or mail check is configured.
+why-token_refresh = Not checked: no `kind: token` check or authenticated mail check is configured ({ $mailboxes } mailboxes).
+
+## Remedies for the configuration
+
+remedy-version-below = Install the engineering special for your release ({ $minimum }) or later, then follow that release's OAuth documentation. Best practice is the latest ES.
+remedy-version-too-old = Upgrade ECE to a release with OAuth for Office 365 ({ $minimum } or later).
+remedy-urls-differ = The redirect URI's FQDN must match ECE's External URL of Application and be the name used to open the admin console: correct one of them (Azure AD app registration > Authentication, or ECE Partition > Apps > General Settings), then generate the token again.
+remedy-secret-expired = Create a new client secret in the app registration (Certificates & secrets), update it where ECE and this agent read it (tenant { $tenant }), and set `client_secret_expires`.
+
+## Remedies for check failures, by reason
+
+remedy-dns_nxdomain = The name { $host } does not exist for this server's resolver: check the spelling, and that the DNS server (or split-horizon DNS) resolves the Office 365 names (*.office365.com, login.microsoftonline.com).
+remedy-dns_servfail = The DNS server failed to answer for { $host }: check the resolver and its forwarders, from this server.
+remedy-dns_refused = The DNS server refused the query for { $host }: allow this server to use it, or configure another resolver.
+remedy-dns_no_answer = The name { $host } exists but has no record of the asked type: check the record type of the check and the DNS zone.
+remedy-dns_timeout = No DNS answer in time for { $host }: check that UDP/TCP port 53 to the resolver is open from this server.
+remedy-dns_error = The DNS answer for { $host } could not be used: check the resolver; try `nslookup { $host }` from this server.
+remedy-resolve_failed = This server could not resolve { $host }: check its DNS settings and the hosts file.
+remedy-connect_refused = { $target } refused the connection: something on the path (a firewall or proxy) rejects port { $port }; open it from this server.
+remedy-connect_timeout = No answer from { $target }: a firewall drops port { $port }. Open TCP { $port } outbound from this server (guide: Ports).
+remedy-network_unreachable = This server has no route to { $target }: check the default gateway, the proxy design and outbound routing.
+remedy-tls_handshake_failed = The TLS handshake with { $target } failed: a proxy or firewall may intercept or block TLS; exempt the Office 365 hosts from TLS inspection.
+remedy-tls_cert_expired = The certificate { $target } presented has expired: if it is not Microsoft's, a TLS inspection device is in the path; exempt the host or renew its certificate.
+remedy-tls_cert_not_yet_valid = The certificate is not valid yet: check this server's clock (NTP) first.
+remedy-tls_cert_untrusted = The certificate of { $target } is not trusted: usually TLS inspection by a corporate proxy. Exempt *.office365.com and login.microsoftonline.com from inspection, or add the proxy's CA with `extra_ca_file` (and to Java's trust store for ECE).
+remedy-tls_cert_name_mismatch = The certificate of { $target } is for another name: check the target host name, or a proxy that answers for it.
+remedy-tls_unexpected_issuer = The certificate of { $target } comes from an unexpected issuer: TLS inspection is in the path. Exempt the host from inspection or update `expected_issuer`.
+remedy-timeout = { $target } did not finish in time: check for a slow proxy or packet loss on the path, then raise `timeout` only if the path is known to be slow.
+remedy-connection_closed = { $target } closed the connection early: a firewall or proxy may cut the session; check its logs for this server.
+remedy-line_too_long = { $target } sent an endless line: this is not an Exchange Online mail server; check the target and the proxy.
+remedy-too_many_lines = { $target } sent an endless reply: this is not an Exchange Online mail server; check the target and the proxy.
+remedy-unexpected_reply = { $target } answered something unexpected: check that the target speaks the check's protocol (ports 587, 993, 995) and that no proxy rewrites it.
+remedy-greeting_rejected = { $target } refused the session in its greeting: the server may block this source address; check the reply below.
+remedy-starttls_not_offered = { $target } did not offer STARTTLS: a device in the path may strip it (SMTP inspection on a firewall); disable that inspection for port 587.
+remedy-starttls_rejected = { $target } refused STARTTLS: check the reply below and any SMTP proxy in the path.
+remedy-auth_mechanism_not_offered = { $target } does not offer XOAUTH2: make sure the target is Exchange Online (smtp.office365.com, outlook.office365.com) and that SMTP AUTH is enabled for the organisation.
+remedy-auth_rejected = Exchange refused the token for { $mailbox }: enable { $protocol } for this mailbox in the Exchange admin center (Mailboxes > Manage email apps), and make sure the token belongs to { $user }.
+remedy-auth_rejected-shared = Exchange refused { $user } on { $mailbox }: give { $user } Full Access to the mailbox (guide: Mailbox Rights, shared account) and enable { $protocol } for the mailbox in the Exchange admin center.
+remedy-smtp_auth_disabled = SMTP AUTH is disabled for { $mailbox }: enable "Authenticated SMTP" for the mailbox in the Exchange admin center (Manage email apps), and check that the organisation does not disable it.
+remedy-mailbox_not_found = Exchange accepted the login but found no mailbox for { $mailbox }: check that the account has an Exchange Online license (at least E3) and a mailbox.
+remedy-mailbox_not_found-shared = { $user } logged in but cannot open { $mailbox }: give { $user } Full Access to the mailbox, or check the mailbox address.
+remedy-token_endpoint_unreachable = The token endpoint could not be reached: open HTTPS (443) to login.microsoftonline.com from this server, and set `proxy` for tenant { $tenant } if a proxy is required.
+remedy-token_bad_response = The token endpoint answered with something that is not a token response, often a proxy's page: exempt login.microsoftonline.com from the proxy or set `proxy` correctly.
+remedy-token_invalid_grant = The refresh token of { $user } was refused (revoked, password changed, or issued to another app): generate it again from a private browser window, signed in as { $user }.
+remedy-token_refresh_token_expired = The refresh token of { $user } expired after 90 days without use: generate it again from a private browser window, signed in as { $user }.
+remedy-token_invalid_client = Azure AD refused the application's credentials: check the client ID and the client secret of tenant { $tenant } (the secret value, not its ID).
+remedy-token_client_secret_expired = The client secret of tenant { $tenant } has expired: create a new one in the app registration (Certificates & secrets) and update `client_secret`.
+remedy-token_consent_required = The application lacks admin consent for the mail permissions: grant admin consent in the app registration (API permissions) for tenant { $tenant }.
+remedy-token_interaction_required = Azure AD asks { $user } to sign in again (MFA or Conditional Access): generate the token again from a private browser window, and exclude the service account from policies that need interaction.
+remedy-token_unknown_tenant = Tenant { $tenant } is not known to Azure AD: check `tenant_id` (directory ID or domain) and the authority.
+remedy-token_unknown_client = The application is not found in tenant { $tenant }: check `client_id` and that the app registration exists in this tenant.
+remedy-token_throttled = Azure AD is throttling token requests: the agent backs off; if it persists, lower the number of token checks or raise their interval.
+remedy-token_wrong_user = The token was issued to another user than { $user }: generate it again from a private (incognito) browser window, signed in as { $user } (guide: Token Generation).
+remedy-token_missing_scope = The token lacks the { $protocol } permission: add the delegated permission (IMAP.AccessAsUser.All, POP.AccessAsUser.All or SMTP.Send) to the app registration, grant consent, and generate the token again.
+remedy-token_lifetime_too_short = The access token lasts less than 60 minutes: remove the token lifetime policy that shortens it (guide: Azure AD Application, access token).
+remedy-token_store_unwritable = The agent cannot save the rotated refresh token: check the permissions and free space of the token store's directory.
+remedy-internal = The agent hit an internal error: see its log for { $check } and report it with the log line.

@@ -1,0 +1,131 @@
+# Español: traducción de en.ftl. Los términos siguen la guía de Cisco en español
+# "Solucionar problemas de autenticación ECE OAUTH2 con Office 365".
+
+## Marco del informe
+
+report-title = ECE y Office 365: elementos de comprobación de la guía de solución de problemas
+report-role = Función del servidor: { $role ->
+    [services] servidor de servicios
+    [application] servidor de aplicaciones
+   *[both] servidor de servicios y servidor de aplicaciones
+}
+report-summary = Correctas: { $passed }, fallidas: { $failed }, no comprobadas: { $not_checked }.
+status-passed = CORRECTO
+status-failed = FALLIDO
+status-not_checked = NO COMPROBADO
+label-evidence = Evidencia
+label-remedy = Qué hacer
+label-reply = Respuesta del servidor
+label-ids = Identificadores de Microsoft
+page-checks-run = Se han ejecutado { $ran } de { $configured } comprobaciones.
+page-metrics = Métricas
+
+## Los elementos de comprobación de la guía
+
+item-minimum_version = Versión mínima
+item-system_configuration = Configuración del sistema (URL externo de la aplicación y URL de redirección)
+item-azure_ad_application = Aplicación de Azure AD y secreto de cliente
+item-token_generation = Generación de tokens (usuario, ámbitos, duración)
+item-mailbox_configuration = Configuración del buzón (SMTP, IMAP, POP3)
+item-exchange_license = Licencia de Exchange
+item-mailbox_rights = Derechos de buzón
+item-network_connectivity = Conectividad de red (URL, DNS, puertos, TLS)
+item-token_refresh = Actualización del token
+
+## Resultados
+
+version-meets = ECE { $version } cumple la versión mínima { $minimum }.
+version-newer = ECE { $version } es más reciente que la tabla de la guía: OAuth para Office 365 viene integrado.
+version-below = A ECE { $version } le falta el especial de ingeniería (ES) que necesita OAuth: la versión mínima es { $minimum }.
+version-too-old = ECE { $version } es anterior a la primera versión con OAuth para Office 365 ({ $minimum }).
+version-not-in-table = ECE { $version } no figura en la tabla de versiones mínimas de la guía; consulte en las notas de la versión si admite OAuth (error de Cisco CSCvr86493).
+urls-match = El "URL externo de la aplicación" y la URL de redirección usan el mismo host, { $host }.
+urls-differ = El host del "URL externo de la aplicación", { $external }, es distinto del host de la URL de redirección, { $redirect }.
+secret-valid = El secreto de cliente del inquilino { $tenant } es válido hasta el { $date }.
+secret-expires-soon = El secreto de cliente del inquilino { $tenant } caduca el { $date }, dentro de { $days } días: cree uno nuevo antes de esa fecha.
+secret-expired = El secreto de cliente del inquilino { $tenant } caducó el { $date }.
+check-not-run = La comprobación { $check } aún no se ha ejecutado.
+check-failed = La comprobación { $check } ({ $target }) falló con { $reason } en la fase { $phase }.
+blocked = La comprobación { $check } no llegó hasta aquí: falló antes ({ $reason }).
+port-not-checked = Ninguna comprobación cubre el puerto { $port } ({ $use ->
+    [token] HTTPS a login.microsoftonline.com, para los tokens
+    [smtp] SMTP con STARTTLS, para el despachador y las notificaciones de alarma
+   *[retriever] IMAP o POP3 sobre TLS, para el recuperador
+}): agregue una comprobación tcp, tls o mail para él.
+protocol-not-checked = No hay ninguna comprobación autenticada de { $protocol } para { $mailbox }: agregue una con `mailbox:` para comprobar que el protocolo está habilitado.
+
+ok-minimum_version = La comprobación { $check } fue correcta.
+ok-system_configuration = La comprobación { $check } fue correcta.
+ok-azure_ad_application = { $check } obtuvo un token del inquilino { $tenant }.
+ok-token_generation = El token que usa { $check } es de { $user }, tiene los ámbitos necesarios y dura { $minutes } minutos.
+ok-mailbox_configuration = { $protocol } acepta XOAUTH2 para { $mailbox } ({ $check }).
+ok-exchange_license = Exchange Online atiende el buzón { $mailbox } ({ $check }); la guía exige al menos una licencia E3.
+ok-mailbox_rights = { $user } puede abrir { $mailbox } ({ $check }).
+ok-network_connectivity = { $check } alcanzó { $target }.
+ok-token_refresh = { $check } actualizó el token de acceso de { $user }.
+
+why-minimum_version = No comprobado: agregue `ece.version` a la configuración (p. ej., `12.5(1) ES3`, como en la página Acerca de de ECE).
+why-system_configuration = No comprobado: agregue a la configuración `ece.external_url` (el "URL externo de la aplicación" de ECE) y `ece.redirect_uri` (la URL de redirección del registro de aplicaciones).
+why-azure_ad_application = No comprobado: no hay ningún inquilino configurado con una comprobación de token o una comprobación de correo autenticada ({ $tenants } inquilinos, { $mailboxes } buzones).
+why-token_generation = No comprobado: no hay ningún buzón configurado con credenciales, por lo que no se examinó ningún token ({ $mailboxes } buzones).
+why-mailbox_configuration = No comprobado: no hay configurada ninguna comprobación de correo con `mailbox:` ({ $mailboxes } buzones).
+why-exchange_license = No comprobado: solo una comprobación autenticada de IMAP, POP3 o SMTP demuestra que Exchange Online atiende el buzón; la licencia en sí se consulta en el Centro de administración de Microsoft 365.
+why-mailbox_rights = No comprobado: no hay configurada ninguna comprobación de correo con `mailbox:` ({ $mailboxes } buzones).
+why-network_connectivity = No comprobado: no hay configurada ninguna comprobación de DNS, TCP, TLS ni de correo.
+why-token_refresh = No comprobado: no hay configurada ninguna comprobación `kind: token` ni comprobación de correo autenticada ({ $mailboxes } buzones).
+
+## Soluciones para la configuración
+
+remedy-version-below = Instale el especial de ingeniería (ES) de su versión ({ $minimum }) o uno posterior y, a continuación, siga la documentación de OAuth de esa versión. Se recomienda instalar el ES más reciente.
+remedy-version-too-old = Actualice ECE a una versión con OAuth para Office 365 ({ $minimum } o posterior).
+remedy-urls-differ = El FQDN de la URL de redirección debe coincidir con el "URL externo de la aplicación" de ECE y ser el nombre que se usa para abrir la consola de administración: corrija uno de los dos (registro de aplicaciones de Azure AD > Autenticación, o en ECE Partición > Aplicaciones > Configuración general) y vuelva a generar el token.
+remedy-secret-expired = Cree un nuevo secreto de cliente en el registro de aplicaciones (Certificados y secretos), actualícelo donde lo leen ECE y este agente (inquilino { $tenant }) y configure `client_secret_expires`.
+
+## Soluciones para los fallos de las comprobaciones, por motivo
+
+remedy-dns_nxdomain = El nombre { $host } no existe para el resolvedor de este servidor: compruebe la ortografía y que el servidor DNS (o el DNS de horizonte dividido) resuelva los nombres de Office 365 (*.office365.com, login.microsoftonline.com).
+remedy-dns_servfail = El servidor DNS no pudo responder para { $host }: compruebe el resolvedor y sus reenviadores desde este servidor.
+remedy-dns_refused = El servidor DNS rechazó la consulta para { $host }: permita que este servidor lo use o configure otro resolvedor.
+remedy-dns_no_answer = El nombre { $host } existe, pero no tiene ningún registro del tipo solicitado: compruebe el tipo de registro de la comprobación y la zona DNS.
+remedy-dns_timeout = No llegó a tiempo ninguna respuesta DNS para { $host }: compruebe que el puerto UDP/TCP 53 hacia el resolvedor esté abierto desde este servidor.
+remedy-dns_error = No se pudo usar la respuesta DNS para { $host }: compruebe el resolvedor; pruebe `nslookup { $host }` desde este servidor.
+remedy-resolve_failed = Este servidor no pudo resolver { $host }: compruebe su configuración DNS y el archivo hosts.
+remedy-connect_refused = { $target } rechazó la conexión: algo en la ruta (un firewall o un proxy) rechaza el puerto { $port }; ábralo desde este servidor.
+remedy-connect_timeout = Sin respuesta de { $target }: un firewall descarta el puerto { $port }. Abra el puerto TCP { $port } de salida desde este servidor (guía: Puertos).
+remedy-network_unreachable = Este servidor no tiene ruta hacia { $target }: compruebe la puerta de enlace predeterminada, el diseño del proxy y el enrutamiento de salida.
+remedy-tls_handshake_failed = El protocolo de enlace TLS con { $target } falló: puede que un proxy o un firewall intercepte o bloquee TLS; excluya los hosts de Office 365 de la inspección TLS.
+remedy-tls_cert_expired = El certificado que presentó { $target } ha caducado: si no es de Microsoft, hay un dispositivo de inspección TLS en la ruta; excluya el host o renueve su certificado.
+remedy-tls_cert_not_yet_valid = El certificado aún no es válido: compruebe primero el reloj de este servidor (NTP).
+remedy-tls_cert_untrusted = El certificado de { $target } no es de confianza: normalmente se debe a la inspección TLS de un proxy corporativo. Excluya *.office365.com y login.microsoftonline.com de la inspección o agregue la CA del proxy con `extra_ca_file` (y al almacén de confianza de Java de ECE).
+remedy-tls_cert_name_mismatch = El certificado de { $target } es para otro nombre: compruebe el nombre de host del destino o si un proxy responde en su lugar.
+remedy-tls_unexpected_issuer = El certificado de { $target } procede de un emisor inesperado: hay inspección TLS en la ruta. Excluya el host de la inspección o actualice `expected_issuer`.
+remedy-timeout = { $target } no terminó a tiempo: busque un proxy lento o pérdida de paquetes en la ruta y aumente `timeout` solo si se sabe que la ruta es lenta.
+remedy-connection_closed = { $target } cerró la conexión antes de tiempo: puede que un firewall o un proxy corte la sesión; revise sus registros para este servidor.
+remedy-line_too_long = { $target } envió una línea interminable: no es un servidor de correo de Exchange Online; compruebe el destino y el proxy.
+remedy-too_many_lines = { $target } envió una respuesta interminable: no es un servidor de correo de Exchange Online; compruebe el destino y el proxy.
+remedy-unexpected_reply = { $target } respondió algo inesperado: compruebe que el destino habla el protocolo de la comprobación (puertos 587, 993, 995) y que ningún proxy lo reescribe.
+remedy-greeting_rejected = { $target } rechazó la sesión en su saludo: puede que el servidor bloquee esta dirección de origen; consulte la respuesta a continuación.
+remedy-starttls_not_offered = { $target } no ofreció STARTTLS: puede que un dispositivo en la ruta lo elimine (inspección SMTP en un firewall); desactive esa inspección para el puerto 587.
+remedy-starttls_rejected = { $target } rechazó STARTTLS: consulte la respuesta a continuación y revise cualquier proxy SMTP en la ruta.
+remedy-auth_mechanism_not_offered = { $target } no ofrece XOAUTH2: asegúrese de que el destino sea Exchange Online (smtp.office365.com, outlook.office365.com) y de que SMTP AUTH esté habilitado para la organización.
+remedy-auth_rejected = Exchange rechazó el token para { $mailbox }: habilite { $protocol } para este buzón en el Centro de administración de Exchange (Buzones > Administrar aplicaciones de correo electrónico) y asegúrese de que el token pertenezca a { $user }.
+remedy-auth_rejected-shared = Exchange rechazó a { $user } en { $mailbox }: otorgue a { $user } control total del buzón (permiso Acceso total; guía: Derechos de buzón, cuenta compartida) y habilite { $protocol } para el buzón en el Centro de administración de Exchange.
+remedy-smtp_auth_disabled = SMTP AUTH está deshabilitado para { $mailbox }: habilite "SMTP autenticado" para el buzón en el Centro de administración de Exchange (Administrar aplicaciones de correo electrónico) y compruebe que la organización no lo deshabilita.
+remedy-mailbox_not_found = Exchange aceptó el inicio de sesión, pero no encontró ningún buzón para { $mailbox }: compruebe que la cuenta tenga una licencia de Exchange Online (al menos E3) y un buzón.
+remedy-mailbox_not_found-shared = { $user } inició sesión, pero no puede abrir { $mailbox }: otorgue a { $user } control total del buzón (permiso Acceso total) o compruebe la dirección del buzón.
+remedy-token_endpoint_unreachable = No se pudo acceder al punto de conexión de tokens: abra HTTPS (443) hacia login.microsoftonline.com desde este servidor y configure `proxy` para el inquilino { $tenant } si se requiere un proxy.
+remedy-token_bad_response = El punto de conexión de tokens respondió con algo que no es una respuesta de token, a menudo una página de un proxy: excluya login.microsoftonline.com del proxy o configure `proxy` correctamente.
+remedy-token_invalid_grant = Se rechazó el token de actualización de { $user } (revocado, contraseña cambiada o emitido para otra aplicación): vuelva a generarlo desde una ventana del navegador en modo incógnito o privado, con la sesión iniciada como { $user }.
+remedy-token_refresh_token_expired = El token de actualización de { $user } caducó tras 90 días sin uso: vuelva a generarlo desde una ventana del navegador en modo incógnito o privado, con la sesión iniciada como { $user }.
+remedy-token_invalid_client = Azure AD rechazó las credenciales de la aplicación: compruebe el id. de cliente y el secreto de cliente del inquilino { $tenant } (el valor del secreto, no su id.).
+remedy-token_client_secret_expired = El secreto de cliente del inquilino { $tenant } ha caducado: cree uno nuevo en el registro de aplicaciones (Certificados y secretos) y actualice `client_secret`.
+remedy-token_consent_required = La aplicación no tiene el consentimiento del administrador para los permisos de correo: conceda el consentimiento del administrador en el registro de aplicaciones (Permisos de API) para el inquilino { $tenant }.
+remedy-token_interaction_required = Azure AD pide a { $user } que vuelva a iniciar sesión (MFA o acceso condicional): vuelva a generar el token desde una ventana del navegador en modo incógnito o privado y excluya la cuenta de servicio de las directivas que requieren interacción.
+remedy-token_unknown_tenant = Azure AD no conoce el inquilino { $tenant }: compruebe `tenant_id` (id. del directorio o dominio) y la autoridad.
+remedy-token_unknown_client = No se encuentra la aplicación en el inquilino { $tenant }: compruebe `client_id` y que el registro de aplicaciones exista en este inquilino.
+remedy-token_throttled = Azure AD está limitando las solicitudes de token: el agente espacia sus intentos; si persiste, reduzca el número de comprobaciones de token o aumente su intervalo.
+remedy-token_wrong_user = El token se emitió para un usuario distinto de { $user }: vuelva a generarlo desde una ventana del navegador en modo incógnito o privado, con la sesión iniciada como { $user } (guía: Generación de tokens).
+remedy-token_missing_scope = Al token le falta el permiso de { $protocol }: agregue el permiso delegado (IMAP.AccessAsUser.All, POP.AccessAsUser.All o SMTP.Send) al registro de aplicaciones, conceda el consentimiento y vuelva a generar el token.
+remedy-token_lifetime_too_short = El token de acceso dura menos de 60 minutos: elimine la directiva de duración de tokens que lo acorta (guía: Aplicación de Azure AD, token de acceso).
+remedy-token_store_unwritable = El agente no puede guardar el token de actualización renovado: compruebe los permisos y el espacio libre del directorio del almacén de tokens.
+remedy-internal = El agente sufrió un error interno: consulte su registro para { $check } e informe del error con la línea del registro.
