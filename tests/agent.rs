@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use support::agent::{Agent, BIN, parse, request, value};
+use support::agent::{Agent, BIN, parse, request, request_with, value};
 use support::pki::{self, Leaf, Pki};
 use support::servers::{self, After, DnsMode, Mail};
 
@@ -201,6 +201,31 @@ async fn metrics_reflect_what_the_servers_did() {
     for check in ["smtp", "imap", "pop3", "tls", "dns", "closed", "connect_refused", "/metrics"] {
         assert!(page.contains(check), "status page lacks {check}");
     }
+    // The same report as `check`, grouped by the guide's items, in the browser's language.
+    assert!(
+        page.contains("<html lang=\"en\">") && page.contains("Network connectivity"),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "<h2 id=\"network_connectivity\">8. Network connectivity (URLs, DNS, ports, TLS) <span class=\"failed\">FAILED</span>"
+        ),
+        "{page}"
+    );
+    for (header, lang, title) in [
+        ("fr-CH, fr;q=0.9, en;q=0.8", "fr", "Version minimale"),
+        ("de-DE, nl;q=0.5", "nl", "Minimale versie"),
+        ("es-419", "es", "Versión mínima"),
+        ("zh-CN,zh;q=0.9", "zh", "最低版本"),
+    ] {
+        let (status, page) = request_with(agent.addr, "GET", "/", &format!("Accept-Language: {header}\r\n")).await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains(&format!("<html lang=\"{lang}\">")) && page.contains(title),
+            "{header}: {page}"
+        );
+        assert!(page.contains("connect_refused"), "the evidence stays untranslated: {page}");
+    }
     assert_eq!(agent.get("/-/healthy").await.0, 200);
     assert_eq!(agent.get("/nope").await.0, 404);
     assert_eq!(request(agent.addr, "POST", "/metrics").await.0, 405);
@@ -268,26 +293,23 @@ async fn check_subcommand_prints_a_table_or_json_and_sets_the_exit_code() {
     std::fs::write(&config, yaml).unwrap();
 
     let text = tokio::process::Command::new(BIN)
-        .args(["check", "--config.file"])
+        .args(["check", "--lang", "en", "--config.file"])
         .arg(&config)
         .output()
         .await
         .unwrap();
     assert_eq!(text.status.code(), Some(1), "one check failed");
     let stdout = String::from_utf8_lossy(&text.stdout);
-    let lines: Vec<&str> = stdout.lines().collect();
     assert!(
-        lines[0].starts_with("CHECK") && lines[0].contains("REASON") && lines[0].contains("PHASE"),
+        stdout.contains("8. Network connectivity (URLs, DNS, ports, TLS): FAILED"),
         "{stdout}"
     );
-    assert!(lines.iter().any(|l| l.starts_with("smtp-ok ") && l.contains(" ok ")), "{stdout}");
+    assert!(stdout.contains("[+] smtp-ok reached 127.0.0.1:"), "{stdout}");
     assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("smtp-silent ") && l.contains("FAILED") && l.contains("timeout") && l.contains("banner")),
+        stdout.contains("[x] smtp-silent (127.0.0.1:") && stdout.contains("failed with timeout in phase banner."),
         "{stdout}"
     );
-    assert!(stdout.contains("1 of 2 checks passed."), "{stdout}");
+    assert!(stdout.contains("0 passed, 1 failed, 8 not checked."), "{stdout}");
 
     let json = tokio::process::Command::new(BIN)
         .args(["check", "--output", "json", "--config.file"])

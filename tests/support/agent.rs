@@ -96,8 +96,13 @@ impl Drop for Agent {
 
 /// A minimal HTTP/1.1 client: status code and body.
 pub async fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    request_with(addr, method, path, "").await
+}
+
+/// [`request`] with extra header lines (each ending in CRLF).
+pub async fn request_with(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect to the agent");
-    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
+    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: test\r\n{headers}Connection: close\r\n\r\n").as_bytes())
         .await
         .unwrap();
     let mut raw = Vec::new();
