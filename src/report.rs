@@ -458,44 +458,40 @@ pub fn render_html(a: &Assessment, lang: Lang, ran: usize, configured: usize) ->
 /// under their sample names.
 pub fn openmetrics_to_textfile(openmetrics: &str) -> String {
     let mut out = String::with_capacity(openmetrics.len());
-    let mut counters = std::collections::HashSet::new();
+    // HELP comes before TYPE, so learn every family's type first.
+    let kinds: std::collections::HashMap<&str, &str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split_once(' '))
+        .collect();
+    let sample_name = |name: &str| match kinds.get(name) {
+        Some(&"counter") => format!("{name}_total"),
+        Some(&"info") => format!("{name}_info"),
+        _ => name.to_string(),
+    };
     for line in openmetrics.lines() {
         if line == "# EOF" || line.starts_with("# UNIT ") {
             continue;
         }
         if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "untyped"));
-            match kind {
-                "counter" => {
-                    counters.insert(name.to_string());
-                    let _ = writeln!(out, "# TYPE {name}_total counter");
-                }
-                "info" => {
-                    let _ = writeln!(out, "# TYPE {name}_info gauge");
-                }
-                "gaugehistogram" | "stateset" | "unknown" => {
-                    let _ = writeln!(out, "# TYPE {name} untyped");
-                }
-                _ => {
-                    let _ = writeln!(out, "{line}");
-                }
-            }
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "unknown"));
+            let kind = match kind {
+                "counter" | "gauge" | "histogram" | "summary" => kind,
+                "info" => "gauge",
+                _ => "untyped",
+            };
+            let _ = writeln!(out, "# TYPE {} {kind}", sample_name(name));
             continue;
         }
         if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
-            let suffix = if counters.contains(name) {
-                "_total"
-            } else if openmetrics.contains(&format!("# TYPE {name} info")) {
-                "_info"
-            } else {
-                ""
-            };
-            let _ = writeln!(out, "# HELP {name}{suffix} {help}");
+            let _ = writeln!(out, "# HELP {} {help}", sample_name(name));
             continue;
         }
         let sample = line.split(['{', ' ']).next().unwrap_or_default();
-        if sample.strip_suffix("_created").is_some_and(|base| counters.contains(base)) {
+        if sample
+            .strip_suffix("_created")
+            .is_some_and(|base| kinds.get(base) == Some(&"counter"))
+        {
             continue;
         }
         let _ = writeln!(out, "{line}");
@@ -521,4 +517,65 @@ pub fn write_atomically(path: &Path, content: &str) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guide::{GuideItem, ItemReport};
+
+    fn assessment() -> Assessment {
+        Assessment {
+            role: None,
+            items: vec![
+                ItemReport {
+                    item: GuideItem::MinimumVersion,
+                    status: Status::Passed,
+                    findings: Vec::new(),
+                },
+                ItemReport {
+                    item: GuideItem::NetworkConnectivity,
+                    status: Status::Failed,
+                    findings: Vec::new(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let plain = render_text(&assessment(), Lang::En, false);
+        assert!(!plain.contains('\x1b'), "{plain}");
+        assert!(plain.contains("1. Minimum version: PASSED") && plain.contains("2. Network connectivity (URLs, DNS, ports, TLS): FAILED"));
+        let coloured = render_text(&assessment(), Lang::En, true);
+        assert!(
+            coloured.contains("\x1b[32mPASSED\x1b[0m") && coloured.contains("\x1b[1;31mFAILED\x1b[0m"),
+            "{coloured:?}"
+        );
+    }
+
+    #[test]
+    fn html_escapes_server_text() {
+        let mut a = assessment();
+        a.items[1].findings.push(crate::guide::Finding {
+            status: Status::Failed,
+            message: crate::guide::Message {
+                key: "check-failed",
+                args: vec![("check", "<script>x</script>".into())],
+            },
+            evidence: None,
+            remedy: None,
+        });
+        let html = render_html(&a, Lang::En, 1, 1);
+        assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn textfile_declares_counters_and_info_under_their_sample_names() {
+        let om = "# HELP x_runs Runs.\n# TYPE x_runs counter\nx_runs_total{a=\"b\"} 3\nx_runs_created{a=\"b\"} 1.5\n# HELP x_build Build.\n# TYPE x_build info\nx_build_info{v=\"1\"} 1\n# UNIT x_s seconds\n# TYPE x_s gauge\nx_s 2\n# EOF\n";
+        assert_eq!(
+            openmetrics_to_textfile(om),
+            "# HELP x_runs_total Runs.\n# TYPE x_runs_total counter\nx_runs_total{a=\"b\"} 3\n# HELP x_build_info Build.\n# TYPE x_build_info gauge\nx_build_info{v=\"1\"} 1\n# TYPE x_s gauge\nx_s 2\n"
+        );
+    }
 }

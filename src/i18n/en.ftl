@@ -57,7 +57,7 @@ protocol-not-checked = No authenticated { $protocol } check for { $mailbox }: ad
 
 ok-minimum_version = { $check } passed.
 ok-system_configuration = { $check } passed.
-ok-azure_ad_application = { $check } obtained a token from tenant { $tenant }.
+ok-azure_ad_application = Tenant { $tenant } accepted the application's credentials ({ $check }).
 ok-token_generation = The token used by { $check } is for { $user }, has the scopes, and lasts { $minutes } minutes.
 ok-mailbox_configuration = { $protocol } accepts XOAUTH2 for { $mailbox } ({ $check }).
 ok-exchange_license = Exchange Online serves the mailbox { $mailbox } ({ $check }); the guide asks for at least an E3 license.

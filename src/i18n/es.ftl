@@ -15,7 +15,7 @@ status-failed = FALLIDO
 status-not_checked = NO COMPROBADO
 label-evidence = Evidencia
 label-remedy = Qué hacer
-label-reply = Respuesta del servidor
+label-reply = Detalle
 label-ids = Identificadores de Microsoft
 page-checks-run = Se han ejecutado { $ran } de { $configured } comprobaciones.
 page-metrics = Métricas
@@ -56,13 +56,13 @@ protocol-not-checked = No hay ninguna comprobación autenticada de { $protocol }
 
 ok-minimum_version = La comprobación { $check } fue correcta.
 ok-system_configuration = La comprobación { $check } fue correcta.
-ok-azure_ad_application = { $check } obtuvo un token del inquilino { $tenant }.
+ok-azure_ad_application = El inquilino { $tenant } aceptó las credenciales de la aplicación ({ $check }).
 ok-token_generation = El token que usa { $check } es de { $user }, tiene los ámbitos necesarios y dura { $minutes } minutos.
 ok-mailbox_configuration = { $protocol } acepta XOAUTH2 para { $mailbox } ({ $check }).
 ok-exchange_license = Exchange Online atiende el buzón { $mailbox } ({ $check }); la guía exige al menos una licencia E3.
 ok-mailbox_rights = { $user } puede abrir { $mailbox } ({ $check }).
 ok-network_connectivity = { $check } alcanzó { $target }.
-ok-token_refresh = { $check } actualizó el token de acceso de { $user }.
+ok-token_refresh = { $check } tiene un token de acceso válido para { $user }, actualizado con las credenciales almacenadas.
 
 why-minimum_version = No comprobado: agregue `ece.version` a la configuración (p. ej., `12.5(1) ES3`, como en la página Acerca de de ECE).
 why-system_configuration = No comprobado: agregue a la configuración `ece.external_url` (el "URL externo de la aplicación" de ECE) y `ece.redirect_uri` (la URL de redirección del registro de aplicaciones).

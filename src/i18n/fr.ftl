@@ -15,7 +15,7 @@ status-failed = ÉCHEC
 status-not_checked = NON VÉRIFIÉ
 label-evidence = Constat
 label-remedy = Que faire
-label-reply = Réponse du serveur
+label-reply = Détail
 label-ids = Identifiants Microsoft
 page-checks-run = { $ran } vérifications sur { $configured } ont été exécutées.
 page-metrics = Métriques
@@ -56,13 +56,13 @@ protocol-not-checked = Aucune vérification { $protocol } authentifiée pour { $
 
 ok-minimum_version = La vérification { $check } a réussi.
 ok-system_configuration = La vérification { $check } a réussi.
-ok-azure_ad_application = { $check } a obtenu un jeton du locataire { $tenant }.
+ok-azure_ad_application = Le locataire { $tenant } a accepté les informations d'identification de l'application ({ $check }).
 ok-token_generation = Le jeton utilisé par { $check } est celui de { $user }, possède les étendues requises et dure { $minutes } minutes.
 ok-mailbox_configuration = { $protocol } accepte XOAUTH2 pour { $mailbox } ({ $check }).
 ok-exchange_license = Exchange Online dessert la boîte aux lettres { $mailbox } ({ $check }) ; le guide exige au moins une licence E3.
 ok-mailbox_rights = { $user } peut ouvrir { $mailbox } ({ $check }).
 ok-network_connectivity = { $check } a atteint { $target }.
-ok-token_refresh = { $check } a actualisé le jeton d'accès de { $user }.
+ok-token_refresh = { $check } dispose d'un jeton d'accès valide pour { $user }, actualisé avec les informations d'identification enregistrées.
 
 why-minimum_version = Non vérifié : ajoutez `ece.version` à la configuration (par ex. `12.5(1) ES3`, comme sur la page À propos d'ECE).
 why-system_configuration = Non vérifié : ajoutez à la configuration `ece.external_url` (l'« URL externe de l'application » d'ECE) et `ece.redirect_uri` (l'URL de redirection de l'inscription d'application).

@@ -15,7 +15,7 @@ status-failed = MISLUKT
 status-not_checked = NIET GECONTROLEERD
 label-evidence = Bewijs
 label-remedy = Wat te doen
-label-reply = Antwoord van de server
+label-reply = Details
 label-ids = Microsoft-id's
 page-checks-run = { $ran } van { $configured } controles zijn uitgevoerd.
 page-metrics = Metrische gegevens
@@ -56,13 +56,13 @@ protocol-not-checked = Geen geverifieerde { $protocol }-controle voor { $mailbox
 
 ok-minimum_version = De controle { $check } is geslaagd.
 ok-system_configuration = De controle { $check } is geslaagd.
-ok-azure_ad_application = { $check } heeft een token verkregen van tenant { $tenant }.
+ok-azure_ad_application = Tenant { $tenant } heeft de referenties van de toepassing geaccepteerd ({ $check }).
 ok-token_generation = Het token dat { $check } gebruikt, is van { $user }, heeft de vereiste bereiken (scopes) en is { $minutes } minuten geldig.
 ok-mailbox_configuration = { $protocol } accepteert XOAUTH2 voor { $mailbox } ({ $check }).
 ok-exchange_license = Exchange Online bedient het postvak { $mailbox } ({ $check }); de gids vereist ten minste een E3-licentie.
 ok-mailbox_rights = { $user } kan { $mailbox } openen ({ $check }).
 ok-network_connectivity = { $check } heeft { $target } bereikt.
-ok-token_refresh = { $check } heeft het toegangstoken van { $user } vernieuwd.
+ok-token_refresh = { $check } heeft een geldig toegangstoken voor { $user }, vernieuwd met de opgeslagen referenties.
 
 why-minimum_version = Niet gecontroleerd: voeg `ece.version` toe aan de configuratie (bijv. `12.5(1) ES3`, zoals op de Info-pagina van ECE).
 why-system_configuration = Niet gecontroleerd: voeg `ece.external_url` (de "Externe URL van de toepassing" van ECE) en `ece.redirect_uri` (de omleidings-URL van de app-registratie) toe aan de configuratie.

@@ -15,7 +15,7 @@ status-failed = 失败
 status-not_checked = 未检查
 label-evidence = 证据
 label-remedy = 处理方法
-label-reply = 服务器响应
+label-reply = 详细信息
 label-ids = Microsoft ID
 page-checks-run = 已运行{ $configured }项检查中的{ $ran }项。
 page-metrics = 指标
@@ -56,13 +56,13 @@ protocol-not-checked = 没有针对{ $mailbox }的经过身份验证的{ $protoc
 
 ok-minimum_version = 检查{ $check }已通过。
 ok-system_configuration = 检查{ $check }已通过。
-ok-azure_ad_application = { $check }已从租户{ $tenant }获取令牌。
+ok-azure_ad_application = 租户{ $tenant }已接受应用程序的凭证（{ $check }）。
 ok-token_generation = { $check }使用的令牌属于{ $user }，具有所需的作用域，有效期为{ $minutes }分钟。
 ok-mailbox_configuration = { $protocol }接受{ $mailbox }的XOAUTH2（{ $check }）。
 ok-exchange_license = Exchange Online为邮箱{ $mailbox }提供服务（{ $check }）；指南要求至少分配E3许可证。
 ok-mailbox_rights = { $user }可以打开{ $mailbox }（{ $check }）。
 ok-network_connectivity = { $check }已连通{ $target }。
-ok-token_refresh = { $check }已刷新{ $user }的访问令牌。
+ok-token_refresh = { $check }持有{ $user }的有效访问令牌，已使用存储的凭证刷新。
 
 why-minimum_version = 未检查：请在配置中添加`ece.version`（例如`12.5(1) ES3`，与ECE“关于”页面上显示的一致）。
 why-system_configuration = 未检查：请在配置中添加`ece.external_url`（ECE的“应用的外部URL”）和`ece.redirect_uri`（应用注册的重定向URL）。
