@@ -475,6 +475,9 @@ fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl FnMut(GuideIt
     };
     for &item in &chain[..stop] {
         let mut msg = base(ok_key(item));
+        if item == GuideItem::MailboxRights {
+            msg = msg.arg("model", if shared { "shared" } else { "own" });
+        }
         if item == GuideItem::TokenGeneration {
             let minutes = obs.facts.token.as_ref().and_then(|t| t.lifetime).map(|l| l / 60).unwrap_or(0);
             msg = msg.arg("minutes", minutes);

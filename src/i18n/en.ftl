@@ -61,7 +61,10 @@ ok-azure_ad_application = Tenant { $tenant } accepted the application's credenti
 ok-token_generation = The token used by { $check } is for { $user }, has the scopes, and lasts { $minutes } minutes.
 ok-mailbox_configuration = { $protocol } accepts XOAUTH2 for { $mailbox } ({ $check }).
 ok-exchange_license = Exchange Online serves the mailbox { $mailbox } ({ $check }); the guide asks for at least an E3 license.
-ok-mailbox_rights = { $user } can open { $mailbox } ({ $check }).
+ok-mailbox_rights = { $model ->
+    [shared] Shared account: { $user } has access to { $mailbox } ({ $check }).
+   *[own] Mailbox account: { $mailbox } opens with its own account and token ({ $check }).
+}
 ok-network_connectivity = { $check } reached { $target }.
 ok-token_refresh = { $check } has a valid access token for { $user }, refreshed with the stored credentials.
 

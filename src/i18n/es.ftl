@@ -60,7 +60,10 @@ ok-azure_ad_application = El inquilino { $tenant } aceptó las credenciales de l
 ok-token_generation = El token que usa { $check } es de { $user }, tiene los ámbitos necesarios y dura { $minutes } minutos.
 ok-mailbox_configuration = { $protocol } acepta XOAUTH2 para { $mailbox } ({ $check }).
 ok-exchange_license = Exchange Online atiende el buzón { $mailbox } ({ $check }); la guía exige al menos una licencia E3.
-ok-mailbox_rights = { $user } puede abrir { $mailbox } ({ $check }).
+ok-mailbox_rights = { $model ->
+    [shared] Cuenta compartida: { $user } tiene acceso a { $mailbox } ({ $check }).
+   *[own] Cuenta de buzón: { $mailbox } se abre con su propia cuenta y su propio token ({ $check }).
+}
 ok-network_connectivity = { $check } alcanzó { $target }.
 ok-token_refresh = { $check } tiene un token de acceso válido para { $user }, actualizado con las credenciales almacenadas.
 

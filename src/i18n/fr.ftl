@@ -60,7 +60,10 @@ ok-azure_ad_application = Le locataire { $tenant } a accepté les informations d
 ok-token_generation = Le jeton utilisé par { $check } est celui de { $user }, possède les étendues requises et dure { $minutes } minutes.
 ok-mailbox_configuration = { $protocol } accepte XOAUTH2 pour { $mailbox } ({ $check }).
 ok-exchange_license = Exchange Online dessert la boîte aux lettres { $mailbox } ({ $check }) ; le guide exige au moins une licence E3.
-ok-mailbox_rights = { $user } peut ouvrir { $mailbox } ({ $check }).
+ok-mailbox_rights = { $model ->
+    [shared] Compte partagé : { $user } a accès à { $mailbox } ({ $check }).
+   *[own] Compte de boîte aux lettres : { $mailbox } s'ouvre avec son propre compte et son propre jeton ({ $check }).
+}
 ok-network_connectivity = { $check } a atteint { $target }.
 ok-token_refresh = { $check } dispose d'un jeton d'accès valide pour { $user }, actualisé avec les informations d'identification enregistrées.
 

@@ -60,7 +60,10 @@ ok-azure_ad_application = Tenant { $tenant } heeft de referenties van de toepass
 ok-token_generation = Het token dat { $check } gebruikt, is van { $user }, heeft de vereiste bereiken (scopes) en is { $minutes } minuten geldig.
 ok-mailbox_configuration = { $protocol } accepteert XOAUTH2 voor { $mailbox } ({ $check }).
 ok-exchange_license = Exchange Online bedient het postvak { $mailbox } ({ $check }); de gids vereist ten minste een E3-licentie.
-ok-mailbox_rights = { $user } kan { $mailbox } openen ({ $check }).
+ok-mailbox_rights = { $model ->
+    [shared] Gedeelde account: { $user } heeft toegang tot { $mailbox } ({ $check }).
+   *[own] Mailbox-account: { $mailbox } opent met een eigen account en token ({ $check }).
+}
 ok-network_connectivity = { $check } heeft { $target } bereikt.
 ok-token_refresh = { $check } heeft een geldig toegangstoken voor { $user }, vernieuwd met de opgeslagen referenties.
 

@@ -60,7 +60,10 @@ ok-azure_ad_application = 租户{ $tenant }已接受应用程序的凭证（{ $c
 ok-token_generation = { $check }使用的令牌属于{ $user }，具有所需的作用域，有效期为{ $minutes }分钟。
 ok-mailbox_configuration = { $protocol }接受{ $mailbox }的XOAUTH2（{ $check }）。
 ok-exchange_license = Exchange Online为邮箱{ $mailbox }提供服务（{ $check }）；指南要求至少分配E3许可证。
-ok-mailbox_rights = { $user }可以打开{ $mailbox }（{ $check }）。
+ok-mailbox_rights = { $model ->
+    [shared] 共享帐户：{ $user }可以访问{ $mailbox }（{ $check }）。
+   *[own] 邮箱帐户：{ $mailbox }使用其自己的帐户和令牌打开（{ $check }）。
+}
 ok-network_connectivity = { $check }已连通{ $target }。
 ok-token_refresh = { $check }持有{ $user }的有效访问令牌，已使用存储的凭证刷新。
 
