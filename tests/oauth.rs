@@ -44,6 +44,7 @@ fn setup(dir: &Path, authority: &str, grant: &str) -> String {
                 refresh_token: SecretString::from(SEED_REFRESH.to_string()),
                 rotated_at: 1_700_000_000,
                 account: None,
+                public_client: false,
             })
             .unwrap();
         "    token_store: support.token\n"
@@ -154,6 +155,46 @@ async fn token_check_refreshes_persists_the_rotated_token_first_and_caches() {
     let again = run_check(&checks[0]).await;
     assert!(again.outcome.is_ok());
     assert_eq!(server.requests().len(), 1, "no second request while the token is fresh");
+}
+
+/// A refresh token from `token init` (device code: a public-client flow) is
+/// redeemed without the client secret, as Entra ID requires (AADSTS700025
+/// otherwise), and keeps that mark when it rotates; one from a confidential
+/// flow keeps getting the secret (asserted in the test above).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_client_refresh_token_is_refreshed_without_the_secret() {
+    let pki = Pki::new();
+    let jwt = peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
+    let server = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: jwt,
+            expires_in: 3599,
+            rotate: true,
+        },
+    )
+    .await;
+    let dir = pki.dir.path();
+    let yaml = setup(dir, &server.authority(), "refresh_token") + token_check();
+    let store = TokenStore::new(dir.join("support.token"));
+    store
+        .save(&StoredToken {
+            refresh_token: SecretString::from(SEED_REFRESH.to_string()),
+            rotated_at: 1_700_000_000,
+            account: None,
+            public_client: true,
+        })
+        .unwrap();
+    let checks = support::checks_from_yaml(dir, &yaml);
+    let obs = run_check(&checks[0]).await;
+    assert!(obs.outcome.is_ok(), "{:?}", obs.outcome);
+    let sent = server.last_request();
+    assert_eq!(sent.field("refresh_token"), Some(SEED_REFRESH));
+    assert_eq!(sent.field("client_id"), Some("11111111-2222-3333-4444-555555555555"));
+    assert_eq!(sent.field("client_secret"), None, "no secret for a public client's token");
+    let rotated = store.load().unwrap().unwrap();
+    assert!(rotated.refresh_token.expose_secret().starts_with(ROTATED_REFRESH_PREFIX));
+    assert!(rotated.public_client, "the rotated token stays a public client's");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -696,6 +696,7 @@ fn seed_token_store(path: &Path, rotated_at: i64) {
             refresh_token: SecretString::from("prometheus-test-seed-refresh-token".to_string()),
             rotated_at,
             account: None,
+            public_client: false,
         })
         .expect("seed the token store");
 }

@@ -67,6 +67,7 @@ async fn reload_swaps_checks_keeps_the_unchanged_and_refuses_a_bad_file() {
             refresh_token: SecretString::from("rt-reload".to_string()),
             rotated_at: 1,
             account: None,
+            public_client: false,
         })
         .unwrap();
     let head = format!(

@@ -86,6 +86,7 @@ async fn start(case: &Case) -> (Running, PathBuf) {
             refresh_token: SecretString::from("canary-report-refresh".to_string()),
             rotated_at: 1_700_000_000,
             account: None,
+            public_client: false,
         })
         .unwrap();
     let auth_user = if case.shared {

@@ -80,6 +80,7 @@ async fn no_secret_reaches_any_output() {
                 refresh_token: SecretString::from(SEED_REFRESH.to_string()),
                 rotated_at: 1_700_000_000,
                 account: None,
+                public_client: false,
             })
             .unwrap();
     }

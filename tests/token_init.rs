@@ -168,6 +168,10 @@ async fn pending_slow_down_then_the_right_users_token_is_stored() {
     assert_eq!(token.refresh_token.expose_secret(), format!("{ROTATED_REFRESH_PREFIX}4"));
     assert_eq!(token.account.as_deref(), Some("Support@Contoso.com"));
     assert!(
+        token.public_client,
+        "a device code token is marked public, to be refreshed without the secret"
+    );
+    assert!(
         (token.rotated_at - now() as i64).abs() < 600,
         "rotated_at is now: {}",
         token.rotated_at
@@ -217,6 +221,7 @@ async fn a_token_for_another_user_is_refused_and_never_stored() {
             refresh_token: SecretString::from("previous-refresh-token-value".to_string()),
             rotated_at: 1_700_000_000,
             account: Some(ADDRESS.into()),
+            public_client: false,
         })
         .unwrap();
     let before = std::fs::read(store_path(dir)).unwrap();

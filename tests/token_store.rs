@@ -42,6 +42,7 @@ fn stored(n: u64) -> StoredToken {
         refresh_token: SecretString::from(token_value(n)),
         rotated_at: n as i64,
         account: Some("writer@contoso.example".to_string()),
+        public_client: false,
     }
 }
 

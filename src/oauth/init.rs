@@ -359,6 +359,8 @@ pub async fn device_code_init(
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
         account: account.clone(),
+        // The device code flow is a public-client flow: refreshes go without the secret.
+        public_client: true,
     })?;
     writeln!(
         out,

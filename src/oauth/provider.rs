@@ -232,9 +232,11 @@ impl TokenProvider {
                     ))
                 })?;
                 state.rotated_at = Some(stored.rotated_at);
+                // A public client's refresh token is redeemed without the secret (AADSTS700025).
+                let secret = if stored.public_client { None } else { secret.as_ref() };
                 let response = self
                     .endpoint
-                    .refresh_token_grant(&tenant.client_id, secret.as_ref(), &stored.refresh_token, &scopes)
+                    .refresh_token_grant(&tenant.client_id, secret, &stored.refresh_token, &scopes)
                     .await
                     .map_err(from_endpoint)?;
                 if let Some(new) = &response.refresh_token
@@ -245,6 +247,7 @@ impl TokenProvider {
                         refresh_token: new.clone(),
                         rotated_at: unix(SystemTime::now()),
                         account: claims.as_ref().and_then(|c| c.user().map(str::to_string)),
+                        public_client: stored.public_client,
                     };
                     // Durable first: only then is the new access token used.
                     store.save(&rotated).map_err(|e| definitive(Failure::from(e)))?;

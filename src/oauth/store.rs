@@ -1,5 +1,6 @@
 //! The on-disk refresh token store: one small JSON document per mailbox,
-//! `{"version":1,"refresh_token":"...","rotated_at":<unix seconds>,"account":"<upn>"}`.
+//! `{"version":1,"refresh_token":"...","rotated_at":<unix seconds>,"account":"<upn>"}`,
+//! plus `"public_client":true` for a token from `token init`'s device code flow.
 //!
 //! It owns reading that file and replacing it atomically and durably: a
 //! temporary file in the same directory (mode 0600 on unix), written in full,
@@ -49,6 +50,10 @@ pub struct StoredToken {
     pub rotated_at: i64,
     /// The user the token was issued to (`upn`), for the wrong-user check.
     pub account: Option<String>,
+    /// Obtained with a public-client flow (`token init`'s device code flow):
+    /// Entra ID refuses a client secret when such a token is redeemed
+    /// (AADSTS700025), so it is refreshed without one.
+    pub public_client: bool,
 }
 
 /// Why the store could not be read or written. Messages name the file and
@@ -106,6 +111,8 @@ struct Document<'a> {
     refresh_token: &'a str,
     rotated_at: i64,
     account: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    public_client: bool,
 }
 
 /// Counter for temporary file names, unique within this process.
@@ -208,10 +215,16 @@ impl TokenStore {
             Some(Value::String(s)) => Some(s),
             Some(_) => return Err(self.corrupt("`account` is not a string")),
         };
+        let public_client = match doc.remove("public_client") {
+            None => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => return Err(self.corrupt("`public_client` is not true or false")),
+        };
         Ok(StoredToken {
             refresh_token,
             rotated_at,
             account,
+            public_client,
         })
     }
 
@@ -230,6 +243,7 @@ impl TokenStore {
             refresh_token: token.refresh_token.expose_secret(),
             rotated_at: token.rotated_at,
             account: token.account.as_deref(),
+            public_client: token.public_client,
         };
         let mut buf = Vec::with_capacity(doc.refresh_token.len() + doc.account.map_or(0, str::len) + 128);
         let encoded = serde_json::to_writer(&mut buf, &doc);
@@ -419,6 +433,7 @@ mod tests {
             refresh_token: SecretString::from(value),
             rotated_at,
             account: Some("ece@contoso.example".to_string()),
+            public_client: false,
         }
     }
 
@@ -457,6 +472,20 @@ mod tests {
         assert_eq!(doc["version"], 1);
         assert_eq!(doc["refresh_token"], SECRET);
 
+        // The public-client mark is written only when set, and read back.
+        let public = StoredToken {
+            public_client: true,
+            ..token("public", 6)
+        };
+        store.save(&public).unwrap();
+        let doc: Value = serde_json::from_slice(&fs::read(store.path()).unwrap()).unwrap();
+        assert_eq!(doc["public_client"], true);
+        assert!(store.load().unwrap().unwrap().public_client);
+        store.save(&token("confidential", 7)).unwrap();
+        let doc: Value = serde_json::from_slice(&fs::read(store.path()).unwrap()).unwrap();
+        assert!(doc.get("public_client").is_none(), "{doc}");
+        assert!(!store.load().unwrap().unwrap().public_client);
+
         let no_account = StoredToken {
             account: None,
             ..token("second", 5)
@@ -489,6 +518,7 @@ mod tests {
             format!("{{\"version\":1,\"refresh_token\":\"{SECRET}\",\"rotated_at\":\"{SECRET}\"}}"),
             format!("{{\"version\":1,\"refresh_token\":\"{SECRET}\",\"rotated_at\":1,\"account\":[\"{SECRET}\"]}}"),
             format!("{{\"version\":1,\"refresh_token\":\"\",\"rotated_at\":1,\"note\":\"{SECRET}\"}}"),
+            format!("{{\"version\":1,\"refresh_token\":\"{SECRET}\",\"rotated_at\":1,\"public_client\":\"yes\"}}"),
             format!("[\"{SECRET}\"]"),
             String::new(),
             "x".repeat(MAX_FILE_BYTES as usize + 1),
