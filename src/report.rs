@@ -150,13 +150,15 @@ pub fn render_text(a: &Assessment, lang: Lang, colour: bool) -> String {
         let _ = writeln!(out, "{role}");
     }
     for (n, item) in a.items.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "\n{}. {}: {}",
-            n + 1,
-            item_title(lang, item.item),
-            paint(item.status, status_text(lang, item.status))
+        let heading = lang.text(
+            "report-item",
+            &[
+                ("n", (n + 1).to_string()),
+                ("title", item_title(lang, item.item)),
+                ("status", paint(item.status, status_text(lang, item.status))),
+            ],
         );
+        let _ = writeln!(out, "\n{heading}");
         for f in &item.findings {
             let mark = match f.status {
                 Status::Passed => "[+]",
@@ -174,16 +176,24 @@ pub fn render_text(a: &Assessment, lang: Lang, colour: bool) -> String {
 fn write_evidence_text(out: &mut String, lang: Lang, f: &Finding) {
     if let Some(e) = &f.evidence {
         if !e.detail.is_empty() {
-            let _ = writeln!(out, "       {}: {}", lang.text("label-reply", &[]), e.detail);
+            let _ = writeln!(out, "       {}", labelled(lang, "label-reply", &e.detail));
         }
         let ids = evidence_ids(e);
         if !ids.is_empty() {
-            let _ = writeln!(out, "       {}: {ids}", lang.text("label-ids", &[]));
+            let _ = writeln!(out, "       {}", labelled(lang, "label-ids", &ids));
         }
     }
     if let Some(r) = &f.remedy {
-        let _ = writeln!(out, "       {}: {}", lang.text("label-remedy", &[]), text(lang, r));
+        let _ = writeln!(out, "       {}", labelled(lang, "label-remedy", &text(lang, r)));
     }
+}
+
+/// `Label: value`, with the language's own punctuation (`Label : value` in French).
+fn labelled(lang: Lang, label_key: &str, value: &str) -> String {
+    lang.text(
+        "report-labelled",
+        &[("label", lang.text(label_key, &[])), ("value", value.to_string())],
+    )
 }
 
 fn evidence_ids(e: &crate::guide::Evidence) -> String {

@@ -113,6 +113,8 @@ fn every_message_the_report_uses_is_in_the_files() {
         "label-ids",
         "page-checks-run",
         "page-metrics",
+        "report-item",
+        "report-labelled",
     ] {
         used.insert(key.to_string());
     }

@@ -20,6 +20,8 @@ label-reply = Detail
 label-ids = Microsoft ids
 page-checks-run = { $ran } of { $configured } checks have run.
 page-metrics = Metrics
+report-item = { $n }. { $title }: { $status }
+report-labelled = { $label }: { $value }
 
 ## The guide's check items
 

@@ -19,6 +19,8 @@ label-reply = Detalle
 label-ids = Identificadores de Microsoft
 page-checks-run = Se han ejecutado { $ran } de { $configured } comprobaciones.
 page-metrics = Métricas
+report-item = { $n }. { $title }: { $status }
+report-labelled = { $label }: { $value }
 
 ## Los elementos de comprobación de la guía
 

@@ -19,6 +19,8 @@ label-reply = Détail
 label-ids = Identifiants Microsoft
 page-checks-run = { $ran } vérifications sur { $configured } ont été exécutées.
 page-metrics = Métriques
+report-item = { $n }. { $title } : { $status }
+report-labelled = { $label } : { $value }
 
 ## Les éléments de contrôle du guide
 

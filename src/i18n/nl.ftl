@@ -19,6 +19,8 @@ label-reply = Details
 label-ids = Microsoft-id's
 page-checks-run = { $ran } van { $configured } controles zijn uitgevoerd.
 page-metrics = Metrische gegevens
+report-item = { $n }. { $title }: { $status }
+report-labelled = { $label }: { $value }
 
 ## De controle-items van de gids
 

@@ -19,6 +19,8 @@ label-reply = 详细信息
 label-ids = Microsoft ID
 page-checks-run = 已运行{ $configured }项检查中的{ $ran }项。
 page-metrics = 指标
+report-item = { $n }. { $title }：{ $status }
+report-labelled = { $label }：{ $value }
 
 ## 指南的检查项目
 
