@@ -27,6 +27,7 @@ REQUIRED=(
   "/usr/bin/prometheus:prometheus"
   "/usr/bin/promtool:prometheus"
   "/usr/bin/prometheus-node-exporter:prometheus-node-exporter"
+  "openssl:openssl"
 )
 
 have() {

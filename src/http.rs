@@ -22,6 +22,7 @@ use crate::agent::ReloadSender;
 use crate::config::Config;
 use crate::i18n::Lang;
 use crate::metrics::Metrics;
+use crate::web::{AuthOutcome, WebConfig, WebGuard};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// A client gets this long to send its request headers.
@@ -36,6 +37,8 @@ pub struct AppState {
     pub reload: Option<ReloadSender>,
     /// The configuration running now, for the status page's assessment.
     pub config: std::sync::RwLock<Option<Arc<Config>>>,
+    /// TLS and basic auth from `--web.config.file` (none without it).
+    pub web: Arc<WebGuard>,
 }
 
 impl AppState {
@@ -45,7 +48,14 @@ impl AppState {
             configured: AtomicUsize::new(0),
             reload,
             config: std::sync::RwLock::new(None),
+            web: Arc::new(WebGuard::open()),
         }
+    }
+
+    /// Serves with the TLS and basic auth of a web configuration file.
+    pub fn with_web(mut self, web: WebGuard) -> Self {
+        self.web = Arc::new(web);
+        self
     }
 }
 
@@ -68,20 +78,17 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Cancel
         let state = state.clone();
         let conn_shutdown = shutdown.clone();
         conns.spawn(async move {
-            let service = service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, &req).await) }
-            });
-            let conn = http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                () = conn_shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+            // The settings of the moment: a rotated certificate applies to the next connection.
+            let web = state.web.current();
+            match web.tls.clone() {
+                None => serve_connection(stream, state, web, conn_shutdown).await,
+                Some(tls) => {
+                    let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+                    match tokio::time::timeout(HEADER_TIMEOUT, handshake).await {
+                        Ok(Ok(tls_stream)) => serve_connection(tls_stream, state, web, conn_shutdown).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake with a client failed"),
+                        Err(_) => tracing::debug!("TLS handshake with a client timed out"),
+                    }
                 }
             }
         });
@@ -89,6 +96,60 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Cancel
         while conns.try_join_next().is_some() {}
     }
     while conns.join_next().await.is_some() {}
+}
+
+/// Serves HTTP/1.1 on one connection (plain or TLS) until it ends or `shutdown`.
+async fn serve_connection<IO>(io: IO, state: Arc<AppState>, web: WebConfig, shutdown: CancellationToken)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let web = Arc::new(web);
+    let service = service_fn(move |req| {
+        let state = state.clone();
+        let web = web.clone();
+        async move { Ok::<_, Infallible>(authorized(&state, &web, &req).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        }
+    }
+}
+
+/// Basic auth (when configured) for every path, then the route, then the
+/// configured extra headers.
+async fn authorized(state: &AppState, web: &Arc<WebConfig>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if web.requires_auth() {
+        let header = req.headers().get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+        let (guard, config) = (state.web.clone(), web.clone());
+        // bcrypt is slow by design: keep it off the async workers.
+        let outcome = tokio::task::spawn_blocking(move || guard.check(&config, header.as_deref()))
+            .await
+            .unwrap_or(AuthOutcome::Denied);
+        if outcome != AuthOutcome::Allowed {
+            let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized.\n");
+            r.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"ece-o365-exporter\""),
+            );
+            return with_headers(r, web);
+        }
+    }
+    with_headers(route(state, req).await, web)
+}
+
+fn with_headers(mut r: Response<Full<Bytes>>, web: &WebConfig) -> Response<Full<Bytes>> {
+    for (name, value) in &web.headers {
+        r.headers_mut().insert(name.clone(), value.clone());
+    }
+    r
 }
 
 async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes>> {

@@ -17,6 +17,7 @@
 //! - [`scheduler`]: one task per check, interval with jitter, shutdown.
 //! - [`metrics`]: the only place that knows metric names.
 //! - [`http`]: `/metrics`, health, readiness and a status page; never runs a check.
+//! - [`web`]: `--web.config.file` (exporter-toolkit format): TLS and basic auth for [`http`].
 //! - [`guide`]: Cisco's troubleshooting guide as an assessment: config and
 //!   check results mapped to the guide's check items, with evidence and remedy.
 //! - [`i18n`]: the guide's five languages (Fluent files) and picking one.
@@ -46,6 +47,7 @@ pub mod proto;
 pub mod reason;
 pub mod report;
 pub mod scheduler;
+pub mod web;
 
 /// The exporter's version, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

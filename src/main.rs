@@ -18,6 +18,7 @@ use ece_o365_exporter::i18n::Lang;
 use ece_o365_exporter::logging::{self, LogFormat};
 use ece_o365_exporter::metrics::Metrics;
 use ece_o365_exporter::oauth::init;
+use ece_o365_exporter::web::WebGuard;
 use ece_o365_exporter::{REVISION, VERSION, checks, http, report};
 
 /// Exit code for a configuration that cannot be used.
@@ -44,6 +45,9 @@ struct GlobalArgs {
     /// Address to serve /metrics on.
     #[arg(long = "web.listen-address", global = true, default_value = ":9865", value_name = "HOST:PORT")]
     listen_address: String,
+    /// TLS and basic auth for the web endpoint (exporter-toolkit web configuration format).
+    #[arg(long = "web.config.file", global = true, value_name = "PATH")]
+    web_config_file: Option<PathBuf>,
     /// Log level (error, warn, info, debug, trace) or a tracing filter directive.
     #[arg(long = "log.level", global = true, default_value = "info", value_name = "LEVEL")]
     log_level: String,
@@ -222,6 +226,16 @@ async fn run(global: &GlobalArgs) -> ExitCode {
 }
 
 async fn serve(global: &GlobalArgs, cfg: Config) -> anyhow::Result<ExitCode> {
+    let web = match &global.web_config_file {
+        Some(path) => match WebGuard::from_file(path) {
+            Ok(web) => web,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(EXIT_BAD_CONFIG));
+            }
+        },
+        None => WebGuard::open(),
+    };
     let addr = listen_addr(&global.listen_address)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -229,10 +243,7 @@ async fn serve(global: &GlobalArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     let local = listener.local_addr().context("listener address")?;
     let shutdown = CancellationToken::new();
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
-    let state = Arc::new(http::AppState::new(
-        Arc::new(Metrics::new(VERSION, REVISION)),
-        Some(reload_tx.clone()),
-    ));
+    let state = Arc::new(http::AppState::new(Arc::new(Metrics::new(VERSION, REVISION)), Some(reload_tx.clone())).with_web(web));
     let file = cfg.file.clone();
     let agent = match Agent::start(cfg, state.clone(), shutdown.clone()).await {
         Ok(agent) => agent,

@@ -27,6 +27,7 @@ use serde_saphyr::Spanned;
 pub use ece::{EceSettings, ServerRole};
 pub use error::{ConfigError, Loc};
 pub use oauth::{DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, Tenant};
+pub(crate) use raw::parse_yaml;
 pub use raw::{RecordType, TlsMode};
 
 use crate::reason::Kind;

@@ -153,10 +153,18 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<ConfigFile, ConfigError> 
     if text.trim().is_empty() {
         return Err(ConfigError::file(file, "the configuration file is empty; see config.example.yaml"));
     }
+    // Never echo a line of the tenants section: it may hold a secret.
+    parse_yaml(file, text, &["tenants"])
+}
+
+/// Deserializes any of our YAML files with `Spanned` values into `T`; an
+/// error names line, column and field path, and shows the source line unless
+/// the field is under one of `private_sections`.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str, private_sections: &[&str]) -> Result<T, ConfigError> {
     let mut path = String::new();
     let result = serde_saphyr::with_deserializer_from_str(text, |de| {
         let mut track = serde_path_to_error::Track::new();
-        let r = ConfigFile::deserialize(serde_path_to_error::Deserializer::new(de, &mut track));
+        let r = T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track));
         if r.is_err() {
             path = track.path().to_string();
         }
@@ -168,8 +176,8 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<ConfigFile, ConfigError> 
         let field = path.replace(".value[", "[").replace(".value.", ".");
         let field = field.strip_suffix(".value").unwrap_or(&field).to_string();
         let field = if field == "?" || field == "." { String::new() } else { field };
-        // Never echo a line of the tenants section: it may hold a secret.
-        let source = if field.starts_with("tenants") { None } else { Some(text) };
+        let private = private_sections.iter().any(|s| field.starts_with(s));
+        let source = if private { None } else { Some(text) };
         ConfigError::new(file, source, loc, field, bare_message(&e))
     })
 }
