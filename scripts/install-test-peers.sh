@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the third-party programs the tests talk to: Dovecot 2.3 (IMAP +
 # POP3) and Postfix 3.7 as interop peers (tests/support/peers.rs),
-# Prometheus and promtool (tests/prometheus.rs), unshare (util-linux), and
+# Prometheus and promtool (tests/prometheus.rs), openssl s_server as a TLS
+# 1.0-only server (tests/hostile.rs), unshare (util-linux), and
 # rpm and systemd-nspawn for the package tests (tests/packaging.rs).
 #
 # Idempotent, non-interactive, run as root on Debian 12 (bookworm).
@@ -25,6 +26,7 @@ REQUIRED=(
   "/usr/bin/systemd-nspawn:systemd-container"
   "/usr/bin/prometheus:prometheus"
   "/usr/bin/promtool:prometheus"
+  "openssl:openssl"
 )
 
 have() {
