@@ -31,6 +31,8 @@
 pub mod agent;
 pub mod checks;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod logging;
 pub mod metrics;
