@@ -122,7 +122,14 @@ struct Certs {
 
 impl Certs {
     fn new(pki: &Pki) -> Certs {
-        let leaves = [Leaf::Good, Leaf::Expired, Leaf::NotYetValid, Leaf::WrongName, Leaf::SelfSigned, Leaf::OtherCa];
+        let leaves = [
+            Leaf::Good,
+            Leaf::Expired,
+            Leaf::NotYetValid,
+            Leaf::WrongName,
+            Leaf::SelfSigned,
+            Leaf::OtherCa,
+        ];
         Certs {
             by_leaf: leaves.iter().map(|l| (*l, pki.server_config(*l))).collect(),
             files: pki.tls_files(),
@@ -130,7 +137,11 @@ impl Certs {
     }
 
     fn get(&self, leaf: Leaf) -> Arc<ServerConfig> {
-        self.by_leaf.iter().find(|(l, _)| *l == leaf).map(|(_, c)| c.clone()).expect("leaf made")
+        self.by_leaf
+            .iter()
+            .find(|(l, _)| *l == leaf)
+            .map(|(_, c)| c.clone())
+            .expect("leaf made")
     }
 }
 
@@ -180,19 +191,39 @@ fn table(certs: &Certs) -> Vec<Case> {
 
         // ---- silence and early closes
         match kind {
-            Dns => add("silent after connect", Server::Dns(DnsMode::Silent), Reason::DnsTimeout, Phase::Resolve),
-            Tls => add("silent after connect", Server::Raw(Stage::Connect, Act::Silent), Reason::Timeout, Phase::Tls),
+            Dns => add(
+                "silent after connect",
+                Server::Dns(DnsMode::Silent),
+                Reason::DnsTimeout,
+                Phase::Resolve,
+            ),
+            Tls => add(
+                "silent after connect",
+                Server::Raw(Stage::Connect, Act::Silent),
+                Reason::Timeout,
+                Phase::Tls,
+            ),
             Token => add(
                 "silent after connect",
                 Server::Raw(Stage::Connect, Act::Silent),
                 Reason::Timeout,
                 Phase::TokenRequest,
             ),
-            _ => add("silent after connect", mail(Stage::Greeting, Act::Silent), Reason::Timeout, Phase::Banner),
+            _ => add(
+                "silent after connect",
+                mail(Stage::Greeting, Act::Silent),
+                Reason::Timeout,
+                Phase::Banner,
+            ),
         }
         match kind {
             Dns => {}
-            Tls | Token => add("close before greeting", Server::Raw(Stage::Connect, Act::Close), broken_tls.0, broken_tls.1),
+            Tls | Token => add(
+                "close before greeting",
+                Server::Raw(Stage::Connect, Act::Close),
+                broken_tls.0,
+                broken_tls.1,
+            ),
             _ => add(
                 "close before greeting",
                 mail(Stage::Greeting, Act::Close),
@@ -309,7 +340,11 @@ fn table(certs: &Certs) -> Vec<Case> {
                     Act::Send(pick(b"220-mx.test\nbogus\r\n", b"* OK ready\nbogus\r\n", b"+OK ready\nbogus\r\n")),
                 ),
                 Reason::UnexpectedReply,
-                if proto == Some(Proto::Smtp) { Phase::Banner } else { kind.first_reply_phase() },
+                if proto == Some(Proto::Smtp) {
+                    Phase::Banner
+                } else {
+                    kind.first_reply_phase()
+                },
             );
             add(
                 "NUL bytes",
@@ -370,7 +405,12 @@ fn table(certs: &Certs) -> Vec<Case> {
         match kind {
             Dns => {}
             // HTTP on 993: plaintext where a TLS handshake was due.
-            _ if kind.tls_first() => add("HTTP instead", Server::Raw(Stage::Connect, Act::Send(HTTP_400)), broken_tls.0, broken_tls.1),
+            _ if kind.tls_first() => add(
+                "HTTP instead",
+                Server::Raw(Stage::Connect, Act::Send(HTTP_400)),
+                broken_tls.0,
+                broken_tls.1,
+            ),
             _ => add(
                 "HTTP instead",
                 Server::Raw(Stage::Connect, Act::Send(HTTP_400)),
@@ -397,9 +437,18 @@ fn table(certs: &Certs) -> Vec<Case> {
                 b"* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\nE3 OK CAPABILITY completed.\r\n",
                 b"+OK\r\nSASL XOAUTH2\r\n.\r\n",
             );
-            let after = if proto == Some(Proto::Smtp) { Phase::EhloTls } else { Phase::Capability };
+            let after = if proto == Some(Proto::Smtp) {
+                Phase::EhloTls
+            } else {
+                Phase::Capability
+            };
             add("STARTTLS injection", inside(injected), Reason::UnexpectedReply, after);
-            add("STARTTLS injection (control: nothing injected)", inside(b""), Reason::UnexpectedReply, after);
+            add(
+                "STARTTLS injection (control: nothing injected)",
+                inside(b""),
+                Reason::UnexpectedReply,
+                after,
+            );
         }
         if proto == Some(Proto::Imap) {
             add(
@@ -422,7 +471,12 @@ fn table(certs: &Certs) -> Vec<Case> {
             _ => Server::Raw(Stage::Connect, act),
         };
         if kind != Dns {
-            add("TLS alert in the handshake", tls_raw(Act::Answer(TLS_ALERT)), broken_tls.0, broken_tls.1);
+            add(
+                "TLS alert in the handshake",
+                tls_raw(Act::Answer(TLS_ALERT)),
+                broken_tls.0,
+                broken_tls.1,
+            );
             add(
                 "plaintext in the handshake",
                 tls_raw(Act::Answer(pick(
@@ -433,7 +487,11 @@ fn table(certs: &Certs) -> Vec<Case> {
                 broken_tls.0,
                 broken_tls.1,
             );
-            let old_tls = if kind == Token { token_tls } else { (Reason::TlsVersionUnsupported, Phase::Tls) };
+            let old_tls = if kind == Token {
+                token_tls
+            } else {
+                (Reason::TlsVersionUnsupported, Phase::Tls)
+            };
             add(
                 "TLS 1.0 only",
                 Server::Tls10(kind.starttls().then_some(proto).flatten()),
@@ -453,7 +511,12 @@ fn table(certs: &Certs) -> Vec<Case> {
             match kind {
                 Dns => {}
                 Tls => add(behaviour, Server::Tls(leaf), reason, Phase::Tls),
-                Token => add(behaviour, Server::Token(leaf, Behaviour::Success { rotate: false }), token_tls.0, token_tls.1),
+                Token => add(
+                    behaviour,
+                    Server::Token(leaf, Behaviour::Success { rotate: false }),
+                    token_tls.0,
+                    token_tls.1,
+                ),
                 _ if kind.starttls() => add(
                     behaviour,
                     mail(Stage::InsideStarttls { tls: cfg, injected: b"" }, Act::Silent),
@@ -476,9 +539,24 @@ fn table(certs: &Certs) -> Vec<Case> {
 
         // ---- DNS and the token endpoint
         if kind == Dns {
-            add("DNS truncated (TC bit)", Server::Dns(DnsMode::Truncated), Reason::DnsError, Phase::Resolve);
-            add("DNS malformed answer", Server::Dns(DnsMode::Malformed), Reason::DnsError, Phase::Resolve);
-            add("DNS mismatched id", Server::Dns(DnsMode::WrongId), Reason::DnsTimeout, Phase::Resolve);
+            add(
+                "DNS truncated (TC bit)",
+                Server::Dns(DnsMode::Truncated),
+                Reason::DnsError,
+                Phase::Resolve,
+            );
+            add(
+                "DNS malformed answer",
+                Server::Dns(DnsMode::Malformed),
+                Reason::DnsError,
+                Phase::Resolve,
+            );
+            add(
+                "DNS mismatched id",
+                Server::Dns(DnsMode::WrongId),
+                Reason::DnsTimeout,
+                Phase::Resolve,
+            );
         }
         if kind == Token {
             let bad = (Reason::TokenBadResponse, Phase::TokenRequest);
@@ -486,7 +564,12 @@ fn table(certs: &Certs) -> Vec<Case> {
             add("token HTML page", token(Behaviour::Html { status: 200 }), bad.0, bad.1);
             add("token huge body", token(Behaviour::Huge), bad.0, bad.1);
             add("token invalid JSON", token(Behaviour::MalformedJson), bad.0, bad.1);
-            add("token slow body", token(Behaviour::SlowBody(gap)), Reason::Timeout, Phase::TokenRequest);
+            add(
+                "token slow body",
+                token(Behaviour::SlowBody(gap)),
+                Reason::Timeout,
+                Phase::TokenRequest,
+            );
         }
     }
     cases
@@ -659,7 +742,10 @@ async fn run_case(case: Case, certs: Arc<Certs>, pki: Arc<Pki>, sent: Sent) -> R
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     if server.open_sessions() > 0 {
-        problems.push(format!("{} server session(s) still open: the client kept its socket", server.open_sessions()));
+        problems.push(format!(
+            "{} server session(s) still open: the client kept its socket",
+            server.open_sessions()
+        ));
     }
     if problems.is_empty() {
         Ok(())
@@ -701,14 +787,24 @@ async fn hostile_servers_table() {
         }
     }
     failures.sort();
-    assert!(failures.is_empty(), "{} of {total} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 
     // Every server is dropped and every check with it: no socket stays behind.
     let deadline = Instant::now() + Duration::from_secs(20);
     while open_fds() > fds_before && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(open_fds() <= fds_before, "{} fds before the table, {} after", fds_before, open_fds());
+    assert!(
+        open_fds() <= fds_before,
+        "{} fds before the table, {} after",
+        fds_before,
+        open_fds()
+    );
     eprintln!(
         "{total} cases, {} behaviours, {} MiB sent by the hostile servers",
         behaviours.len(),
@@ -787,7 +883,7 @@ fn memory_kib(pid: u32) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_memory_stays_bounded_under_floods() {
     const BOUND_KIB: u64 = 64 * 1024;
-    const TARGET_SENT: usize = 4 * 64 << 20;
+    const TARGET_SENT: usize = (4 * 64) << 20;
     let _serial = SERIAL.lock().await;
     let sent = Sent::default();
     // (protocol, stage, flood prefix, flood unit)
@@ -817,7 +913,10 @@ async fn agent_memory_stays_bounded_under_floods() {
             Proto::Imap => "imap",
             Proto::Pop3 => "pop3",
         };
-        yaml.push_str(&format!("  - name: flood-{i}\n    kind: {kind}\n    tls: none\n    target: {}\n", server.addr));
+        yaml.push_str(&format!(
+            "  - name: flood-{i}\n    kind: {kind}\n    tls: none\n    target: {}\n",
+            server.addr
+        ));
         servers.push(server);
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -849,7 +948,11 @@ async fn agent_memory_stays_bounded_under_floods() {
         (TARGET_SENT / 8) >> 20,
         early
     );
-    assert!(total >= TARGET_SENT, "only {} MiB sent: the agent stopped reading? log:\n{log}", total >> 20);
+    assert!(
+        total >= TARGET_SENT,
+        "only {} MiB sent: the agent stopped reading? log:\n{log}",
+        total >> 20
+    );
     assert!(hwm > 0, "no VmHWM for the agent");
     assert!(
         hwm < BOUND_KIB,

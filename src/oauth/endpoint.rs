@@ -457,6 +457,10 @@ impl TokenEndpoint {
 /// What an answer means, from its status, content type and (capped) body:
 /// the body of a success to parse, or the error. No I/O, so the fuzz targets
 /// and property tests reach it directly.
+#[allow(
+    clippy::result_large_err,
+    reason = "TokenError is the public error shape; failures are the cold path"
+)]
 fn judge(status: StatusCode, content_type: &str, body: Body, secrets: &[&str]) -> Result<Body, TokenError> {
     if status.is_success() {
         // A page from a captive portal or filtering proxy, not JSON at all.
@@ -476,6 +480,10 @@ fn judge(status: StatusCode, content_type: &str, body: Body, secrets: &[&str]) -
 /// The verdict on one token endpoint answer (`judge`, then the token's JSON),
 /// for the fuzz targets and property tests. `device` parses a devicecode answer.
 #[doc(hidden)]
+#[allow(
+    clippy::result_large_err,
+    reason = "TokenError is the public error shape; failures are the cold path"
+)]
 pub fn judge_answer(status: u16, content_type: &str, body: &[u8], device: bool) -> Result<(), TokenError> {
     let status = StatusCode::from_u16(status).map_err(|_| TokenError::new(Reason::TokenBadResponse, false, "bad status"))?;
     let body = judge(status, content_type, Body(body.to_vec()), &[])?;

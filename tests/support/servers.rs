@@ -477,7 +477,11 @@ fn dns_reply(query: &[u8], mode: &DnsMode) -> Option<Vec<u8>> {
     out.push(0x80 | tc | (query[2] & 0x01)); // QR, opcode 0, TC, RD copied
     out.push(0x80 | rcode); // RA, rcode
     out.extend_from_slice(&[0, 1]); // one question
-    let announced = if matches!(mode, DnsMode::Malformed) { 5 } else { answers.len() as u16 };
+    let announced = if matches!(mode, DnsMode::Malformed) {
+        5
+    } else {
+        answers.len() as u16
+    };
     out.extend_from_slice(&announced.to_be_bytes());
     out.extend_from_slice(&[0, 0, 0, 0]); // no authority, no additional
     out.extend_from_slice(question);

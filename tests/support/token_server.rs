@@ -397,7 +397,11 @@ async fn handle(state: Arc<Mutex<State>>, stats: Arc<Stats>, req: Request<Incomi
         }
         Behaviour::SlowBody(gap) => {
             let body = DripBody {
-                text: format!("{{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"{}\"}}", "x".repeat(400)).into_bytes(),
+                text: format!(
+                    "{{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"{}\"}}",
+                    "x".repeat(400)
+                )
+                .into_bytes(),
                 pos: 0,
                 gap,
                 sleep: Box::pin(tokio::time::sleep(gap)),
