@@ -36,6 +36,8 @@
 pub mod agent;
 pub mod checks;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guide;
 pub mod http;
 pub mod i18n;

@@ -62,6 +62,8 @@ label_enum! {
         ConnectTimeout => "connect_timeout",
         NetworkUnreachable => "network_unreachable",
         TlsHandshakeFailed => "tls_handshake_failed",
+        /// No TLS version both sides accept: the server speaks only TLS 1.0/1.1 (or something older).
+        TlsVersionUnsupported => "tls_version_unsupported",
         TlsCertExpired => "tls_cert_expired",
         TlsCertNotYetValid => "tls_cert_not_yet_valid",
         TlsCertUntrusted => "tls_cert_untrusted",

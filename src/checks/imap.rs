@@ -61,6 +61,8 @@ pub enum Status {
 pub async fn read_response(ls: &mut LineStream<BoxStream>, tag: &str) -> Result<Response, Failure> {
     let mut untagged = Vec::new();
     let mut lines = 0;
+    // Whether the previous line announced a literal, so this one continues it.
+    let mut continues_literal = false;
     loop {
         lines += 1;
         if lines > ls.limits().max_lines {
@@ -76,8 +78,10 @@ pub async fn read_response(ls: &mut LineStream<BoxStream>, tag: &str) -> Result<
                 untagged,
             });
         }
+        let after_literal = std::mem::replace(&mut continues_literal, false);
         if let Some(n) = literal_len(&line) {
             ls.skip_bytes(n).await?;
+            continues_literal = true;
         }
         match line.strip_prefix("* ") {
             Some(data) => untagged.push(data.to_string()),
@@ -88,7 +92,8 @@ pub async fn read_response(ls: &mut LineStream<BoxStream>, tag: &str) -> Result<
                 ));
             }
             // The remainder of a line after a literal: part of the previous response.
-            None => {}
+            None if after_literal => {}
+            None => return Err(Failure::new(Reason::UnexpectedReply, format!("not an IMAP response: {line}"))),
         }
     }
 }

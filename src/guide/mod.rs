@@ -325,6 +325,7 @@ remedy_keys!(
     connect_timeout,
     network_unreachable,
     tls_handshake_failed,
+    tls_version_unsupported,
     tls_cert_expired,
     tls_cert_not_yet_valid,
     tls_cert_untrusted,

@@ -100,6 +100,7 @@ remedy-connect_refused = { $target } refused the connection: something on the pa
 remedy-connect_timeout = No answer from { $target }: a firewall drops port { $port }. Open TCP { $port } outbound from this server (guide: Ports).
 remedy-network_unreachable = This server has no route to { $target }: check the default gateway, the proxy design and outbound routing.
 remedy-tls_handshake_failed = The TLS handshake with { $target } failed: a proxy or firewall may intercept or block TLS; exempt the Office 365 hosts from TLS inspection.
+remedy-tls_version_unsupported = { $target } speaks only TLS 1.0 or 1.1: Office 365 requires TLS 1.2, so an old proxy or load balancer answers instead of Microsoft; route the host around it or upgrade it.
 remedy-tls_cert_expired = The certificate { $target } presented has expired: if it is not Microsoft's, a TLS inspection device is in the path; exempt the host or renew its certificate.
 remedy-tls_cert_not_yet_valid = The certificate is not valid yet: check this server's clock (NTP) first.
 remedy-tls_cert_untrusted = The certificate of { $target } is not trusted: usually TLS inspection by a corporate proxy. Exempt *.office365.com and login.microsoftonline.com from inspection, or add the proxy's CA with `extra_ca_file` (and to Java's trust store for ECE).

@@ -99,6 +99,7 @@ remedy-connect_refused = { $target } rechazó la conexión: algo en la ruta (un 
 remedy-connect_timeout = Sin respuesta de { $target }: un firewall descarta el puerto { $port }. Abra el puerto TCP { $port } de salida desde este servidor (guía: Puertos).
 remedy-network_unreachable = Este servidor no tiene ruta hacia { $target }: compruebe la puerta de enlace predeterminada, el diseño del proxy y el enrutamiento de salida.
 remedy-tls_handshake_failed = El protocolo de enlace TLS con { $target } falló: puede que un proxy o un firewall intercepte o bloquee TLS; excluya los hosts de Office 365 de la inspección TLS.
+remedy-tls_version_unsupported = { $target } solo habla TLS 1.0 o 1.1: Office 365 exige TLS 1.2, así que responde un proxy o equilibrador de carga antiguo en lugar de Microsoft; evítelo para este host o actualícelo.
 remedy-tls_cert_expired = El certificado que presentó { $target } ha caducado: si no es de Microsoft, hay un dispositivo de inspección TLS en la ruta; excluya el host o renueve su certificado.
 remedy-tls_cert_not_yet_valid = El certificado aún no es válido: compruebe primero el reloj de este servidor (NTP).
 remedy-tls_cert_untrusted = El certificado de { $target } no es de confianza: normalmente se debe a la inspección TLS de un proxy corporativo. Excluya *.office365.com y login.microsoftonline.com de la inspección o agregue la CA del proxy con `extra_ca_file` (y al almacén de confianza de Java de ECE).

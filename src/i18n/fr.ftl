@@ -99,6 +99,7 @@ remedy-connect_refused = { $target } a refusé la connexion : un élément du ch
 remedy-connect_timeout = Aucune réponse de { $target } : un pare-feu bloque le port { $port }. Ouvrez le port TCP { $port } en sortie depuis ce serveur (guide : Ports).
 remedy-network_unreachable = Ce serveur n'a pas de route vers { $target } : vérifiez la passerelle par défaut, l'architecture du proxy et le routage sortant.
 remedy-tls_handshake_failed = La négociation TLS avec { $target } a échoué : un proxy ou un pare-feu intercepte ou bloque peut-être TLS ; exemptez les hôtes Office 365 de l'inspection TLS.
+remedy-tls_version_unsupported = { $target } ne parle que TLS 1.0 ou 1.1 : Office 365 exige TLS 1.2, c'est donc un ancien proxy ou répartiteur de charge qui répond à la place de Microsoft ; contournez-le pour cet hôte ou mettez-le à niveau.
 remedy-tls_cert_expired = Le certificat présenté par { $target } a expiré : s'il n'est pas de Microsoft, un équipement d'inspection TLS se trouve sur le chemin ; exemptez l'hôte ou renouvelez son certificat.
 remedy-tls_cert_not_yet_valid = Le certificat n'est pas encore valide : vérifiez d'abord l'horloge de ce serveur (NTP).
 remedy-tls_cert_untrusted = Le certificat de { $target } n'est pas approuvé : il s'agit généralement de l'inspection TLS d'un proxy d'entreprise. Exemptez *.office365.com et login.microsoftonline.com de l'inspection, ou ajoutez l'autorité de certification (CA) du proxy avec `extra_ca_file` (ainsi qu'au magasin de confiance Java d'ECE).

@@ -99,6 +99,7 @@ remedy-connect_refused = { $target } heeft de verbinding geweigerd: iets op het 
 remedy-connect_timeout = Geen antwoord van { $target }: een firewall laat poort { $port } vallen. Open uitgaand TCP { $port } vanaf deze server (gids: Poorten).
 remedy-network_unreachable = Deze server heeft geen route naar { $target }: controleer de standaardgateway, het proxyontwerp en de uitgaande routering.
 remedy-tls_handshake_failed = De TLS-handshake met { $target } is mislukt: een proxy of firewall onderschept of blokkeert mogelijk TLS; zonder de Office 365-hosts uit van TLS-inspectie.
+remedy-tls_version_unsupported = { $target } spreekt alleen TLS 1.0 of 1.1: Office 365 vereist TLS 1.2, dus een oude proxy of load balancer antwoordt in plaats van Microsoft; leid de host erlangs of werk hem bij.
 remedy-tls_cert_expired = Het certificaat dat { $target } presenteerde, is verlopen: als het niet van Microsoft is, zit er een TLS-inspectieapparaat op het pad; zonder de host uit of vernieuw het certificaat ervan.
 remedy-tls_cert_not_yet_valid = Het certificaat is nog niet geldig: controleer eerst de klok van deze server (NTP).
 remedy-tls_cert_untrusted = Het certificaat van { $target } wordt niet vertrouwd: meestal door TLS-inspectie van een bedrijfsproxy. Zonder *.office365.com en login.microsoftonline.com uit van inspectie, of voeg de CA van de proxy toe met `extra_ca_file` (en aan de Java-truststore van ECE).

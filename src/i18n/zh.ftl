@@ -99,6 +99,7 @@ remedy-connect_refused = { $target }拒绝了连接：路径上的某个设备�
 remedy-connect_timeout = { $target }没有应答：防火墙丢弃了端口{ $port }的流量。请从此服务器开放出站TCP { $port }（指南：端口）。
 remedy-network_unreachable = 此服务器没有到{ $target }的路由：请检查默认网关、代理服务器设计和出站路由。
 remedy-tls_handshake_failed = 与{ $target }的TLS握手失败：代理服务器或防火墙可能拦截或阻止了TLS；请将Office 365主机排除在TLS检测之外。
+remedy-tls_version_unsupported = { $target }仅支持TLS 1.0或1.1：Office 365要求TLS 1.2，因此是旧的代理服务器或负载均衡器代替Microsoft作出了应答；请让该主机绕过它，或升级它。
 remedy-tls_cert_expired = { $target }提供的证书已过期：如果它不是Microsoft的证书，则路径上存在TLS检测设备；请排除该主机，或续订其证书。
 remedy-tls_cert_not_yet_valid = 证书尚未生效：请先检查此服务器的时钟（NTP）。
 remedy-tls_cert_untrusted = { $target }的证书不受信任：通常是企业代理服务器进行了TLS检测。请将*.office365.com和login.microsoftonline.com排除在检测之外，或使用`extra_ca_file`添加代理服务器的CA（并为ECE将其添加到Java信任库中）。

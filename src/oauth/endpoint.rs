@@ -446,21 +446,51 @@ impl TokenEndpoint {
                 return Err(err);
             }
         };
-        if status.is_success() {
-            // A page from a captive portal or filtering proxy, not JSON at all.
-            if body.0.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-                let what = describe_body(&body.0, &content_type, &secrets);
-                return Err(TokenError::new(
-                    Reason::TokenBadResponse,
-                    false,
-                    format!("HTTP {} with {what}, not a v2.0 token response", status.as_u16()),
-                ));
-            }
-            return Ok(body);
+        let mut result = judge(status, &content_type, body, &secrets);
+        if let Err(err) = &mut result {
+            err.retry_after = retry_after;
         }
-        let mut err = error_from_body(status, &body.0, &content_type, &secrets);
-        err.retry_after = retry_after;
-        Err(err)
+        result
+    }
+}
+
+/// What an answer means, from its status, content type and (capped) body:
+/// the body of a success to parse, or the error. No I/O, so the fuzz targets
+/// and property tests reach it directly.
+#[allow(
+    clippy::result_large_err,
+    reason = "TokenError is the public error shape; failures are the cold path"
+)]
+fn judge(status: StatusCode, content_type: &str, body: Body, secrets: &[&str]) -> Result<Body, TokenError> {
+    if status.is_success() {
+        // A page from a captive portal or filtering proxy, not JSON at all.
+        if body.0.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            let what = describe_body(&body.0, content_type, secrets);
+            return Err(TokenError::new(
+                Reason::TokenBadResponse,
+                false,
+                format!("HTTP {} with {what}, not a v2.0 token response", status.as_u16()),
+            ));
+        }
+        return Ok(body);
+    }
+    Err(error_from_body(status, &body.0, content_type, secrets))
+}
+
+/// The verdict on one token endpoint answer (`judge`, then the token's JSON),
+/// for the fuzz targets and property tests. `device` parses a devicecode answer.
+#[doc(hidden)]
+#[allow(
+    clippy::result_large_err,
+    reason = "TokenError is the public error shape; failures are the cold path"
+)]
+pub fn judge_answer(status: u16, content_type: &str, body: &[u8], device: bool) -> Result<(), TokenError> {
+    let status = StatusCode::from_u16(status).map_err(|_| TokenError::new(Reason::TokenBadResponse, false, "bad status"))?;
+    let body = judge(status, content_type, Body(body.to_vec()), &[])?;
+    if device {
+        parse_device_code(body).map(drop)
+    } else {
+        parse_token(body).map(drop)
     }
 }
 

@@ -124,8 +124,8 @@ impl TlsClient {
 
 /// Classifies a failed handshake.
 pub fn handshake_reason(e: &io::Error) -> Reason {
-    // Certificate verdicts arrive as a rustls::Error inside the io::Error;
-    // anything else (alerts, plaintext, a peer hanging up) is a failed handshake.
+    // Certificate and version verdicts arrive as a rustls::Error inside the io::Error;
+    // anything else (other alerts, plaintext, a peer hanging up) is a failed handshake.
     let Some(rustls_err) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) else {
         return Reason::TlsHandshakeFailed;
     };
@@ -136,6 +136,11 @@ pub fn handshake_reason(e: &io::Error) -> Reason {
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => Reason::TlsCertNameMismatch,
             _ => Reason::TlsCertUntrusted,
         },
+        // The server refuses TLS 1.2 and 1.3 (it alerts protocol_version), or picks an older version.
+        rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+        | rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13 | rustls::PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig,
+        ) => Reason::TlsVersionUnsupported,
         _ => Reason::TlsHandshakeFailed,
     }
 }

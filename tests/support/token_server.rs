@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -60,6 +61,8 @@ pub enum Behaviour {
     Huge,
     /// Waits this long, then answers like `Success { rotate: false }`.
     Slow(Duration),
+    /// 200 at once, then a JSON body of a few hundred bytes dripped one byte per this gap.
+    SlowBody(Duration),
     /// 200 with this access token (a JWT the test minted), valid `expires_in`
     /// seconds, and a new refresh token when `rotate`.
     Issue {
@@ -191,9 +194,14 @@ impl Drop for TokenServer {
 impl TokenServer {
     /// Starts a server presenting the good leaf of `pki`, answering with `behaviour`.
     pub async fn start(pki: &Pki, behaviour: Behaviour) -> TokenServer {
+        TokenServer::start_with(pki, Leaf::Good, behaviour).await
+    }
+
+    /// Starts a server presenting `leaf`, answering with `behaviour`.
+    pub async fn start_with(pki: &Pki, leaf: Leaf, behaviour: Behaviour) -> TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind token server");
         let addr = listener.local_addr().expect("local addr");
-        let acceptor = TlsAcceptor::from(pki.server_config(Leaf::Good));
+        let acceptor = TlsAcceptor::from(pki.server_config(leaf));
         let state = Arc::new(Mutex::new(State {
             default: Some(behaviour),
             ..State::default()
@@ -387,7 +395,49 @@ async fn handle(state: Arc<Mutex<State>>, stats: Arc<Stats>, req: Request<Incomi
             tokio::time::sleep(delay).await;
             success(false)
         }
+        Behaviour::SlowBody(gap) => {
+            let body = DripBody {
+                text: format!(
+                    "{{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"{}\"}}",
+                    "x".repeat(400)
+                )
+                .into_bytes(),
+                pos: 0,
+                gap,
+                sleep: Box::pin(tokio::time::sleep(gap)),
+            };
+            let mut r = Response::new(body.boxed());
+            r.headers_mut().insert("content-type", "application/json".parse().expect("header"));
+            r
+        }
     })
+}
+
+/// A body sent one byte per `gap`.
+struct DripBody {
+    text: Vec<u8>,
+    pos: usize,
+    gap: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::body::Body for DripBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.pos == self.text.len() {
+            return Poll::Ready(None);
+        }
+        if self.sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let next = tokio::time::Instant::now() + self.gap;
+        self.sleep.as_mut().reset(next);
+        let byte = Bytes::copy_from_slice(&self.text[self.pos..self.pos + 1]);
+        self.pos += 1;
+        Poll::Ready(Some(Ok(Frame::data(byte))))
+    }
 }
 
 fn answer(status: u16, content_type: &str, body: Bytes) -> Answer {

@@ -1,0 +1,125 @@
+//! Entry points for the fuzz targets (`fuzz/`) and the property tests: each
+//! feeds bytes to one parser exactly as a server's bytes reach it, through
+//! the bounded line codec, with no network and no runtime. Not an API:
+//! hidden from the docs, and it may change in any release.
+//!
+//! It owns nothing the agent uses and must never be called by it.
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::checks::{imap, pop3, smtp};
+use crate::proto::BoxStream;
+use crate::proto::lines::{Limits, LineStream};
+use crate::reason::Reason;
+
+/// Small limits, so a fuzzer reaches every bound with short inputs.
+pub const LIMITS: Limits = Limits {
+    max_line: 256,
+    max_lines: 16,
+    max_literal: 1024,
+};
+
+/// Bytes already received, handed out in reads of the sizes in `chunks`
+/// (cycled; 0 counts as 1), then end of stream. What is written is dropped.
+struct Replay {
+    data: Vec<u8>,
+    pos: usize,
+    chunks: Vec<usize>,
+    next: usize,
+}
+
+impl AsyncRead for Replay {
+    fn poll_read(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let chunk = match self.chunks.len() {
+            0 => usize::MAX,
+            n => self.chunks[self.next % n].max(1),
+        };
+        self.next = self.next.wrapping_add(1);
+        let n = (self.data.len() - self.pos).min(buf.remaining()).min(chunk);
+        let start = self.pos;
+        buf.put_slice(&self.data[start..start + n]);
+        self.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Replay {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A line stream over `data`, read in `chunks`-sized pieces.
+fn replay(data: &[u8], chunks: &[usize], limits: Limits) -> LineStream<BoxStream> {
+    let stream: BoxStream = Box::new(Replay {
+        data: data.to_vec(),
+        pos: 0,
+        chunks: chunks.to_vec(),
+        next: 0,
+    });
+    LineStream::new(stream, limits)
+}
+
+/// Runs a future whose only I/O is a [`Replay`], which never waits.
+fn run<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("a parser waited on bytes that were all there"),
+    }
+}
+
+/// Every line of `data` until the codec stops, and why it stopped.
+pub fn lines(data: &[u8], chunks: &[usize], limits: Limits) -> (Vec<String>, Reason) {
+    let mut ls = replay(data, chunks, limits);
+    run(async move {
+        let mut out = Vec::new();
+        loop {
+            match ls.read_line().await {
+                Ok(line) => out.push(line),
+                Err(e) => return (out, e.reason()),
+            }
+        }
+    })
+}
+
+/// One SMTP reply: its code and lines.
+pub fn smtp_reply(data: &[u8], chunks: &[usize]) -> Result<(u16, Vec<String>), Reason> {
+    let mut ls = replay(data, chunks, LIMITS);
+    run(async move { smtp::read_reply(&mut ls).await })
+        .map(|r| (r.code, r.lines))
+        .map_err(|f| f.reason)
+}
+
+/// The IMAP response to the command tagged `E1`: status, text, untagged lines.
+pub fn imap_response(data: &[u8], chunks: &[usize]) -> Result<(imap::Status, String, Vec<String>), Reason> {
+    let mut ls = replay(data, chunks, LIMITS);
+    run(async move { imap::read_response(&mut ls, "E1").await })
+        .map(|r| (r.status, r.text, r.untagged))
+        .map_err(|f| f.reason)
+}
+
+/// A POP3 status line and, after `+OK`, a multi-line body up to the lone dot.
+pub fn pop3_reply(data: &[u8], chunks: &[usize]) -> Result<(Result<String, String>, Vec<String>), Reason> {
+    let mut ls = replay(data, chunks, LIMITS);
+    run(async move {
+        let status = pop3::read_status(&mut ls).await?;
+        let body = match status {
+            Ok(_) => pop3::read_multiline(&mut ls).await?,
+            Err(_) => Vec::new(),
+        };
+        Ok((status, body))
+    })
+    .map_err(|f: crate::observation::Failure| f.reason)
+}

@@ -1,0 +1,179 @@
+//! Property tests of every parser that reads what a server or a file
+//! controls (the stable counterpart of the `fuzz/` targets): they never
+//! panic, their output is bounded, a reply split at any byte boundary parses
+//! as it does whole, and where there is a round trip it holds.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ece_o365_exporter::checks::imap::Status;
+use ece_o365_exporter::config::Config;
+use ece_o365_exporter::fuzzing::{self, LIMITS};
+use ece_o365_exporter::oauth::endpoint::{classify, judge_answer};
+use ece_o365_exporter::oauth::jwt;
+use ece_o365_exporter::observation::{Failure, MAX_DETAIL_CHARS};
+use ece_o365_exporter::reason::Reason;
+use proptest::prelude::*;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Bytes that look like mail protocol traffic more often than random ones do.
+fn wire() -> impl Strategy<Value = Vec<u8>> {
+    let token = prop_oneof![
+        Just(b"\r\n".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"250-".to_vec()),
+        Just(b"250 ".to_vec()),
+        Just(b"* ".to_vec()),
+        Just(b"E1 OK ".to_vec()),
+        Just(b"+OK".to_vec()),
+        Just(b"-ERR".to_vec()),
+        Just(b".".to_vec()),
+        Just(b"{5}".to_vec()),
+        Just(b"{999999999}".to_vec()),
+        Just(b"\0\xff".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..40),
+    ];
+    proptest::collection::vec(token, 0..60).prop_map(|parts| parts.concat())
+}
+
+fn chunks() -> impl Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(1usize..64, 1..8)
+}
+
+/// Printable text without line ends.
+fn text() -> impl Strategy<Value = String> {
+    "[ -~]{0,60}"
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn lines_are_bounded_and_split_invariant(data in wire(), chunks in chunks()) {
+        let whole = fuzzing::lines(&data, &[], LIMITS);
+        let split = fuzzing::lines(&data, &chunks, LIMITS);
+        prop_assert_eq!(&whole, &split);
+        for line in &whole.0 {
+            prop_assert!(line.chars().count() < LIMITS.max_line, "{} chars", line.chars().count());
+        }
+        prop_assert!(matches!(whole.1, Reason::ConnectionClosed | Reason::LineTooLong));
+    }
+
+    #[test]
+    fn smtp_replies_are_split_invariant(data in wire(), chunks in chunks()) {
+        let whole = fuzzing::smtp_reply(&data, &[]);
+        prop_assert_eq!(&whole, &fuzzing::smtp_reply(&data, &chunks));
+        if let Ok((code, lines)) = whole {
+            prop_assert!((200..600).contains(&code));
+            prop_assert!(!lines.is_empty() && lines.len() <= LIMITS.max_lines);
+        }
+    }
+
+    #[test]
+    fn smtp_replies_round_trip(code in 200u16..600, lines in proptest::collection::vec(text(), 1..10), chunks in chunks()) {
+        let mut wire = String::new();
+        for (i, line) in lines.iter().enumerate() {
+            let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+            wire.push_str(&format!("{code}{sep}{line}\r\n"));
+        }
+        prop_assert_eq!(fuzzing::smtp_reply(wire.as_bytes(), &chunks), Ok((code, lines)));
+    }
+
+    #[test]
+    fn imap_responses_are_split_invariant(data in wire(), chunks in chunks()) {
+        let whole = fuzzing::imap_response(&data, &[]);
+        prop_assert_eq!(&whole, &fuzzing::imap_response(&data, &chunks));
+        if let Ok((_, _, untagged)) = whole {
+            prop_assert!(untagged.len() < LIMITS.max_lines);
+        }
+    }
+
+    /// Literals are skipped by length, whatever they hold (a fake completion included).
+    #[test]
+    fn imap_literals_are_skipped(payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..5), chunks in chunks()) {
+        let mut wire = Vec::new();
+        for p in &payloads {
+            wire.extend_from_slice(format!("* 1 FETCH (BODY[] {{{}}}\r\n", p.len()).as_bytes());
+            wire.extend_from_slice(p);
+            wire.extend_from_slice(b")\r\n");
+        }
+        wire.extend_from_slice(b"E1 OK FETCH completed.\r\n");
+        let got = fuzzing::imap_response(&wire, &chunks);
+        prop_assert_eq!(got.as_ref().map(|r| (r.0, r.2.len())), Ok((Status::Ok, payloads.len())));
+    }
+
+    #[test]
+    fn pop3_replies_are_split_invariant(data in wire(), chunks in chunks()) {
+        let whole = fuzzing::pop3_reply(&data, &[]);
+        prop_assert_eq!(&whole, &fuzzing::pop3_reply(&data, &chunks));
+        if let Ok((_, body)) = whole {
+            prop_assert!(body.len() <= LIMITS.max_lines);
+        }
+    }
+
+    /// Dot-stuffing: every line comes back as it was, leading dots included.
+    #[test]
+    fn pop3_multiline_round_trips(lines in proptest::collection::vec(text(), 0..16), chunks in chunks()) {
+        let mut wire = String::from("+OK\r\n");
+        for line in &lines {
+            let stuffed = if line.starts_with('.') { format!(".{line}") } else { line.clone() };
+            wire.push_str(&stuffed);
+            wire.push_str("\r\n");
+        }
+        wire.push_str(".\r\n");
+        prop_assert_eq!(fuzzing::pop3_reply(wire.as_bytes(), &chunks), Ok((Ok(String::new()), lines)));
+    }
+
+    /// Any answer gets a verdict, with a bounded detail.
+    #[test]
+    fn token_answers_never_panic(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..300), device in any::<bool>()) {
+        if let Err(e) = judge_answer(status, "application/json", &body, device) {
+            prop_assert!(Failure::from(e).detail.len() <= MAX_DETAIL_CHARS + 3);
+        }
+    }
+
+    /// An AADSTS error body is classified by its first code, as `classify` says.
+    #[test]
+    fn aadsts_errors_follow_the_table(
+        status in prop_oneof![Just(400u16), Just(401), Just(429), Just(500), Just(503)],
+        code in prop_oneof![Just(70008u32), Just(700082), Just(50173), Just(7000215), Just(7000222), Just(65001), Just(90002), Just(50076), Just(90055), any::<u32>()],
+        error in prop_oneof![Just("invalid_grant"), Just("invalid_client"), Just("interaction_required"), Just("server_error"), Just("invalid_request")],
+        description in text(),
+    ) {
+        let body = serde_json::json!({ "error": error, "error_description": description, "error_codes": [code] }).to_string();
+        let e = judge_answer(status, "application/json", body.as_bytes(), false).expect_err("an error body");
+        prop_assert_eq!(e.reason, classify(status, Some(code), Some(error)).0);
+    }
+
+    #[test]
+    fn jwt_decoding_never_panics(token in "[A-Za-z0-9_=.-]{0,200}") {
+        let _ = jwt::decode(&token);
+    }
+
+    /// The claims we read come back from a token that carries them.
+    #[test]
+    fn jwt_claims_round_trip(upn in text(), scp in text(), iat in 0i64..4_000_000_000, life in 0i64..100_000) {
+        let payload = serde_json::json!({ "upn": upn, "scp": scp, "iat": iat, "exp": iat + life, "aud": "https://outlook.office.com" });
+        let token = format!("eyJhbGciOiJub25lIn0.{}.sig", URL_SAFE_NO_PAD.encode(payload.to_string()));
+        let claims = jwt::decode(&token).expect("claims");
+        prop_assert_eq!(claims.user(), Some(upn.as_str()));
+        prop_assert_eq!(claims.scp.as_deref(), Some(scp.as_str()));
+        prop_assert_eq!(claims.lifetime(), Some(life));
+        prop_assert_eq!(claims.aud, vec!["https://outlook.office.com".to_string()]);
+    }
+
+    /// Any text as a config file: a config or an error naming the file, never a panic.
+    #[test]
+    fn config_loading_never_panics(yaml in "(checks:|  - name: x|    kind: (smtp|dns|token)|    target: [a-z:0-9.]{0,20}|    timeout: [0-9]{1,3}s|global:|  interval: [0-9a-z]{0,4}|[ -~]{0,30}|\n){0,30}") {
+        let path = std::path::Path::new("/nonexistent/fuzz.yaml");
+        if let Err(e) = Config::from_yaml(path, &yaml) {
+            prop_assert!(e.to_string().contains("fuzz.yaml"), "{e}");
+        }
+    }
+}
