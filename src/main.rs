@@ -96,7 +96,7 @@ enum Output {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = logging::init(&cli.global.log_level, cli.global.log_format) {
+    if let Err(e) = logging::init(&cli.global.log_level, cli.global.log_format, None) {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_BAD_CONFIG);
     }
