@@ -21,6 +21,8 @@
 //! - [`logging`]: logfmt or JSON log lines.
 //! - [`agent`]: the configuration lifecycle: start, reload (keeping the last
 //!   good configuration), stop.
+//! - `service` (Windows only): running as a Windows service, `service
+//!   install`/`uninstall`, and the `%ProgramData%` paths.
 //! - [`oauth`]: OAuth2 tokens: the token endpoint client, the token store,
 //!   JWT claims, and one token provider per mailbox shared by its checks.
 //!
@@ -40,6 +42,8 @@ pub mod proto;
 pub mod reason;
 pub mod report;
 pub mod scheduler;
+#[cfg(windows)]
+pub mod service;
 
 /// The exporter's version, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
