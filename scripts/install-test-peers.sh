@@ -2,7 +2,10 @@
 # Installs the third-party programs the tests talk to: Dovecot 2.3 (IMAP +
 # POP3) and Postfix 3.7 as interop peers (tests/support/peers.rs),
 # Prometheus and promtool (tests/prometheus.rs), unshare (util-linux), and
-# rpm and systemd-nspawn for the package tests (tests/packaging.rs).
+# rpm and systemd-nspawn for the package tests (tests/packaging.rs), and for
+# the Windows build and its tests (packaging/build-windows.sh, build-msi.sh,
+# tests/windows.rs): mingw-w64, wixl and msitools, and wine64 (64-bit only,
+# no recommends: no X, no 32-bit wine; ~30 s to install).
 #
 # Idempotent, non-interactive, run as root on Debian 12 (bookworm).
 # Installs nothing when every required command is already present.
@@ -25,6 +28,11 @@ REQUIRED=(
   "/usr/bin/systemd-nspawn:systemd-container"
   "/usr/bin/prometheus:prometheus"
   "/usr/bin/promtool:prometheus"
+  "x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64-posix"
+  "/usr/bin/wixl:wixl"
+  "/usr/bin/msiinfo:msitools"
+  "/usr/bin/msibuild:msitools"
+  "/usr/lib/wine/wine64:wine64"
 )
 
 have() {

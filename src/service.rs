@@ -210,6 +210,13 @@ fn status(state: ServiceState, exit_code: u32) -> ServiceStatus {
 }
 
 fn run_service() -> Result<(), ServiceError> {
+    // The MSI creates the token directory but cannot set its ACL (wixl has no
+    // Permission table); the service, as SYSTEM, does it on every start.
+    let tokens = token_dir();
+    match restrict_to_administrators(&tokens) {
+        Ok(()) => tracing::debug!(dir = %tokens.display(), "token directory restricted to SYSTEM and Administrators"),
+        Err(e) => tracing::warn!(error = %e, "token stores there may be readable by other users"),
+    }
     let shutdown = CancellationToken::new();
     let on_control = {
         let shutdown = shutdown.clone();
