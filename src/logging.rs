@@ -13,6 +13,7 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -31,23 +32,19 @@ pub const LOG_FILE_MAX_BYTES: u64 = 10 * 1024 * 1024;
 /// lines go to that file (see [`LogFile`]) instead of stderr.
 pub fn init(level: &str, format: LogFormat, file: Option<&Path>) -> Result<(), String> {
     let filter = EnvFilter::try_new(level).map_err(|e| format!("--log.level `{level}`: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let result = match file {
-        None => {
-            let builder = builder.with_writer(std::io::stderr);
-            match format {
-                LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
-                LogFormat::Logfmt => builder.fmt_fields(LogfmtFields).event_format(Logfmt).try_init(),
-            }
-        }
+    let writer = match file {
+        None => BoxMakeWriter::new(std::io::stderr),
         Some(path) => {
             let file = LogFile::open(path, LOG_FILE_MAX_BYTES).map_err(|e| format!("--log.file `{}`: {e}", path.display()))?;
-            let builder = builder.with_writer(Mutex::new(file)).with_ansi(false);
-            match format {
-                LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
-                LogFormat::Logfmt => builder.fmt_fields(LogfmtFields).event_format(Logfmt).try_init(),
-            }
+            BoxMakeWriter::new(Mutex::new(file))
         }
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    // No colour codes in a file.
+    let builder = if file.is_some() { builder.with_ansi(false) } else { builder };
+    let result = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Logfmt => builder.fmt_fields(LogfmtFields).event_format(Logfmt).try_init(),
     };
     result.map_err(|e| e.to_string())
 }
