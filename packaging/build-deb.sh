@@ -13,7 +13,11 @@ OUT=target/packages
 
 if ! cargo deb --version >/dev/null 2>&1; then
   echo "build-deb: installing cargo-deb $CARGO_DEB_VERSION" >&2
-  cargo install --locked --version "$CARGO_DEB_VERSION" cargo-deb >&2
+  # A one-shot packaging tool needs no optimisation: --debug builds it in far less
+  # time, and the shared --target-dir lets cargo-deb and cargo-generate-rpm reuse
+  # the dependencies they have in common.
+  cargo install --locked --debug --target-dir "${CARGO_TARGET_DIR:-target}/tools" \
+    --version "$CARGO_DEB_VERSION" cargo-deb >&2
 fi
 
 mkdir -p "$OUT"

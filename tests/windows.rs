@@ -68,8 +68,8 @@ fn exe() -> Option<PathBuf> {
     artifact(
         "ECE_O365_EXE",
         &[
-            "target/x86_64-pc-windows-gnu/debug/ece-o365-exporter.exe",
             "target/x86_64-pc-windows-gnu/release/ece-o365-exporter.exe",
+            "target/x86_64-pc-windows-gnu/debug/ece-o365-exporter.exe",
         ],
         "packaging/build-windows.sh",
     )
