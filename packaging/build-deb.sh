@@ -2,7 +2,7 @@
 # Builds the Debian package: target/packages/ece-o365-exporter_<version>-1_<arch>.deb
 #
 # Installs cargo-deb from crates.io when it is missing (about 2 minutes on
-# 2 cores), builds the release binary and packs it with the unit, the default
+# 2 cores, unoptimised), builds the release binary and packs it with the unit, the default
 # config and the environment file ([package.metadata.deb] in Cargo.toml).
 # Prints the path of the .deb on its last line.
 set -euo pipefail
