@@ -2,8 +2,9 @@
 # Builds the RPM package: target/packages/ece-o365-exporter-<version>-1.<arch>.rpm
 #
 # Installs cargo-generate-rpm from crates.io when it is missing (unoptimised:
-# 7.6 minutes measured on a busy 2-core machine), builds and strips the release binary (cargo-generate-rpm
-# packs target/release as it is) and packs it with the unit, the sysusers and
+# 7.6 minutes measured on a busy 2-core machine), builds and strips the
+# release binary (cargo-generate-rpm packs target/release as it is) and packs
+# it with the unit, the sysusers and
 # tmpfiles snippets, the default config (%config(noreplace)) and the
 # environment file ([package.metadata.generate-rpm] in Cargo.toml).
 # Needs no rpmbuild. Prints the path of the .rpm on its last line.
