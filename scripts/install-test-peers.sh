@@ -4,7 +4,10 @@
 # Prometheus and promtool (tests/prometheus.rs), node_exporter for the
 # textfile (tests/report.rs), openssl (s_server as a TLS 1.0-only server in
 # tests/hostile.rs, s_client in tests/web_config.rs), unshare (util-linux), and
-# rpm and systemd-nspawn for the package tests (tests/packaging.rs).
+# rpm and systemd-nspawn for the package tests (tests/packaging.rs), and for
+# the Windows build and its tests (packaging/build-windows.sh, build-msi.sh,
+# tests/windows.rs): mingw-w64, wixl and msitools, and wine64 (64-bit only,
+# no recommends: no X, no 32-bit wine; ~30 s to install).
 #
 # Idempotent, non-interactive, run as root on Debian 12 (bookworm).
 # Installs nothing when every required command is already present.
@@ -29,6 +32,11 @@ REQUIRED=(
   "/usr/bin/promtool:prometheus"
   "/usr/bin/prometheus-node-exporter:prometheus-node-exporter"
   "openssl:openssl"
+  "x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64-posix"
+  "/usr/bin/wixl:wixl"
+  "/usr/bin/msiinfo:msitools"
+  "/usr/bin/msibuild:msitools"
+  "/usr/lib/wine/wine64:wine64"
 )
 
 have() {

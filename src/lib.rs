@@ -26,6 +26,8 @@
 //! - [`logging`]: logfmt or JSON log lines.
 //! - [`agent`]: the configuration lifecycle: start, reload (keeping the last
 //!   good configuration), stop.
+//! - `service` (Windows only): running as a Windows service, `service
+//!   install`/`uninstall`, and the `%ProgramData%` paths.
 //! - [`oauth`]: OAuth2 tokens: the token endpoint client, the token store,
 //!   JWT claims, and one token provider per mailbox shared by its checks.
 //!
@@ -49,6 +51,8 @@ pub mod proto;
 pub mod reason;
 pub mod report;
 pub mod scheduler;
+#[cfg(windows)]
+pub mod service;
 pub mod web;
 
 /// The exporter's version, from Cargo.

@@ -1,13 +1,19 @@
-//! Log output: logfmt (the Prometheus exporters' default) or JSON, on stderr,
+//! Log output: logfmt (the Prometheus exporters' default) or JSON, on stderr
+//! or (`--log.file`, a Windows service has no console) in a size-bounded file,
 //! filtered by `--log.level`. Check context (check, kind, target) is attached
-//! to every line a check logs.
+//! to every line a check logs. It never decides what is logged.
 
 use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -17,16 +23,103 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where a log file may grow to before it is moved to `<file>.1` (the one
+/// older file kept): at most twice this on disk.
+pub const LOG_FILE_MAX_BYTES: u64 = 10 * 1024 * 1024;
+
 /// Installs the global subscriber. `level` is `error|warn|info|debug|trace`
-/// or a full filter directive (`info,ece_o365_exporter=debug`).
-pub fn init(level: &str, format: LogFormat) -> Result<(), String> {
+/// or a full filter directive (`info,ece_o365_exporter=debug`). With `file`,
+/// lines go to that file (see [`LogFile`]) instead of stderr.
+pub fn init(level: &str, format: LogFormat, file: Option<&Path>) -> Result<(), String> {
     let filter = EnvFilter::try_new(level).map_err(|e| format!("--log.level `{level}`: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let writer = match file {
+        None => BoxMakeWriter::new(std::io::stderr),
+        Some(path) => {
+            let file = LogFile::open(path, LOG_FILE_MAX_BYTES).map_err(|e| format!("--log.file `{}`: {e}", path.display()))?;
+            BoxMakeWriter::new(Mutex::new(file))
+        }
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    // No colour codes in a file.
+    let builder = if file.is_some() { builder.with_ansi(false) } else { builder };
     let result = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
         LogFormat::Logfmt => builder.fmt_fields(LogfmtFields).event_format(Logfmt).try_init(),
     };
     result.map_err(|e| e.to_string())
+}
+
+/// An append-only log file bounded in size: a write that would take it past
+/// `max_bytes` first moves it to `<file>.1` (replacing the older one) and
+/// starts a new file. If that move fails, the file is emptied instead, so the
+/// bound holds whatever the file system does. Each log line reaches it in one
+/// write, so lines are never split across the two files.
+#[derive(Debug)]
+pub struct LogFile {
+    path: PathBuf,
+    file: Option<File>,
+    written: u64,
+    max_bytes: u64,
+}
+
+impl LogFile {
+    /// Opens (creating it and its directory) the file to append to.
+    pub fn open(path: &Path, max_bytes: u64) -> io::Result<LogFile> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let written = file.metadata()?.len();
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file: Some(file),
+            written,
+            max_bytes,
+        })
+    }
+
+    /// The older file, `<file>.1`.
+    pub fn rotated_path(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(".1");
+        PathBuf::from(name)
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        // Windows cannot rename an open file, nor rename onto an existing one.
+        self.file = None;
+        let older = self.rotated_path();
+        let moved = match fs::remove_file(&older) {
+            Ok(()) => true,
+            Err(e) => e.kind() == io::ErrorKind::NotFound,
+        } && fs::rename(&self.path, &older).is_ok();
+        let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        if !moved {
+            file.set_len(0)?;
+        }
+        self.written = 0;
+        self.file = Some(file);
+        Ok(())
+    }
+}
+
+impl Write for LogFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.written > 0 && self.written.saturating_add(buf.len() as u64) > self.max_bytes {
+            self.rotate()?;
+        }
+        let file = match self.file.as_mut() {
+            Some(f) => f,
+            None => return Err(io::Error::other("log file not open")),
+        };
+        let n = file.write(buf)?;
+        self.written = self.written.saturating_add(n as u64);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
 }
 
 /// `ts=... level=warn msg="check failed" check=smtp reason=timeout`
@@ -107,7 +200,37 @@ fn quote(v: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use std::fs;
+    use std::io::Write;
+
+    use super::{LogFile, quote};
+
+    #[test]
+    fn log_file_stays_bounded_and_keeps_one_older_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs").join("agent.log");
+        let mut log = LogFile::open(&path, 160).unwrap();
+        let line = |i: usize| format!("ts=now level=info msg=\"line {i:03}\" padding=xxxxxxxx\n");
+        for i in 0..20 {
+            log.write_all(line(i).as_bytes()).unwrap();
+            assert!(fs::metadata(&path).unwrap().len() <= 160, "after line {i}");
+        }
+        let current = fs::read_to_string(&path).unwrap();
+        let older = fs::read_to_string(log.rotated_path()).unwrap();
+        assert!(current.ends_with(&line(19)), "{current}");
+        assert!(!older.is_empty() && older.len() <= 160, "{older}");
+        // Whole lines only, in order, nothing lost between the two files.
+        let all: String = (0..20).map(line).collect();
+        assert!(all.ends_with(&format!("{older}{current}")), "{older}{current}");
+        // Reopening appends and keeps counting what is already there.
+        drop(log);
+        let mut log = LogFile::open(&path, 160).unwrap();
+        for i in 20..23 {
+            log.write_all(line(i).as_bytes()).unwrap();
+        }
+        assert!(fs::metadata(&path).unwrap().len() <= 160);
+        assert!(fs::read_to_string(&path).unwrap().ends_with(&line(22)));
+    }
 
     #[test]
     fn logfmt_quoting() {

@@ -18,6 +18,8 @@ use ece_o365_exporter::i18n::Lang;
 use ece_o365_exporter::logging::{self, LogFormat};
 use ece_o365_exporter::metrics::Metrics;
 use ece_o365_exporter::oauth::init;
+#[cfg(windows)]
+use ece_o365_exporter::service;
 use ece_o365_exporter::web::WebGuard;
 use ece_o365_exporter::{REVISION, VERSION, checks, http, report};
 
@@ -39,8 +41,8 @@ struct Cli {
 
 #[derive(Args)]
 struct GlobalArgs {
-    /// Configuration file.
-    #[arg(long = "config.file", global = true, default_value = "config.yaml", value_name = "PATH")]
+    /// Configuration file (on Windows: %ProgramData%\ece-o365-exporter\config.yaml).
+    #[arg(long = "config.file", global = true, default_value_os_t = default_config_file(), value_name = "PATH")]
     config_file: PathBuf,
     /// Address to serve /metrics on.
     #[arg(long = "web.listen-address", global = true, default_value = ":9865", value_name = "HOST:PORT")]
@@ -54,6 +56,20 @@ struct GlobalArgs {
     /// Log line format.
     #[arg(long = "log.format", global = true, value_enum, default_value_t = LogFormat::Logfmt)]
     log_format: LogFormat,
+    /// Log to this file instead of stderr (moved to PATH.1 at 10 MiB); a Windows service logs to
+    /// %ProgramData%\ece-o365-exporter\ece-o365-exporter.log unless this is given.
+    #[arg(long = "log.file", global = true, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+}
+
+#[cfg(not(windows))]
+fn default_config_file() -> PathBuf {
+    PathBuf::from("config.yaml")
+}
+
+#[cfg(windows)]
+fn default_config_file() -> PathBuf {
+    service::default_config_file()
 }
 
 #[derive(Subcommand)]
@@ -83,6 +99,24 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Windows service tools (as Administrator).
+    #[cfg(windows)]
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
+}
+
+#[cfg(windows)]
+#[derive(Subcommand)]
+enum ServiceCommand {
+    /// Register the service (automatic start, LocalSystem) with this program, --config.file, --web.listen-address,
+    /// --log.level/--log.format and --log.file, and restrict the token directory to SYSTEM and Administrators.
+    Install,
+    /// Stop and remove the service.
+    Uninstall,
+    /// Run as the service; only the service control manager starts this.
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -110,20 +144,25 @@ enum Output {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = logging::init(&cli.global.log_level, cli.global.log_format) {
+    let log_file = cli.global.log_file.clone();
+    #[cfg(windows)]
+    let log_file = match cli.command {
+        Some(Command::Service {
+            command: ServiceCommand::Run,
+        }) => log_file.or_else(|| Some(service::default_log_file())),
+        _ => log_file,
+    };
+    if let Err(e) = logging::init(&cli.global.log_level, cli.global.log_format, log_file.as_deref()) {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_BAD_CONFIG);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
+    #[cfg(windows)]
+    if let Some(Command::Service { command }) = &cli.command {
+        return windows::service_command(command, cli.global);
+    }
+    block_on(async {
         match cli.command.unwrap_or(Command::Run) {
-            Command::Run => run(&cli.global).await,
+            Command::Run => run(&cli.global, console_shutdown()).await,
             Command::Check { output, lang, textfile } => check(&cli.global, output, lang, textfile.as_deref()).await,
             Command::Config {
                 command: ConfigCommand::Check,
@@ -131,8 +170,22 @@ fn main() -> ExitCode {
             Command::Token {
                 command: TokenCommand::Init { mailbox },
             } => token_init(&cli.global, &mailbox).await,
+            #[cfg(windows)]
+            // Handled above, before a runtime starts: the service builds its own.
+            Command::Service { .. } => ExitCode::FAILURE,
         }
     })
+}
+
+/// Runs `work` on a multi-threaded tokio runtime.
+fn block_on(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Loads and builds the configured checks, or prints why not.
@@ -208,7 +261,19 @@ async fn check(global: &GlobalArgs, output: Output, lang: Option<Lang>, textfile
     }
 }
 
-async fn run(global: &GlobalArgs) -> ExitCode {
+/// On a console: cancelled by ctrl-c or SIGTERM.
+fn console_shutdown() -> CancellationToken {
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        trigger.cancel();
+    });
+    shutdown
+}
+
+/// Runs the exporter until `shutdown` is cancelled (a signal, or the Windows service being stopped).
+async fn run(global: &GlobalArgs, shutdown: CancellationToken) -> ExitCode {
     let cfg = match Config::load(&global.config_file) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -216,7 +281,7 @@ async fn run(global: &GlobalArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
     };
-    match serve(global, cfg).await {
+    match serve(global, cfg, shutdown).await {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -225,7 +290,7 @@ async fn run(global: &GlobalArgs) -> ExitCode {
     }
 }
 
-async fn serve(global: &GlobalArgs, cfg: Config) -> anyhow::Result<ExitCode> {
+async fn serve(global: &GlobalArgs, cfg: Config, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     let web = match &global.web_config_file {
         Some(path) => match WebGuard::from_file(path) {
             Ok(web) => web,
@@ -241,7 +306,6 @@ async fn serve(global: &GlobalArgs, cfg: Config) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().context("listener address")?;
-    let shutdown = CancellationToken::new();
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     let state = Arc::new(http::AppState::new(Arc::new(Metrics::new(VERSION, REVISION)), Some(reload_tx.clone())).with_web(web));
     let file = cfg.file.clone();
@@ -259,7 +323,7 @@ async fn serve(global: &GlobalArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     let reloads = tokio::spawn(agent.serve_reloads(reload_rx, shutdown.clone()));
     tokio::spawn(forward_hangups(reload_tx));
 
-    wait_for_signal().await;
+    shutdown.cancelled().await;
     tracing::info!("shutting down");
     shutdown.cancel();
     let _ = reloads.await;
@@ -319,4 +383,72 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     ctrl_c.await;
+}
+
+/// `service install|uninstall|run`: the SCM plumbing is in the library's `service` module.
+#[cfg(windows)]
+mod windows {
+    use std::ffi::OsString;
+    use std::process::ExitCode;
+
+    use super::{EXIT_BAD_CONFIG, GlobalArgs, LogFormat, ServiceCommand, block_on, run, service};
+
+    pub fn service_command(command: &ServiceCommand, global: GlobalArgs) -> ExitCode {
+        let result = match command {
+            ServiceCommand::Install => install(&global),
+            ServiceCommand::Uninstall => service::uninstall().map(|()| println!("Service `{}` removed.", service::SERVICE_NAME)),
+            ServiceCommand::Run => {
+                let body = Box::new(move |shutdown| {
+                    let code = block_on(run(&global, shutdown));
+                    match code {
+                        ExitCode::SUCCESS => 0,
+                        code if code == ExitCode::from(EXIT_BAD_CONFIG) => EXIT_BAD_CONFIG,
+                        _ => 1,
+                    }
+                });
+                service::run(body).map(|_| ())
+            }
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn install(global: &GlobalArgs) -> Result<(), service::ServiceError> {
+        let tokens = service::token_dir();
+        service::restrict_to_administrators(&tokens)?;
+        let config = std::path::absolute(&global.config_file).unwrap_or_else(|_| global.config_file.clone());
+        let log_file = global.log_file.clone().unwrap_or_else(service::default_log_file);
+        let args: Vec<OsString> = vec![
+            "--config.file".into(),
+            config.clone().into(),
+            "--web.listen-address".into(),
+            global.listen_address.clone().into(),
+            "--log.level".into(),
+            global.log_level.clone().into(),
+            "--log.format".into(),
+            match global.log_format {
+                LogFormat::Logfmt => "logfmt",
+                LogFormat::Json => "json",
+            }
+            .into(),
+            "--log.file".into(),
+            log_file.clone().into(),
+        ];
+        service::install(args)?;
+        println!(
+            "Service `{}` installed (automatic start): config {}, log {}, token stores in {} (SYSTEM and Administrators only).",
+            service::SERVICE_NAME,
+            config.display(),
+            log_file.display(),
+            tokens.display()
+        );
+        println!("Start it with `sc start {}`.", service::SERVICE_NAME);
+        Ok(())
+    }
 }

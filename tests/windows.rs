@@ -1,0 +1,537 @@
+//! The Windows build (`packaging/build-windows.sh`, `packaging/build-msi.sh`):
+//! the MSI's tables hold the files, the service and the upgrade code, read
+//! back with msitools; the cross-built `.exe` runs under wine on a console
+//! and as a service (`service install`, `sc start`/`sc stop`, `service
+//! uninstall`), checks servers in this test process and serves `/metrics`;
+//! and the MSI installs under wine's msiexec, keeps an existing config, runs
+//! the service and removes it again.
+//!
+//! The artifacts are given as `ECE_O365_EXE` and `ECE_O365_MSI` (scripts/test
+//! builds them first), else looked for under `target/`. Under wine, the one
+//! gap is `bcryptprimitives.dll` (Wine 8 lacks it, Rust's std needs it): each
+//! wine prefix gets the shim in `packaging/windows/wine-shim`, compiled here
+//! with mingw-w64. When an artifact, wine or msitools is missing, a test
+//! fails in CI (`CI` set) and otherwise skips, saying why.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use support::agent::{parse, request, value};
+use support::peers::find_binary;
+use support::pki::{Leaf, Pki};
+use support::servers::{self, TestServer};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const SERVICE: &str = "ece-o365-exporter";
+/// packaging/windows/ece-o365-exporter.wxs: never changes.
+const UPGRADE_CODE: &str = "{8C4A4B9E-2F3D-4E6A-9B1C-7D5E0F2A6B31}";
+/// Generous bound for one wine command (a prefix's first boot takes ~10 s on 2 busy cores).
+const WINE_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// `Some(value)` when present; else `None` after saying why the test skips,
+/// or a failure in CI, where nothing may skip.
+fn required<T>(found: Option<T>, what: &str) -> Option<T> {
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{what} (CI is set, so this is a failure, not a skip; scripts/test provides it)"
+        );
+        eprintln!("SKIPPED: {what}; scripts/test provides it (and in CI this fails instead of skipping)");
+    }
+    found
+}
+
+/// The artifact in `var`, else the first of `defaults` that exists.
+fn artifact(var: &str, defaults: &[&str], script: &str) -> Option<PathBuf> {
+    let path = match std::env::var_os(var) {
+        Some(p) => Some(PathBuf::from(p)),
+        None => defaults.iter().map(|d| repo(d)).find(|p| p.is_file()),
+    };
+    required(
+        path.filter(|p| p.is_file()),
+        &format!("no Windows artifact: set {var} or run `{script}`"),
+    )
+}
+
+fn exe() -> Option<PathBuf> {
+    artifact(
+        "ECE_O365_EXE",
+        &[
+            "target/x86_64-pc-windows-gnu/release/ece-o365-exporter.exe",
+            "target/x86_64-pc-windows-gnu/debug/ece-o365-exporter.exe",
+        ],
+        "packaging/build-windows.sh",
+    )
+}
+
+fn msi() -> Option<PathBuf> {
+    let default = format!("target/packages/ece-o365-exporter-{VERSION}-x64.msi");
+    artifact("ECE_O365_MSI", &[&default], "packaging/build-msi.sh")
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "{}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs `cmd` to completion, killing it after `limit`. Its output goes through
+/// files, not pipes: wine's helper processes (wineserver, services.exe) may
+/// inherit them and would hold a pipe open long after the command is done.
+fn run_bounded(cmd: &mut Command, limit: Duration, what: &str) -> Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = cmd
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not finish within {limit:?}:\n--- stdout\n{}--- stderr\n{}",
+                std::fs::read_to_string(&out_path).unwrap_or_default(),
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: std::fs::read(&out_path).unwrap_or_default(),
+        stderr: std::fs::read(&err_path).unwrap_or_default(),
+    }
+}
+
+/// `/tmp/x/y` as wine sees it: `Z:\tmp\x\y`.
+fn wine_path(p: &Path) -> String {
+    format!("Z:{}", p.display()).replace('/', "\\")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A private wine prefix (64-bit only, no window system) whose wineserver
+/// stays up for the test, so services live from one command to the next.
+/// Dropping it kills the wineserver and with it every process in the prefix.
+struct Wine {
+    wine: PathBuf,
+    wineserver: PathBuf,
+    prefix: tempfile::TempDir,
+}
+
+impl Wine {
+    fn new() -> Option<Wine> {
+        let wine = required(
+            ["/usr/lib/wine/wine64", "/usr/bin/wine64"]
+                .map(PathBuf::from)
+                .into_iter()
+                .find(|p| p.is_file()),
+            "wine64 is not installed (scripts/install-test-peers.sh installs Debian's wine64)",
+        )?;
+        let wineserver = wine.with_file_name("wineserver");
+        let gcc = required(
+            find_binary("x86_64-w64-mingw32-gcc"),
+            "x86_64-w64-mingw32-gcc is missing (scripts/install-test-peers.sh installs it)",
+        )?;
+        let w = Wine {
+            wine,
+            wineserver,
+            prefix: tempfile::tempdir().expect("tempdir"),
+        };
+        // wineboot's exit status is not 0 on a 64-bit-only wine (no syswow64); the prefix is what counts.
+        let out = w.run_ok(&["wineboot", "--init"], false);
+        assert!(
+            w.drive_c().join("windows/system32").is_dir(),
+            "wineboot made no prefix: {}",
+            describe(&out)
+        );
+        // Then a wineserver that stays up, started only once wineboot's own has
+        // exited: on one started earlier (or beside it), the first msiexec's
+        // InstallServices and StartServices race and the install rolls back.
+        let out = run_bounded(w.command(&w.wineserver).arg("-w"), WINE_TIMEOUT, "wineserver -w");
+        assert!(out.status.success(), "wineserver -w: {}", describe(&out));
+        let out = run_bounded(w.command(&w.wineserver).arg("-p"), WINE_TIMEOUT, "wineserver -p");
+        assert!(out.status.success(), "wineserver -p: {}", describe(&out));
+        let shim = repo("packaging/windows/wine-shim");
+        let system32 = w.drive_c().join("windows/system32");
+        let out = Command::new(gcc)
+            .args(["-O2", "-shared", "-o"])
+            .arg(system32.join("bcryptprimitives.dll"))
+            .arg(shim.join("bcryptprimitives.c"))
+            .arg(shim.join("bcryptprimitives.def"))
+            .arg("-ladvapi32")
+            .output()
+            .expect("run mingw gcc");
+        assert!(out.status.success(), "the wine shim did not build: {}", describe(&out));
+        Some(w)
+    }
+
+    fn drive_c(&self) -> PathBuf {
+        self.prefix.path().join("drive_c")
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("WINEPREFIX", self.prefix.path())
+            .env("WINEDEBUG", "-all")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn wine(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command(&self.wine);
+        cmd.args(args);
+        cmd
+    }
+
+    /// Runs a wine command to completion (bounded); with `check`, it must succeed.
+    fn run_ok(&self, args: &[&str], check: bool) -> Output {
+        let out = run_bounded(&mut self.wine(args), WINE_TIMEOUT, &format!("wine {args:?}"));
+        assert!(!check || out.status.success(), "wine {args:?} failed: {}", describe(&out));
+        out
+    }
+
+    /// `sc query`'s STATE line, e.g. `4  RUNNING`, or None when there is no such service.
+    fn service_state(&self) -> Option<String> {
+        let out = self.run_ok(&["sc", "query", SERVICE], false);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("STATE"))
+            .map(|s| s.trim_start_matches([' ', ':']).trim().to_string())
+    }
+}
+
+impl Drop for Wine {
+    fn drop(&mut self) {
+        let _ = self
+            .command(&self.wineserver)
+            .arg("-k")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A TLS server and a plain TCP listener in this process, and a config that checks both.
+struct Targets {
+    pki: Pki,
+    tls: TestServer,
+    tcp: std::net::TcpListener,
+}
+
+impl Targets {
+    async fn start() -> Targets {
+        let pki = Pki::new();
+        let tls = servers::tls(pki.server_config(Leaf::Good)).await;
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        Targets { pki, tls, tcp }
+    }
+
+    fn tcp_target(&self) -> String {
+        self.tcp.local_addr().unwrap().to_string()
+    }
+
+    /// The config, its CA file named by its wine path.
+    fn yaml(&self) -> String {
+        format!(
+            "global:\n  interval: 60s\n  timeout: 10s\nchecks:
+  - name: tls
+    kind: tls
+    target: {tls}
+    server_name: localhost
+    ca_file: '{ca}'
+  - name: tcp
+    kind: tcp
+    target: {tcp}
+",
+            tls = self.tls.target(),
+            ca = wine_path(&self.pki.ca_pem),
+            tcp = self.tcp_target(),
+        )
+    }
+
+    /// Scrapes `addr` until every check has run (bounded), then asserts both passed.
+    async fn assert_scraped(&self, addr: SocketAddr, what: &str) {
+        let started = Instant::now();
+        loop {
+            if let Ok(Ok((200, _))) = tokio::time::timeout(Duration::from_secs(5), try_request(addr, "/-/ready")).await {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "{what}: never ready on {addr}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let (status, body) = request(addr, "GET", "/metrics").await;
+        assert_eq!(status, 200, "{what}: {body}");
+        let m = parse(&body);
+        assert_eq!(value(&m, "ece_o365_build_info", &[("version", VERSION)]), Some(1.0), "{what}");
+        for (check, target) in [("tls", self.tls.target()), ("tcp", self.tcp_target())] {
+            let labels = [("check", check), ("target", target.as_str())];
+            assert_eq!(value(&m, "ece_o365_check_success", &labels), Some(1.0), "{what}: {check}\n{body}");
+        }
+        assert!(self.tls.connection_count() >= 1, "{what}: the TLS server saw no connection");
+    }
+}
+
+/// Like `request`, but a refused connection is an error, not a panic (the agent may not listen yet).
+async fn try_request(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    tokio::net::TcpStream::connect(addr).await?;
+    Ok(request(addr, "GET", path).await)
+}
+
+/// Reads a child's stderr into a shared log and sends the first `address=` it names.
+fn watch_log(child: &mut Child) -> (Arc<Mutex<Vec<String>>>, mpsc::Receiver<String>) {
+    let stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("address=").nth(1) {
+                let _ = tx.send(addr.split_whitespace().next().unwrap_or_default().to_string());
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+    (log, rx)
+}
+
+fn msi_table(msi: &Path, table: &str) -> Vec<Vec<String>> {
+    let msiinfo = find_binary("msiinfo").expect("msiinfo (package msitools)");
+    let out = Command::new(msiinfo)
+        .arg("export")
+        .arg(msi)
+        .arg(table)
+        .output()
+        .expect("run msiinfo");
+    assert!(out.status.success(), "msiinfo export {table}: {}", describe(&out));
+    // Three header lines: column names, column types, table name and keys.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(3)
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+fn row<'a>(rows: &'a [Vec<String>], key: &str) -> &'a [String] {
+    rows.iter()
+        .find(|r| r.first().map(String::as_str) == Some(key))
+        .unwrap_or_else(|| panic!("no row {key} in {rows:?}"))
+}
+
+#[test]
+fn msi_holds_the_exe_the_kept_config_and_the_service() {
+    let Some(msi) = msi() else { return };
+    if required(find_binary("msiinfo"), "msiinfo is missing (package msitools)").is_none() {
+        return;
+    }
+    let property = msi_table(&msi, "Property");
+    assert_eq!(row(&property, "UpgradeCode")[1], UPGRADE_CODE);
+    assert_eq!(row(&property, "ProductVersion")[1], VERSION);
+    assert_eq!(row(&property, "LISTEN_ADDRESS")[1], ":9865");
+    assert_eq!(row(&property, "ALLUSERS")[1], "1", "a per-machine install");
+    // MajorUpgrade: older versions are replaced, newer ones refuse a downgrade.
+    let upgrade = msi_table(&msi, "Upgrade");
+    assert!(upgrade.iter().any(|r| r[0] == UPGRADE_CODE && r[2] == VERSION), "{upgrade:?}");
+    assert!(upgrade.iter().any(|r| r[0] == UPGRADE_CODE && r[1] == VERSION), "{upgrade:?}");
+
+    let files = msi_table(&msi, "File");
+    let exe = row(&files, "ExporterExe");
+    assert_eq!((exe[1].as_str(), exe[2].as_str()), ("Exporter", "ece-o365-exporter.exe"));
+    let exe_size: u64 = exe[3].parse().unwrap();
+    assert!(exe_size > 1_000_000, "a real executable, not a placeholder: {exe_size} bytes");
+    let config = row(&files, "ConfigYaml");
+    assert_eq!((config[1].as_str(), config[2].as_str()), ("Config", "config.yaml"));
+    let example = std::fs::metadata(repo("config.example.yaml")).unwrap().len();
+    assert_eq!(config[3], example.to_string(), "the default config is config.example.yaml");
+
+    let directories = msi_table(&msi, "Directory");
+    assert_eq!(row(&directories, "INSTALLDIR")[1..], ["ProgramFiles64Folder", SERVICE]);
+    assert_eq!(row(&directories, "DATADIR")[1..], ["CommonAppDataFolder", SERVICE]);
+    assert_eq!(row(&directories, "TOKENSDIR")[1..], ["DATADIR", "tokens"]);
+
+    // Attributes: 256 64-bit, 16 Permanent, 128 NeverOverwrite (set by build-msi.sh).
+    let components = msi_table(&msi, "Component");
+    assert_eq!(row(&components, "Exporter")[2..4], ["INSTALLDIR", "256"]);
+    assert_eq!(row(&components, "Config")[2..4], ["DATADIR", "400"]);
+    assert_eq!(row(&components, "Tokens")[2..4], ["TOKENSDIR", "272"]);
+
+    let service = msi_table(&msi, "ServiceInstall");
+    let service = row(&service, "ExporterService");
+    // Name, own process (16), automatic start (2), normal error control (1), LocalSystem.
+    assert_eq!(service[1..6], [SERVICE, "ECE Office 365 mail path exporter", "16", "2", "1"]);
+    assert_eq!(service[8], "", "runs as LocalSystem");
+    assert_eq!(
+        service[10],
+        "service run --web.listen-address [LISTEN_ADDRESS] --config.file \"[DATADIR]config.yaml\" \
+         --log.file \"[DATADIR]ece-o365-exporter.log\""
+    );
+    assert_eq!(service[11], "Exporter");
+    let control = msi_table(&msi, "ServiceControl");
+    // 1 start on install + 2 stop on install + 32 stop on uninstall + 128 delete on uninstall.
+    assert_eq!(row(&control, "ExporterServiceControl")[1..], [SERVICE, "163", "", "1", "Exporter"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exe_runs_under_wine_on_a_console_and_as_a_service() {
+    let Some(exe) = exe() else { return };
+    let Some(wine) = Wine::new() else { return };
+    let targets = Targets::start().await;
+    let config = targets.pki.dir.path().join("agent.yaml");
+    std::fs::write(&config, targets.yaml()).unwrap();
+
+    // On a console: ctrl-c (wine turns SIGINT into it) stops it cleanly.
+    let mut child = wine
+        .command(&wine.wine)
+        .arg(&exe)
+        .args(["--config.file", &wine_path(&config), "--web.listen-address", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the exe under wine");
+    let (log, addresses) = watch_log(&mut child);
+    let addr = addresses
+        .recv_timeout(WINE_TIMEOUT)
+        .unwrap_or_else(|_| panic!("the exe never said where it listens: {:?}", log.lock().unwrap()));
+    targets.assert_scraped(addr.parse().expect("listen address"), "console").await;
+    let _ = Command::new("kill").arg("-INT").arg(child.id().to_string()).status();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the exe did not stop within 60 s of ctrl-c; log: {:?}", log.lock().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "exit status after ctrl-c; log: {:?}", log.lock().unwrap());
+    assert!(
+        log.lock().unwrap().iter().any(|l| l.contains("msg=\"shutting down\"")),
+        "{:?}",
+        log.lock().unwrap()
+    );
+
+    // As a service, through the SCM: install, start, scrape, stop, uninstall.
+    let port = free_port();
+    let log_file = targets.pki.dir.path().join("service.log");
+    let listen = format!("127.0.0.1:{port}");
+    let exe_arg = wine_path(&exe);
+    let out = wine.run_ok(
+        &[
+            &exe_arg,
+            "service",
+            "install",
+            "--config.file",
+            &wine_path(&config),
+            "--web.listen-address",
+            &listen,
+            "--log.file",
+            &wine_path(&log_file),
+        ],
+        true,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("installed"), "{}", describe(&out));
+    assert!(
+        wine.drive_c().join("ProgramData/ece-o365-exporter/tokens").is_dir(),
+        "token directory created"
+    );
+    assert_eq!(wine.service_state().as_deref(), Some("1  STOPPED"));
+    wine.run_ok(&["sc", "start", SERVICE], true);
+    targets.assert_scraped(SocketAddr::from(([127, 0, 0, 1], port)), "service").await;
+    assert_eq!(wine.service_state().as_deref(), Some("4  RUNNING"));
+    wine.run_ok(&["sc", "stop", SERVICE], true);
+    wait_for_state(&wine, "1  STOPPED");
+    let text = std::fs::read_to_string(&log_file).expect("the service's log file");
+    for line in [
+        "msg=listening address=",
+        "msg=\"stop requested by the service control manager\" control=Stop",
+        "msg=\"shutting down\"",
+    ] {
+        assert!(text.contains(line), "`{line}` not in the service log:\n{text}");
+    }
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the stopped service still listens"
+    );
+    let out = wine.run_ok(&[&exe_arg, "service", "uninstall"], true);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed"), "{}", describe(&out));
+    assert_eq!(wine.service_state(), None, "the service is gone");
+}
+
+fn wait_for_state(wine: &Wine, state: &str) {
+    let started = Instant::now();
+    while wine.service_state().as_deref() != Some(state) {
+        assert!(started.elapsed() < Duration::from_secs(60), "the service never reached {state}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn msi_installs_the_service_under_wine_and_keeps_the_config() {
+    let Some(msi) = msi() else { return };
+    let Some(wine) = Wine::new() else { return };
+    let targets = Targets::start().await;
+    // An existing (edited) configuration: the MSI must not replace it.
+    let data = wine.drive_c().join("ProgramData/ece-o365-exporter");
+    std::fs::create_dir_all(&data).unwrap();
+    let edited = format!("# edited by the administrator\n{}", targets.yaml());
+    std::fs::write(data.join("config.yaml"), &edited).unwrap();
+
+    let port = free_port();
+    let msi_arg = wine_path(&msi);
+    let listen = format!("LISTEN_ADDRESS=127.0.0.1:{port}");
+    wine.run_ok(&["msiexec", "/i", &msi_arg, "/qn", &listen], true);
+    let installed = wine.drive_c().join("Program Files/ece-o365-exporter/ece-o365-exporter.exe");
+    assert!(installed.is_file(), "{} not installed", installed.display());
+    assert!(data.join("tokens").is_dir(), "token directory created");
+    assert_eq!(
+        std::fs::read_to_string(data.join("config.yaml")).unwrap(),
+        edited,
+        "config replaced"
+    );
+    // Started on install, with the kept config and the given address.
+    targets
+        .assert_scraped(SocketAddr::from(([127, 0, 0, 1], port)), "MSI service")
+        .await;
+    assert_eq!(wine.service_state().as_deref(), Some("4  RUNNING"));
+
+    wine.run_ok(&["msiexec", "/x", &msi_arg, "/qn"], true);
+    assert_eq!(wine.service_state(), None, "the service is removed");
+    assert!(!installed.exists(), "the exe is removed");
+    assert_eq!(
+        std::fs::read_to_string(data.join("config.yaml")).unwrap(),
+        edited,
+        "config kept on removal"
+    );
+    let log = std::fs::read_to_string(data.join("ece-o365-exporter.log")).expect("the service's log file");
+    assert!(log.contains("msg=\"stop requested by the service control manager\""), "{log}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the removed service still listens"
+    );
+}
