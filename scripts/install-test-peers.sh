@@ -2,7 +2,8 @@
 # Installs the third-party programs the tests talk to: Dovecot 2.3 (IMAP +
 # POP3) and Postfix 3.7 as interop peers (tests/support/peers.rs),
 # Prometheus and promtool (tests/prometheus.rs), node_exporter for the
-# textfile (tests/report.rs), unshare (util-linux), and
+# textfile (tests/report.rs), blackbox_exporter (benches/agent.rs compares
+# the agent with it), unshare (util-linux), and
 # rpm and systemd-nspawn for the package tests (tests/packaging.rs).
 #
 # Idempotent, non-interactive, run as root on Debian 12 (bookworm).
@@ -28,6 +29,7 @@ REQUIRED=(
   "/usr/bin/promtool:prometheus"
   "/usr/bin/prometheus-node-exporter:prometheus-node-exporter"
   "openssl:openssl"
+  "/usr/bin/prometheus-blackbox-exporter:prometheus-blackbox-exporter"
 )
 
 have() {
