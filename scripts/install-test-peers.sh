@@ -2,7 +2,8 @@
 # Installs the third-party programs the tests talk to: Dovecot 2.3 (IMAP +
 # POP3) and Postfix 3.7 as interop peers (tests/support/peers.rs),
 # Prometheus and promtool (tests/prometheus.rs), node_exporter for the
-# textfile (tests/report.rs), openssl (s_server as a TLS 1.0-only server in
+# textfile (tests/report.rs), blackbox_exporter (benches/agent.rs compares
+# the agent with it), openssl (s_server as a TLS 1.0-only server in
 # tests/hostile.rs, s_client in tests/web_config.rs), unshare (util-linux), and
 # rpm and systemd-nspawn for the package tests (tests/packaging.rs), and for
 # the Windows build and its tests (packaging/build-windows.sh, build-msi.sh,
@@ -37,6 +38,7 @@ REQUIRED=(
   "/usr/bin/msiinfo:msitools"
   "/usr/bin/msibuild:msitools"
   "/usr/lib/wine/wine64:wine64"
+  "/usr/bin/prometheus-blackbox-exporter:prometheus-blackbox-exporter"
 )
 
 have() {
