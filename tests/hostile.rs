@@ -829,31 +829,44 @@ impl Tls10 {
             eprintln!("skipping the TLS 1.0 cases: openssl is not installed (scripts/install-test-peers.sh installs it)");
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = std::process::Command::new(openssl)
-            .args(["s_server", "-quiet", "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
+        // openssl binds port 0 itself and says which port it got: choosing a
+        // free port here and handing it over raced with the table's other
+        // servers (another one could take the port first and answer in its place).
+        let mut child = std::process::Command::new(openssl)
+            .args(["s_server", "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0", "-accept", "127.0.0.1:0"])
             .arg("-cert")
             .arg(&files.cert_chain_pem)
             .arg("-key")
             .arg(&files.key_pem)
             .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start openssl s_server");
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let server = Tls10 { addr, child };
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                return Some(server);
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (port_tx, port_rx) = tokio::sync::oneshot::channel();
+        // Reads `ACCEPT 127.0.0.1:PORT`, then drains the rest so openssl never blocks on a full pipe.
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            let mut port_tx = Some(port_tx);
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = line.strip_prefix("ACCEPT ").and_then(|a| a.rsplit(':').next()?.parse::<u16>().ok())
+                    && let Some(tx) = port_tx.take()
+                {
+                    let _ = tx.send(port);
+                }
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        });
+        let mut server = Tls10 {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            child,
+        };
+        match tokio::time::timeout(Duration::from_secs(20), port_rx).await {
+            Ok(Ok(port)) => server.addr.set_port(port),
+            _ => panic!("openssl s_server never said which port it listens on"),
         }
-        panic!("openssl s_server never listened on {addr}");
+        Some(server)
     }
 }
 
