@@ -5,82 +5,47 @@
 //! Every label value here is a configured name, a fixed enum, a watched
 //! capability from a static list, or a certificate field of the one leaf a
 //! check currently sees (replaced, not accumulated, when it changes).
+//!
+//! Series that exist once per check live in [`per_check`] as ready-encoded
+//! lines (a scrape of 10,000 checks must stay cheap); the bounded families
+//! (per kind, per mailbox, per tenant, the agent's own) are prometheus-client's.
 
-use std::collections::{BTreeMap, HashMap};
+mod per_check;
+
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::checks::CheckMeta;
-use crate::observation::{CertSummary, Observation};
+use crate::observation::Observation;
 use crate::reason::{Kind, Phase};
 
 const PREFIX: &str = "ece_o365";
 /// Buckets for whole runs and single phases: 5 ms (loopback) to 30 s (a
 /// timed-out run), dense where Office 365 answers (50 ms to 2 s).
 const DURATION_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-/// Longest certificate subject/issuer kept in a label.
-const MAX_CERT_LABEL: usize = 256;
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// Histograms are per kind (and phase), not per check: their cardinality is
+/// bounded by the code, not by the configuration. Per check, the last run's
+/// durations are gauges (see `Metrics::observe`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TargetLabels {
-    check: String,
-    kind: Kind,
-    target: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct KindLabels {
-    check: String,
+struct OnlyKindLabels {
     kind: Kind,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PhaseLabels {
-    check: String,
+struct KindPhaseLabels {
     kind: Kind,
     phase: Phase,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    check: String,
-    kind: Kind,
-    reason: crate::reason::Reason,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CheckLabels {
-    check: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TlsVersionLabels {
-    check: String,
-    version: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CertLabels {
-    check: String,
-    subject: String,
-    issuer: String,
-    fingerprint_sha256: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CapabilityLabels {
-    check: String,
-    capability: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -106,13 +71,6 @@ struct BuildLabels {
     revision: String,
 }
 
-/// Info series a check currently exposes, so a change replaces them.
-#[derive(Default)]
-struct InfoState {
-    tls_version: Option<TlsVersionLabels>,
-    cert: Option<CertLabels>,
-}
-
 /// The last result of one check, for the status page and readiness.
 #[derive(Clone, Debug)]
 pub struct LastResult {
@@ -122,18 +80,9 @@ pub struct LastResult {
 
 pub struct Metrics {
     registry: Registry,
-    success: Family<TargetLabels, Gauge>,
-    duration: Family<KindLabels, Histogram>,
-    phase_duration: Family<PhaseLabels, Histogram>,
-    runs: Family<KindLabels, Counter>,
-    failures: Family<ReasonLabels, Counter>,
-    last_run: Family<CheckLabels, FloatGauge>,
-    last_success: Family<CheckLabels, FloatGauge>,
-    cert_expiry: Family<CheckLabels, Gauge>,
-    tls_version: Family<TlsVersionLabels, Gauge>,
-    cert_info: Family<CertLabels, Gauge>,
-    capability: Family<CapabilityLabels, Gauge>,
-    dns_answers: Family<CheckLabels, Gauge>,
+    per_check: Mutex<per_check::PerCheck>,
+    duration: Family<OnlyKindLabels, Histogram>,
+    phase_duration: Family<KindPhaseLabels, Histogram>,
     token_expiry: Family<MailboxLabels, Gauge>,
     token_lifetime: Family<MailboxLabels, Gauge>,
     refresh_rotated: Family<MailboxLabels, Gauge>,
@@ -141,7 +90,6 @@ pub struct Metrics {
     mailbox_messages: Family<FolderLabels, Gauge>,
     reload_ok: Gauge,
     reload_time: FloatGauge,
-    info: Mutex<HashMap<String, InfoState>>,
     last: Mutex<BTreeMap<String, LastResult>>,
 }
 
@@ -153,26 +101,13 @@ fn unix_seconds(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
-fn clip(text: &str) -> String {
-    text.chars().take(MAX_CERT_LABEL).collect()
-}
-
 impl Metrics {
     pub fn new(version: &str, revision: &str) -> Self {
         let mut registry = Registry::with_prefix(PREFIX);
         let m = Metrics {
-            success: Family::default(),
+            per_check: Mutex::default(),
             duration: Family::new_with_constructor(histogram),
             phase_duration: Family::new_with_constructor(histogram),
-            runs: Family::default(),
-            failures: Family::default(),
-            last_run: Family::default(),
-            last_success: Family::default(),
-            cert_expiry: Family::default(),
-            tls_version: Family::default(),
-            cert_info: Family::default(),
-            capability: Family::default(),
-            dns_answers: Family::default(),
             token_expiry: Family::default(),
             token_lifetime: Family::default(),
             refresh_rotated: Family::default(),
@@ -180,57 +115,18 @@ impl Metrics {
             mailbox_messages: Family::default(),
             reload_ok: Gauge::default(),
             reload_time: FloatGauge::default(),
-            info: Mutex::default(),
             last: Mutex::default(),
             registry: Registry::default(),
         };
         registry.register(
-            "check_success",
-            "1 if the last run of the check succeeded, 0 if it failed",
-            m.success.clone(),
+            "check_duration_seconds",
+            "Duration of whole check runs, over all checks of a kind",
+            m.duration.clone(),
         );
-        registry.register("check_duration_seconds", "Duration of whole check runs", m.duration.clone());
         registry.register(
             "check_phase_duration_seconds",
-            "Duration of each protocol step of a check",
+            "Duration of each protocol step, over all checks of a kind",
             m.phase_duration.clone(),
-        );
-        registry.register("check_runs", "Check runs finished", m.runs.clone());
-        registry.register("check_failures", "Failed check runs by reason", m.failures.clone());
-        registry.register(
-            "check_last_run_timestamp_seconds",
-            "When the check last finished a run",
-            m.last_run.clone(),
-        );
-        registry.register(
-            "check_last_success_timestamp_seconds",
-            "When the check last succeeded",
-            m.last_success.clone(),
-        );
-        registry.register(
-            "tls_earliest_cert_expiry_timestamp_seconds",
-            "Earliest notAfter in the certificate chain the server presented",
-            m.cert_expiry.clone(),
-        );
-        registry.register(
-            "tls_version_info",
-            "TLS version negotiated on the last successful handshake",
-            m.tls_version.clone(),
-        );
-        registry.register(
-            "tls_cert_info",
-            "Leaf certificate the server presented; an issuer change means TLS inspection or a new CA",
-            m.cert_info.clone(),
-        );
-        registry.register(
-            "capability_advertised",
-            "1 if the server advertised the capability on the last run that got that far",
-            m.capability.clone(),
-        );
-        registry.register(
-            "dns_answers",
-            "Records of the queried type in the last DNS answer",
-            m.dns_answers.clone(),
         );
         registry.register(
             "token_expiry_timestamp_seconds",
@@ -281,7 +177,9 @@ impl Metrics {
     /// Declares a configured check before its first run, so its success
     /// series exists (as 0) from the first scrape.
     pub fn declare(&self, meta: &CheckMeta) {
-        let _ = self.success.get_or_create(&target_labels(meta));
+        if let Ok(mut per_check) = self.per_check.lock() {
+            per_check.declare(meta);
+        }
     }
 
     /// Publishes what the configuration says (client secret expiry dates).
@@ -301,49 +199,8 @@ impl Metrics {
 
     /// Drops every series of a check that was removed or changed by a reload.
     pub fn forget(&self, meta: &CheckMeta) {
-        let kind_labels = KindLabels {
-            check: meta.name.clone(),
-            kind: meta.kind,
-        };
-        let check = CheckLabels { check: meta.name.clone() };
-        self.success.remove(&target_labels(meta));
-        self.duration.remove(&kind_labels);
-        self.runs.remove(&kind_labels);
-        for phase in Phase::ALL {
-            self.phase_duration.remove(&PhaseLabels {
-                check: meta.name.clone(),
-                kind: meta.kind,
-                phase: *phase,
-            });
-        }
-        for reason in crate::reason::Reason::ALL {
-            self.failures.remove(&ReasonLabels {
-                check: meta.name.clone(),
-                kind: meta.kind,
-                reason: *reason,
-            });
-        }
-        for family in [&self.last_run, &self.last_success] {
-            family.remove(&check);
-        }
-        for family in [&self.cert_expiry, &self.dns_answers] {
-            family.remove(&check);
-        }
-        for list in [
-            crate::checks::smtp::WATCHED,
-            crate::checks::imap::WATCHED,
-            crate::checks::pop3::WATCHED,
-        ] {
-            for cap in list {
-                self.capability.remove(&CapabilityLabels {
-                    check: meta.name.clone(),
-                    capability: (*cap).to_string(),
-                });
-            }
-        }
-        self.replace_info(&meta.name, None, None);
-        if let Ok(mut info) = self.info.lock() {
-            info.remove(&meta.name);
+        if let Ok(mut per_check) = self.per_check.lock() {
+            per_check.forget(&meta.name);
         }
         if let Ok(mut last) = self.last.lock() {
             last.remove(&meta.name);
@@ -360,61 +217,19 @@ impl Metrics {
 
     /// Records one run.
     pub fn observe(&self, meta: &CheckMeta, obs: &Observation) {
-        let kind_labels = KindLabels {
-            check: meta.name.clone(),
-            kind: meta.kind,
-        };
-        let check = CheckLabels { check: meta.name.clone() };
-        self.success.get_or_create(&target_labels(meta)).set(i64::from(obs.success()));
-        self.duration.get_or_create(&kind_labels).observe(obs.duration.as_secs_f64());
+        self.duration
+            .get_or_create(&OnlyKindLabels { kind: meta.kind })
+            .observe(obs.duration.as_secs_f64());
         for (phase, took) in &obs.phases {
-            let labels = PhaseLabels {
-                check: meta.name.clone(),
-                kind: meta.kind,
-                phase: *phase,
-            };
-            self.phase_duration.get_or_create(&labels).observe(took.as_secs_f64());
-        }
-        self.runs.get_or_create(&kind_labels).inc();
-        if let Err(f) = &obs.outcome {
-            self.failures
-                .get_or_create(&ReasonLabels {
-                    check: meta.name.clone(),
+            self.phase_duration
+                .get_or_create(&KindPhaseLabels {
                     kind: meta.kind,
-                    reason: f.reason,
+                    phase: *phase,
                 })
-                .inc();
+                .observe(took.as_secs_f64());
         }
-        let finished = unix_seconds(obs.finished_at);
-        self.last_run.get_or_create(&check).set(finished);
-        if obs.success() {
-            self.last_success.get_or_create(&check).set(finished);
-        }
-        if let Some(tls) = &obs.facts.tls {
-            if let Some(expiry) = tls.earliest_expiry {
-                self.cert_expiry.get_or_create(&check).set(expiry);
-            }
-            let version = TlsVersionLabels {
-                check: meta.name.clone(),
-                version: tls.version.to_string(),
-            };
-            let cert = tls.leaf.as_ref().map(|l| cert_labels(&meta.name, l));
-            self.replace_info(&meta.name, Some(version), cert);
-        }
-        if let Some(caps) = &obs.facts.capabilities {
-            for (cap, on) in caps {
-                self.capability
-                    .get_or_create(&CapabilityLabels {
-                        check: meta.name.clone(),
-                        capability: (*cap).to_string(),
-                    })
-                    .set(i64::from(*on));
-            }
-        }
-        if let Some(n) = obs.facts.dns_answers {
-            self.dns_answers.get_or_create(&check).set(n as i64);
-        } else if meta.kind == Kind::Dns {
-            self.dns_answers.get_or_create(&check).set(0);
+        if let Ok(mut per_check) = self.per_check.lock() {
+            per_check.record(meta, obs, unix_seconds(obs.finished_at));
         }
         if let Some(t) = &obs.facts.token {
             let mailbox = MailboxLabels {
@@ -446,29 +261,6 @@ impl Metrics {
         }
     }
 
-    fn replace_info(&self, check: &str, version: Option<TlsVersionLabels>, cert: Option<CertLabels>) {
-        let Ok(mut info) = self.info.lock() else { return };
-        let state = info.entry(check.to_string()).or_default();
-        if state.tls_version != version {
-            if let Some(old) = state.tls_version.take() {
-                self.tls_version.remove(&old);
-            }
-            if let Some(new) = &version {
-                self.tls_version.get_or_create(new).set(1);
-            }
-            state.tls_version = version;
-        }
-        if state.cert != cert {
-            if let Some(old) = state.cert.take() {
-                self.cert_info.remove(&old);
-            }
-            if let Some(new) = &cert {
-                self.cert_info.get_or_create(new).set(1);
-            }
-            state.cert = cert;
-        }
-    }
-
     /// The last result of every check that has run, by name.
     pub fn last_results(&self) -> Vec<LastResult> {
         self.last.lock().map(|l| l.values().cloned().collect()).unwrap_or_default()
@@ -493,27 +285,16 @@ impl Metrics {
 
     /// Renders every series in the OpenMetrics text format.
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(16 * 1024);
+        let Ok(per_check) = self.per_check.lock() else {
+            return String::new();
+        };
+        let mut out = String::with_capacity(per_check.encoded_len() + 16 * 1024);
         // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
+        per_check.encode(&mut out);
+        drop(per_check);
+        let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
-    }
-}
-
-fn target_labels(meta: &CheckMeta) -> TargetLabels {
-    TargetLabels {
-        check: meta.name.clone(),
-        kind: meta.kind,
-        target: meta.target.clone(),
-    }
-}
-
-fn cert_labels(check: &str, leaf: &CertSummary) -> CertLabels {
-    CertLabels {
-        check: check.to_string(),
-        subject: clip(&leaf.subject),
-        issuer: clip(&leaf.issuer),
-        fingerprint_sha256: leaf.fingerprint_sha256.clone(),
     }
 }
 
@@ -522,7 +303,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::observation::{Facts, Probe, TlsFacts, TokenFacts};
+    use crate::observation::{CertSummary, Facts, Probe, TlsFacts, TokenFacts};
 
     fn meta(name: &str, kind: Kind, mailbox: Option<&str>) -> CheckMeta {
         CheckMeta {
@@ -593,6 +374,52 @@ mod tests {
         assert!(text.contains("issuer=\"CN=Zscaler Intermediate Root CA\""), "{text}");
         assert!(!text.contains("DigiCert"), "the old issuer's series is gone: {text}");
         assert_eq!(text.matches("ece_o365_tls_cert_info{").count(), 1);
+    }
+
+    #[test]
+    fn histograms_are_per_kind_and_the_last_run_is_per_check() {
+        let m = Metrics::new("1", "r");
+        let run = |phases: Vec<(Phase, Duration)>| {
+            let mut probe = Probe::default();
+            for (phase, _) in &phases {
+                probe.enter(*phase);
+            }
+            let mut obs = probe.into_observation(Ok(()), Duration::from_millis(70));
+            obs.phases = phases;
+            obs
+        };
+        let ms = Duration::from_millis;
+        for name in ["a", "b"] {
+            m.observe(
+                &meta(name, Kind::Smtp, None),
+                &run(vec![(Phase::Connect, ms(10)), (Phase::Banner, ms(20)), (Phase::Tls, ms(40))]),
+            );
+        }
+        // `b` fails in its banner on the next run: its later phases are gone, `a`'s stay.
+        m.observe(
+            &meta("b", Kind::Smtp, None),
+            &run(vec![(Phase::Connect, ms(12)), (Phase::Banner, ms(30))]),
+        );
+        let text = m.render();
+        for line in [
+            "ece_o365_check_duration_seconds_count{kind=\"smtp\"} 3",
+            "ece_o365_check_phase_duration_seconds_count{kind=\"smtp\",phase=\"tls\"} 2",
+            "ece_o365_check_phase_duration_seconds_count{kind=\"smtp\",phase=\"banner\"} 3",
+            "ece_o365_check_last_duration_seconds{check=\"b\",kind=\"smtp\"} 0.07",
+            "ece_o365_check_phase_last_duration_seconds{check=\"b\",kind=\"smtp\",phase=\"banner\"} 0.03",
+            "ece_o365_check_phase_last_duration_seconds{check=\"a\",kind=\"smtp\",phase=\"tls\"} 0.04",
+        ] {
+            assert!(text.contains(line), "missing `{line}` in\n{text}");
+        }
+        assert!(
+            !text.contains("ece_o365_check_phase_last_duration_seconds{check=\"b\",kind=\"smtp\",phase=\"tls\"}"),
+            "{text}"
+        );
+        assert!(!text.contains("_bucket{check="), "no histogram is per check: {text}");
+        m.forget(&meta("a", Kind::Smtp, None));
+        let text = m.render();
+        assert!(!text.contains("check=\"a\""), "{text}");
+        assert!(text.contains("ece_o365_check_duration_seconds_count{kind=\"smtp\"} 3"), "{text}");
     }
 
     #[test]

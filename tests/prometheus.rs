@@ -374,6 +374,8 @@ fn dashboard_is_well_formed() {
         "ece_o365_check_success",
         "ece_o365_check_duration_seconds_bucket",
         "ece_o365_check_phase_duration_seconds_bucket",
+        "ece_o365_check_last_duration_seconds",
+        "ece_o365_check_phase_last_duration_seconds",
         "ece_o365_check_runs_total",
         "ece_o365_check_failures_total",
         "ece_o365_check_last_run_timestamp_seconds",

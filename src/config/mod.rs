@@ -168,6 +168,7 @@ impl Config {
             file: path,
             source: text,
             base: path.parent().unwrap_or(Path::new(".")),
+            ca_sets: Default::default(),
         }
         .validate(raw)
     }
@@ -177,6 +178,10 @@ struct Validator<'a> {
     file: &'a Path,
     source: &'a str,
     base: &'a Path,
+    /// Trust sets (global extra CAs + one `ca_file`) by the file's path: ten
+    /// thousand checks naming one CA file share one set, and with it one TLS
+    /// client configuration (see `proto::tls::ClientConfigCache`).
+    ca_sets: std::cell::RefCell<std::collections::HashMap<PathBuf, Arc<Vec<CertificateDer<'static>>>>>,
 }
 
 impl Validator<'_> {
@@ -560,9 +565,15 @@ impl Validator<'_> {
         let tls_settings = || -> Result<TlsSettings, ConfigError> {
             let extra_ca = match &c.ca_file {
                 Some(f) => {
-                    let mut all = global.extra_ca.as_ref().clone();
-                    all.extend(self.ca_file(f, &p("ca_file"))?.iter().cloned());
-                    Arc::new(all)
+                    if let Some(set) = self.ca_sets.borrow().get(&f.value) {
+                        set.clone()
+                    } else {
+                        let mut all = global.extra_ca.as_ref().clone();
+                        all.extend(self.ca_file(f, &p("ca_file"))?.iter().cloned());
+                        let all = Arc::new(all);
+                        self.ca_sets.borrow_mut().insert(f.value.clone(), all.clone());
+                        all
+                    }
                 }
                 None => global.extra_ca.clone(),
             };

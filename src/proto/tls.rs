@@ -41,16 +41,18 @@ fn native_roots() -> &'static [CertificateDer<'static>] {
 }
 
 /// Shares one rustls `ClientConfig` among all checks with the same extra CAs,
-/// so a thousand checks do not parse the system roots a thousand times.
+/// so a thousand checks do not parse the system roots a thousand times, nor
+/// hold a thousand copies of them (each is a few hundred KiB).
 #[derive(Default)]
 pub struct ClientConfigCache {
-    by_extra: HashMap<usize, (Arc<Vec<CertificateDer<'static>>>, Arc<ClientConfig>)>,
+    by_extra: HashMap<Arc<Vec<CertificateDer<'static>>>, Arc<ClientConfig>>,
 }
 
 impl ClientConfigCache {
     pub fn get(&mut self, extra: &Arc<Vec<CertificateDer<'static>>>) -> Result<Arc<ClientConfig>, TlsSetupError> {
-        let key = Arc::as_ptr(extra) as usize;
-        if let Some((_, cfg)) = self.by_extra.get(&key) {
+        // Keyed by the certificates, not the Arc: two sets read from two
+        // files with the same content share one configuration too.
+        if let Some(cfg) = self.by_extra.get(extra) {
             return Ok(cfg.clone());
         }
         let mut roots = RootCertStore::empty();
@@ -69,8 +71,7 @@ impl ClientConfigCache {
             .with_root_certificates(roots)
             .with_no_client_auth();
         let cfg = Arc::new(cfg);
-        // Keep the Arc alive so its address cannot be reused by another set.
-        self.by_extra.insert(key, (extra.clone(), cfg.clone()));
+        self.by_extra.insert(extra.clone(), cfg.clone());
         Ok(cfg)
     }
 }
