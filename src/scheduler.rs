@@ -10,6 +10,7 @@ use std::time::Duration;
 use rand::RngExt;
 use std::collections::HashMap;
 
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +23,13 @@ use crate::observation::Observation;
 const JITTER_FRACTION: f64 = 0.1;
 /// ...and in absolute terms, so long intervals stay predictable.
 const MAX_JITTER: Duration = Duration::from_secs(5);
+/// Runs in flight at once, over all checks. Every check runs at start, so ten
+/// thousand checks would otherwise open ten thousand connections together
+/// (a burst Exchange Online throttles, and that sets the agent's peak memory
+/// for good). Against Office 365 a run takes well under a second, so this
+/// carries tens of thousands of checks a minute; a check waiting for a slot
+/// runs late, which `ece_o365_check_last_run_timestamp_seconds` shows.
+pub const MAX_IN_FLIGHT: usize = 256;
 
 /// The running checks, one task each. A reload hands it the new set with
 /// [`Scheduler::apply`].
@@ -29,6 +37,7 @@ pub struct Scheduler {
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     running: HashMap<String, Running>,
+    in_flight: Arc<Semaphore>,
 }
 
 struct Running {
@@ -52,6 +61,7 @@ impl Scheduler {
             metrics,
             shutdown,
             running: HashMap::new(),
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
 
@@ -95,7 +105,7 @@ impl Scheduler {
         self.metrics.declare(&check.meta);
         let stop = self.shutdown.child_token();
         let meta = check.meta.clone();
-        let task = tokio::spawn(run_one(check, self.metrics.clone(), stop.clone()));
+        let task = tokio::spawn(run_one(check, self.metrics.clone(), self.in_flight.clone(), stop.clone()));
         Running { config, meta, stop, task }
     }
 
@@ -120,11 +130,15 @@ impl Scheduler {
     }
 }
 
-async fn run_one(check: ScheduledCheck, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+async fn run_one(check: ScheduledCheck, metrics: Arc<Metrics>, in_flight: Arc<Semaphore>, shutdown: CancellationToken) {
     let mut was_failing = false;
     loop {
+        // The check's timeout starts when it holds a slot, not while it waits for one.
         let obs = tokio::select! {
-            obs = run_check(&check) => obs,
+            obs = async {
+                let _slot = in_flight.acquire().await;
+                run_check(&check).await
+            } => obs,
             () = shutdown.cancelled() => return,
         };
         metrics.observe(&check.meta, &obs);
@@ -169,6 +183,53 @@ pub fn jittered(interval: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every check runs at start; no more than `MAX_IN_FLIGHT` of them at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_in_flight_are_bounded() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        // A server that accepts and greets nobody: each run holds its
+        // connection (and its slot) until its one-minute timeout.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let server = {
+            let accepted = accepted.clone();
+            tokio::spawn(async move {
+                let mut held = Vec::new();
+                while let Ok((socket, _)) = listener.accept().await {
+                    held.push(socket);
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        let mut yaml = String::from("global: { interval: 1h, timeout: 1m }\nchecks:\n");
+        for i in 0..MAX_IN_FLIGHT + 64 {
+            yaml.push_str(&format!("  - {{ name: c{i}, kind: smtp, target: \"{addr}\", tls: starttls }}\n"));
+        }
+        let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), &yaml).unwrap();
+        let built = crate::checks::build_all(&cfg).unwrap();
+        let shutdown = CancellationToken::new();
+        let mut scheduler = Scheduler::new(Arc::new(Metrics::new("1", "r")), shutdown.clone());
+        scheduler.apply(cfg.checks.iter().cloned().zip(built).collect()).await;
+        // Bounded wait until every slot holds a connection...
+        for _ in 0..600 {
+            if accepted.load(Ordering::SeqCst) >= MAX_IN_FLIGHT {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), MAX_IN_FLIGHT, "every slot is used");
+        // ...and no 257th run starts while they are held. (Were the bound
+        // missing, the other 64 would connect at once; a slow machine can only
+        // make this pass, never fail.)
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), MAX_IN_FLIGHT, "a run started without a slot");
+        shutdown.cancel();
+        scheduler.stop().await;
+        server.abort();
+    }
 
     #[test]
     fn jitter_stays_within_bounds() {
