@@ -36,7 +36,7 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// Histograms are per kind (and phase), not per check: their cardinality is
 /// bounded by the code, not by the configuration. Per check, the last run's
-/// durations are gauges (see `Metrics::observe`).
+/// durations are gauges (see [`per_check`]).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OnlyKindLabels {
     kind: Kind,
