@@ -6,7 +6,7 @@
 //! capability from a static list, or a certificate field of the one leaf a
 //! check currently sees (replaced, not accumulated, when it changes).
 //!
-//! Series that exist once per check live in [`per_check`] as ready-encoded
+//! Series that exist once per check live in `per_check` as ready-encoded
 //! lines (a scrape of 10,000 checks must stay cheap); the bounded families
 //! (per kind, per mailbox, per tenant, the agent's own) are prometheus-client's.
 
@@ -36,7 +36,7 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// Histograms are per kind (and phase), not per check: their cardinality is
 /// bounded by the code, not by the configuration. Per check, the last run's
-/// durations are gauges (see [`per_check`]).
+/// durations are gauges (see `per_check`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OnlyKindLabels {
     kind: Kind,
