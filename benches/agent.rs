@@ -43,6 +43,9 @@
 //! cargo bench --bench agent -- --scale 1000@6s,10000@60s    # the scale run
 //! ```
 //!
+//! `ECE_BENCH_AGENT_WRAPPER="heaptrack -o /tmp/agent"` runs the agent under a
+//! profiler (the CPU and RSS columns are then the wrapper process's).
+//!
 //! Needs `prometheus-blackbox-exporter` for the versus run (Debian package of
 //! that name; `scripts/install-test-peers.sh` installs it). Without `--bench`
 //! (as `cargo test --benches` runs it) it does a 2-second smoke run. Nothing
@@ -160,20 +163,37 @@ struct Measured {
     child: Child,
     proc_dir: PathBuf,
     addr: SocketAddr,
+    /// Started in its own process group through a wrapper: stopped with
+    /// SIGTERM to the group, so the agent shuts down and the wrapper (a
+    /// profiler) writes its report.
+    wrapped: bool,
 }
 
 impl Measured {
     fn start(program: &str, args: &[String], addr: SocketAddr, log: &Path) -> Self {
+        Self::spawn(Command::new(program).args(args), false, program, addr, log)
+    }
+
+    fn start_wrapped(program: &str, args: &[String], addr: SocketAddr, log: &Path) -> Self {
+        use std::os::unix::process::CommandExt as _;
+        Self::spawn(Command::new(program).args(args).process_group(0), true, program, addr, log)
+    }
+
+    fn spawn(command: &mut Command, wrapped: bool, program: &str, addr: SocketAddr, log: &Path) -> Self {
         let log_file = std::fs::File::create(log).unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
-        let child = Command::new(program)
-            .args(args)
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
         let proc_dir = PathBuf::from(format!("/proc/{}", child.id()));
-        let mut me = Measured { child, proc_dir, addr };
+        let mut me = Measured {
+            child,
+            proc_dir,
+            addr,
+            wrapped,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while http_get(addr, "/metrics").is_err() {
             if let Ok(Some(status)) = me.child.try_wait() {
@@ -197,6 +217,12 @@ impl Measured {
 
 impl Drop for Measured {
     fn drop(&mut self) {
+        if self.wrapped {
+            let group = format!("-{}", self.child.id());
+            let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+            let _ = self.child.wait();
+            return;
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -210,11 +236,19 @@ fn free_addr() -> SocketAddr {
 
 /// `GET path` over HTTP/1.1 with `Connection: close`: the body, or why not.
 fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+    timed_get(addr, path).map(|(body, _)| body)
+}
+
+/// `GET path`, and the wall time from connecting to the last byte read
+/// (what a scraper waits; the bench's own parsing of the body is not in it).
+fn timed_get(addr: SocketAddr, path: &str) -> std::io::Result<(String, Duration)> {
+    let started = Instant::now();
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
-    let mut raw = Vec::new();
+    let mut raw = Vec::with_capacity(1 << 20);
     s.read_to_end(&mut raw)?;
+    let took = started.elapsed();
     let text = String::from_utf8_lossy(&raw);
     let Some((head, body)) = text.split_once("\r\n\r\n") else {
         return Err(std::io::Error::other("no end of HTTP headers"));
@@ -223,9 +257,9 @@ fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
         return Err(std::io::Error::other(head.lines().next().unwrap_or("").to_string()));
     }
     if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        return Ok(dechunk(body));
+        return Ok((dechunk(body), took));
     }
-    Ok(body.to_string())
+    Ok((body.to_string(), took))
 }
 
 /// Joins the chunks of a chunked body (sizes in hex on their own lines).
@@ -272,7 +306,18 @@ fn start_agent(env: &Env, name: &str, yaml: &str) -> Measured {
         "--log.level".into(),
         "error".into(),
     ];
-    Measured::start(AGENT, &args, addr, &env.dir.join(format!("{name}.log")))
+    let log = env.dir.join(format!("{name}.log"));
+    // A heap profiler around the agent, e.g. `ECE_BENCH_AGENT_WRAPPER="heaptrack -o /tmp/agent"`:
+    // the table's CPU and RSS figures are then the wrapper's, not the agent's.
+    match std::env::var("ECE_BENCH_AGENT_WRAPPER") {
+        Ok(wrapper) if !wrapper.trim().is_empty() => {
+            let mut words = wrapper.split_whitespace().map(str::to_string);
+            let program = words.next().unwrap_or_default();
+            let wrapped: Vec<String> = words.chain(std::iter::once(AGENT.to_string())).chain(args).collect();
+            Measured::start_wrapped(&program, &wrapped, addr, &log)
+        }
+        _ => Measured::start(AGENT, &args, addr, &log),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -493,9 +538,8 @@ fn scale(env: &Env, spec: &str) -> u64 {
         for k in 1..=5u32 {
             let due = interval * k / 6;
             std::thread::sleep(due.saturating_sub(started.elapsed()));
-            let t = Instant::now();
-            let body = http_get(agent.addr, "/metrics").expect("cannot scrape the agent");
-            scrapes.push(t.elapsed());
+            let (body, took) = timed_get(agent.addr, "/metrics").expect("cannot scrape the agent");
+            scrapes.push(took);
             body_len = body.len();
         }
         std::thread::sleep(interval.saturating_sub(started.elapsed()));
@@ -520,7 +564,7 @@ fn scale(env: &Env, spec: &str) -> u64 {
         );
     }
     println!(
-        "cpu_share: agent CPU seconds per wall second (1.0 = one core); metrics_ms: wall time of GET /metrics, scrapes included in cpu_share"
+        "cpu_share: agent CPU seconds per wall second (1.0 = one core); metrics_ms: GET /metrics from connect to last byte, scrapes included in cpu_share"
     );
     failed
 }
