@@ -2,13 +2,14 @@
 //!
 //! # What it measures
 //!
-//! `Metrics::render` (the whole body of `GET /metrics`) after N checks have
-//! each recorded one run, half of them `kind: tls` and half `kind: smtp` with
-//! STARTTLS (the mix of the scale run in `benches/agent.rs`), with realistic
-//! label values: every phase, the watched capabilities, the certificate info.
-//! For each N it prints the body size, bytes per check, and the wall time of
-//! `render` (p50 and max of several renders), plus the time to record one run
-//! (`Metrics::observe`) and the process's RSS after the N checks.
+//! `Metrics::exposition` (the whole body of `GET /metrics`, chunk by chunk as
+//! a scrape writes it) after N checks have each recorded one run, half of
+//! them `kind: tls` and half `kind: smtp` with STARTTLS (the mix of the scale
+//! run in `benches/agent.rs`), with realistic label values: every phase, the
+//! watched capabilities, the certificate info. For each N it prints the body
+//! size, bytes per check, and the wall time of writing the body (p50 and max
+//! of several), plus the time to record one run (`Metrics::observe`) and the
+//! growth of the process's RSS with the N checks' state.
 //!
 //! Nothing here asserts on timing; it only prints.
 //!
@@ -19,6 +20,7 @@
 //! cargo bench --bench render -- --checks 100,50000 # other sizes
 //! ```
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use ece_o365_exporter::checks::CheckMeta;
@@ -41,21 +43,20 @@ fn main() {
     for n in sizes {
         let rss0 = rss_kib();
         let metrics = Metrics::new("bench", "bench");
-        let runs: Vec<(CheckMeta, Observation)> = (0..n).map(run).collect();
+        let runs: Vec<(Arc<CheckMeta>, Observation)> = (0..n).map(run).collect();
         let started = Instant::now();
-        for (meta, obs) in &runs {
-            metrics.declare(meta);
-            metrics.observe(meta, obs);
+        for (meta, obs) in runs {
+            metrics.declare(&meta);
+            metrics.observe(&meta, obs);
         }
         let observe = started.elapsed() / n as u32;
-        drop(runs);
         let mut times = Vec::new();
         let mut len = 0;
         for _ in 0..7 {
+            // As a scrape sends it: chunk by chunk, each dropped once "sent".
             let t = Instant::now();
-            let body = metrics.render();
+            len = metrics.exposition().map(|chunk| chunk.len()).sum();
             times.push(t.elapsed());
-            len = body.len();
         }
         times.sort_unstable();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -72,7 +73,7 @@ fn main() {
 }
 
 /// One run of check `i`: even ones `tls`, odd ones SMTP with STARTTLS.
-fn run(i: usize) -> (CheckMeta, Observation) {
+fn run(i: usize) -> (Arc<CheckMeta>, Observation) {
     let smtp = i % 2 == 1;
     let meta = CheckMeta {
         name: format!("tenant-{:05}-{}", i / 2, if smtp { "smtp" } else { "tls" }),
@@ -129,7 +130,7 @@ fn run(i: usize) -> (CheckMeta, Observation) {
         facts,
         finished_at: SystemTime::now(),
     };
-    (meta, obs)
+    (Arc::new(meta), obs)
 }
 
 fn rss_kib() -> u64 {

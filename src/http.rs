@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
@@ -27,6 +27,26 @@ use crate::web::{AuthOutcome, WebConfig, WebGuard};
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// A client gets this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A response body: small ones whole, `/metrics` in chunks.
+type Body = Either<Full<Bytes>, Exposition>;
+
+/// The `/metrics` body, each chunk written when hyper asks for it, so a
+/// large exposition is never whole in memory and a slow scraper costs no
+/// more than one chunk.
+struct Exposition(Box<dyn Iterator<Item = String> + Send>);
+
+impl http_body::Body for Exposition {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        std::task::Poll::Ready(self.get_mut().0.next().map(|chunk| Ok(http_body::Frame::data(Bytes::from(chunk)))))
+    }
+}
 
 /// What the handlers read.
 pub struct AppState {
@@ -125,7 +145,7 @@ where
 
 /// Basic auth (when configured) for every path, then the route, then the
 /// configured extra headers.
-async fn authorized(state: &AppState, web: &Arc<WebConfig>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+async fn authorized(state: &AppState, web: &Arc<WebConfig>, req: &Request<Incoming>) -> Response<Body> {
     if web.requires_auth() {
         let header = req.headers().get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes().to_vec());
         let (guard, config) = (state.web.clone(), web.clone());
@@ -145,14 +165,14 @@ async fn authorized(state: &AppState, web: &Arc<WebConfig>, req: &Request<Incomi
     with_headers(route(state, req).await, web)
 }
 
-fn with_headers(mut r: Response<Full<Bytes>>, web: &WebConfig) -> Response<Full<Bytes>> {
+fn with_headers(mut r: Response<Body>, web: &WebConfig) -> Response<Body> {
     for (name, value) in &web.headers {
         r.headers_mut().insert(name.clone(), value.clone());
     }
     r
 }
 
-async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
     if req.uri().path() == "/-/reload" {
         return reload(state, req).await;
     }
@@ -163,13 +183,13 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes
     }
     match req.uri().path() {
         "/metrics" => {
-            let mut r = Response::new(Full::new(Bytes::from(state.metrics.render())));
+            let mut r = Response::new(Either::Right(Exposition(Box::new(state.metrics.exposition()))));
             r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS));
             r
         }
         "/-/healthy" => text(StatusCode::OK, "Healthy.\n"),
         "/-/ready" => {
-            let ran = state.metrics.last_results().len();
+            let ran = state.metrics.ran();
             let configured = state.configured.load(Ordering::SeqCst);
             if ran >= configured {
                 text(StatusCode::OK, "Ready: every check has run.\n")
@@ -194,7 +214,7 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes
                 state.configured.load(Ordering::SeqCst),
                 lang,
             );
-            let mut r = Response::new(Full::new(Bytes::from(page)));
+            let mut r = Response::new(Either::Left(Full::new(Bytes::from(page))));
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
             r.headers_mut()
@@ -207,7 +227,7 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes
 
 /// `POST /-/reload`: reloads the configuration file; 200 with what changed,
 /// or 500 with the file/line/field error (the old configuration keeps running).
-async fn reload(state: &AppState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+async fn reload(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
     if req.method() != Method::POST {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Use POST to reload the configuration.\n");
         r.headers_mut().insert("allow", HeaderValue::from_static("POST"));
@@ -230,8 +250,8 @@ async fn reload(state: &AppState, req: &Request<Incoming>) -> Response<Full<Byte
     }
 }
 
-fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut r = Response::new(Either::Left(Full::new(Bytes::from(body.to_string()))));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));

@@ -1,20 +1,20 @@
 //! The only place that knows metric names. Turns each [`Observation`] into
-//! series and renders the registry for `/metrics`; also keeps the last result
-//! of every check for the `/` page and readiness.
+//! series and renders them for `/metrics`; also keeps the last result of
+//! every check for the `/` page and readiness.
 //!
 //! Every label value here is a configured name, a fixed enum, a watched
 //! capability from a static list, or a certificate field of the one leaf a
 //! check currently sees (replaced, not accumulated, when it changes).
 //!
-//! Series that exist once per check live in `per_check` as ready-encoded
-//! lines (a scrape of 10,000 checks must stay cheap); the bounded families
-//! (per kind, per mailbox, per tenant, the agent's own) are prometheus-client's.
+//! Series that exist once per check live in `per_check`, compact and
+//! written out in chunks by each scrape (an agent of 10,000 checks must stay
+//! small and quick to scrape); the bounded families (per kind, per mailbox,
+//! per tenant, the agent's own) are prometheus-client's.
 
 mod per_check;
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -71,12 +71,15 @@ struct BuildLabels {
     revision: String,
 }
 
-/// The last result of one check, for the status page and readiness.
+/// The last result of one check, for the status page.
 #[derive(Clone, Debug)]
 pub struct LastResult {
-    pub meta: CheckMeta,
+    pub meta: Arc<CheckMeta>,
     pub observation: Observation,
 }
+
+/// About this much of `/metrics` is written at a time (see [`Metrics::exposition`]).
+pub const CHUNK_BYTES: usize = 64 * 1024;
 
 pub struct Metrics {
     registry: Registry,
@@ -90,7 +93,6 @@ pub struct Metrics {
     mailbox_messages: Family<FolderLabels, Gauge>,
     reload_ok: Gauge,
     reload_time: FloatGauge,
-    last: Mutex<BTreeMap<String, LastResult>>,
 }
 
 fn histogram() -> Histogram {
@@ -115,7 +117,6 @@ impl Metrics {
             mailbox_messages: Family::default(),
             reload_ok: Gauge::default(),
             reload_time: FloatGauge::default(),
-            last: Mutex::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -176,7 +177,7 @@ impl Metrics {
 
     /// Declares a configured check before its first run, so its success
     /// series exists (as 0) from the first scrape.
-    pub fn declare(&self, meta: &CheckMeta) {
+    pub fn declare(&self, meta: &Arc<CheckMeta>) {
         if let Ok(mut per_check) = self.per_check.lock() {
             per_check.declare(meta);
         }
@@ -202,9 +203,6 @@ impl Metrics {
         if let Ok(mut per_check) = self.per_check.lock() {
             per_check.forget(&meta.name);
         }
-        if let Ok(mut last) = self.last.lock() {
-            last.remove(&meta.name);
-        }
     }
 
     /// Records the outcome of loading the configuration (at start or on reload).
@@ -216,7 +214,7 @@ impl Metrics {
     }
 
     /// Records one run.
-    pub fn observe(&self, meta: &CheckMeta, obs: &Observation) {
+    pub fn observe(&self, meta: &Arc<CheckMeta>, obs: Observation) {
         self.duration
             .get_or_create(&OnlyKindLabels { kind: meta.kind })
             .observe(obs.duration.as_secs_f64());
@@ -227,9 +225,6 @@ impl Metrics {
                     phase: *phase,
                 })
                 .observe(took.as_secs_f64());
-        }
-        if let Ok(mut per_check) = self.per_check.lock() {
-            per_check.record(meta, obs, unix_seconds(obs.finished_at));
         }
         if let Some(t) = &obs.facts.token {
             let mailbox = MailboxLabels {
@@ -250,20 +245,29 @@ impl Metrics {
             };
             self.mailbox_messages.get_or_create(&labels).set(count as i64);
         }
-        if let Ok(mut last) = self.last.lock() {
-            last.insert(
-                meta.name.clone(),
-                LastResult {
-                    meta: meta.clone(),
-                    observation: obs.clone(),
-                },
-            );
+        let finished = unix_seconds(obs.finished_at);
+        if let Ok(mut per_check) = self.per_check.lock() {
+            per_check.record(meta, obs, finished);
         }
     }
 
     /// The last result of every check that has run, by name.
     pub fn last_results(&self) -> Vec<LastResult> {
-        self.last.lock().map(|l| l.values().cloned().collect()).unwrap_or_default()
+        let snapshot = self.per_check.lock().map(|p| p.snapshot()).unwrap_or_default();
+        snapshot
+            .iter()
+            .filter_map(|c| {
+                c.last.as_ref().map(|observation| LastResult {
+                    meta: c.meta.clone(),
+                    observation: observation.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// How many checks have run at least once.
+    pub fn ran(&self) -> usize {
+        self.per_check.lock().map(|p| p.ran()).unwrap_or(0)
     }
 
     /// The guide's check items as a state set for a textfile: one series per
@@ -283,18 +287,26 @@ impl Metrics {
         out
     }
 
-    /// Renders every series in the OpenMetrics text format.
-    pub fn render(&self) -> String {
-        let Ok(per_check) = self.per_check.lock() else {
-            return String::new();
-        };
-        let mut out = String::with_capacity(per_check.encoded_len() + 16 * 1024);
+    /// Every series in the OpenMetrics text format, as chunks of about
+    /// [`CHUNK_BYTES`] written as they are taken: a scrape of ten thousand
+    /// checks never holds its whole body (15 MB) in memory, and holds no
+    /// lock while it is sent. The values are those of the moment of the
+    /// call; runs recorded while the body is sent show in the next scrape.
+    pub fn exposition(&self) -> impl Iterator<Item = String> + Send + 'static {
+        let mut head = String::new();
         // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
-        per_check.encode(&mut out);
-        drop(per_check);
-        let _ = prometheus_client::encoding::text::encode_eof(&mut out);
-        out
+        let _ = prometheus_client::encoding::text::encode_registry(&mut head, &self.registry);
+        let snapshot = self.per_check.lock().map(|p| p.scrape());
+        let mut eof = String::new();
+        let _ = prometheus_client::encoding::text::encode_eof(&mut eof);
+        std::iter::once(head)
+            .chain(snapshot.ok().into_iter().flat_map(|s| per_check::Chunks::new(s, CHUNK_BYTES)))
+            .chain(std::iter::once(eof))
+    }
+
+    /// Every series in the OpenMetrics text format, in one string.
+    pub fn render(&self) -> String {
+        self.exposition().collect()
     }
 }
 
@@ -305,15 +317,15 @@ mod tests {
     use super::*;
     use crate::observation::{CertSummary, Facts, Probe, TlsFacts, TokenFacts};
 
-    fn meta(name: &str, kind: Kind, mailbox: Option<&str>) -> CheckMeta {
-        CheckMeta {
+    fn meta(name: &str, kind: Kind, mailbox: Option<&str>) -> Arc<CheckMeta> {
+        Arc::new(CheckMeta {
             name: name.into(),
             kind,
             target: "outlook.office365.com:993".into(),
             interval: Duration::from_secs(60),
             timeout: Duration::from_secs(10),
             mailbox: mailbox.map(str::to_string),
-        }
+        })
     }
 
     fn observation(facts: Facts) -> Observation {
@@ -351,7 +363,7 @@ mod tests {
             mailbox_messages: Some(("INBOX", 42)),
             ..Facts::default()
         };
-        m.observe(&meta("imap-support", Kind::Imap, Some("support")), &observation(facts));
+        m.observe(&meta("imap-support", Kind::Imap, Some("support")), observation(facts));
         let text = m.render();
         for line in [
             "ece_o365_token_expiry_timestamp_seconds{mailbox=\"support\"} 1900000000",
@@ -368,8 +380,8 @@ mod tests {
     fn a_new_issuer_replaces_the_certificate_info_series() {
         let m = Metrics::new("1", "r");
         let check = meta("tls-outlook", Kind::Tls, None);
-        m.observe(&check, &observation(tls_facts("CN=DigiCert Cloud Services CA-1")));
-        m.observe(&check, &observation(tls_facts("CN=Zscaler Intermediate Root CA")));
+        m.observe(&check, observation(tls_facts("CN=DigiCert Cloud Services CA-1")));
+        m.observe(&check, observation(tls_facts("CN=Zscaler Intermediate Root CA")));
         let text = m.render();
         assert!(text.contains("issuer=\"CN=Zscaler Intermediate Root CA\""), "{text}");
         assert!(!text.contains("DigiCert"), "the old issuer's series is gone: {text}");
@@ -392,13 +404,13 @@ mod tests {
         for name in ["a", "b"] {
             m.observe(
                 &meta(name, Kind::Smtp, None),
-                &run(vec![(Phase::Connect, ms(10)), (Phase::Banner, ms(20)), (Phase::Tls, ms(40))]),
+                run(vec![(Phase::Connect, ms(10)), (Phase::Banner, ms(20)), (Phase::Tls, ms(40))]),
             );
         }
         // `b` fails in its banner on the next run: its later phases are gone, `a`'s stay.
         m.observe(
             &meta("b", Kind::Smtp, None),
-            &run(vec![(Phase::Connect, ms(12)), (Phase::Banner, ms(30))]),
+            run(vec![(Phase::Connect, ms(12)), (Phase::Banner, ms(30))]),
         );
         let text = m.render();
         for line in [
@@ -420,6 +432,82 @@ mod tests {
         let text = m.render();
         assert!(!text.contains("check=\"a\""), "{text}");
         assert!(text.contains("ece_o365_check_duration_seconds_count{kind=\"smtp\"} 3"), "{text}");
+    }
+
+    /// Ten thousand checks make a 15 MB body: it is written in chunks of
+    /// whole lines, each family once and contiguous, equal to the whole.
+    #[test]
+    fn a_large_exposition_comes_in_chunks_of_whole_lines() {
+        let m = Metrics::new("1", "r");
+        for i in 0..2000 {
+            let check = meta(&format!("tls-{i:04}"), Kind::Tls, None);
+            m.declare(&check);
+            m.observe(&check, observation(tls_facts("CN=DigiCert Cloud Services CA-1")));
+        }
+        let chunks: Vec<String> = m.exposition().collect();
+        assert!(chunks.len() > 5, "{} chunks", chunks.len());
+        for c in &chunks {
+            assert!(c.len() < 2 * CHUNK_BYTES, "a chunk of {} bytes", c.len());
+            assert!(c.is_empty() || c.ends_with('\n'), "a chunk ends mid-line");
+        }
+        let body = chunks.concat();
+        assert_eq!(body, m.render());
+        assert!(body.ends_with("# EOF\n"));
+        let families: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("# TYPE ")).collect();
+        let mut unique = families.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), families.len(), "a family written twice: {families:?}");
+        // Each family's samples follow its TYPE line, none elsewhere.
+        let mut current = "";
+        for line in body.lines() {
+            if let Some(t) = line.strip_prefix("# TYPE ") {
+                current = t.split(' ').next().unwrap_or_default();
+            } else if !line.starts_with('#') {
+                assert!(line.starts_with(current), "`{line}` outside its family `{current}`");
+            }
+        }
+        assert_eq!(body.matches("ece_o365_check_success{").count(), 2000);
+        assert_eq!(body.matches("ece_o365_tls_cert_info{").count(), 2000);
+    }
+
+    /// A scrape writes the values of the moment it began, even when runs
+    /// are recorded while its body is sent.
+    #[test]
+    fn a_scrape_in_progress_is_a_consistent_snapshot() {
+        let m = Metrics::new("1", "r");
+        let check = meta("tcp-a", Kind::Tcp, None);
+        m.declare(&check);
+        let fail = || {
+            let mut probe = Probe::default();
+            probe.enter(Phase::Connect);
+            probe.into_observation(
+                Err(crate::observation::Failure::new(crate::reason::Reason::ConnectRefused, "refused")),
+                Duration::from_millis(1),
+            )
+        };
+        m.observe(&check, Probe::default().into_observation(Ok(()), Duration::from_millis(3)));
+        let during = m.exposition();
+        m.observe(&check, fail());
+        let before: String = during.collect();
+        let success = "ece_o365_check_success{check=\"tcp-a\",kind=\"tcp\",target=\"outlook.office365.com:993\"}";
+        assert!(before.contains(&format!("{success} 1\n")), "{before}");
+        assert!(
+            before.contains("ece_o365_check_runs_total{check=\"tcp-a\",kind=\"tcp\"} 1\n"),
+            "{before}"
+        );
+        let after = m.render();
+        assert!(after.contains(&format!("{success} 0\n")), "{after}");
+        assert!(
+            after.contains("ece_o365_check_runs_total{check=\"tcp-a\",kind=\"tcp\"} 2\n"),
+            "{after}"
+        );
+        assert!(after.contains("reason=\"connect_refused\"} 1\n"), "{after}");
+        assert_eq!(m.ran(), 1);
+        assert_eq!(
+            m.last_results()[0].observation.reason(),
+            Some(crate::reason::Reason::ConnectRefused)
+        );
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub fn render_textfile(config: &crate::config::Config, entries: &[Entry], a: &As
     metrics.configured(config);
     for e in entries {
         metrics.declare(&e.meta);
-        metrics.observe(&e.meta, &e.observation);
+        metrics.observe(&e.meta, e.observation.clone());
     }
     let mut text = openmetrics_to_textfile(&metrics.render());
     text.push_str(&crate::metrics::Metrics::guide_items_text(a));

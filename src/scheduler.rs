@@ -41,7 +41,8 @@ pub struct Scheduler {
 }
 
 struct Running {
-    config: CheckConfig,
+    /// Shared with the configuration it came from.
+    config: Arc<CheckConfig>,
     meta: Arc<CheckMeta>,
     stop: CancellationToken,
     task: JoinHandle<()>,
@@ -77,7 +78,7 @@ impl Scheduler {
     /// Makes exactly `checks` run. A check whose configuration is unchanged
     /// keeps its task, schedule and series; a changed one is restarted; a
     /// removed one is stopped and its series disappear.
-    pub async fn apply(&mut self, checks: Vec<(CheckConfig, ScheduledCheck)>) -> Applied {
+    pub async fn apply(&mut self, checks: Vec<(Arc<CheckConfig>, ScheduledCheck)>) -> Applied {
         let mut applied = Applied::default();
         let mut next = HashMap::with_capacity(checks.len());
         for (config, check) in checks {
@@ -101,7 +102,7 @@ impl Scheduler {
         applied
     }
 
-    fn spawn(&self, config: CheckConfig, check: ScheduledCheck) -> Running {
+    fn spawn(&self, config: Arc<CheckConfig>, check: ScheduledCheck) -> Running {
         self.metrics.declare(&check.meta);
         let stop = self.shutdown.child_token();
         let meta = check.meta.clone();
@@ -134,15 +135,19 @@ async fn run_one(check: ScheduledCheck, metrics: Arc<Metrics>, in_flight: Arc<Se
     let mut was_failing = false;
     loop {
         // The check's timeout starts when it holds a slot, not while it waits for one.
+        // Boxed: a run's state (probe, timeout, protocol futures) is large,
+        // and inline it would be part of the task's size while the check
+        // sleeps too; ten thousand idle checks would hold ten megabytes.
+        let run = Box::pin(async {
+            let _slot = in_flight.acquire().await;
+            run_check(&check).await
+        });
         let obs = tokio::select! {
-            obs = async {
-                let _slot = in_flight.acquire().await;
-                run_check(&check).await
-            } => obs,
+            obs = run => obs,
             () = shutdown.cancelled() => return,
         };
-        metrics.observe(&check.meta, &obs);
         was_failing = log_transition(&check, &obs, was_failing);
+        metrics.observe(&check.meta, obs);
         tokio::select! {
             () = tokio::time::sleep(jittered(check.meta.interval)) => {}
             () = shutdown.cancelled() => return,
@@ -229,6 +234,21 @@ mod tests {
         shutdown.cancel();
         scheduler.stop().await;
         server.abort();
+    }
+
+    /// What each configured check costs while it sleeps: its task's future.
+    /// A run's state is boxed for the run's duration only; inline, it made
+    /// the future 1,056 bytes instead of 640 (debug build), 10 MiB more for
+    /// ten thousand checks.
+    #[tokio::test]
+    async fn an_idle_check_task_stays_small() {
+        let yaml = "checks:\n  - { name: a, kind: smtp, target: \"127.0.0.1:9\", tls: starttls }\n";
+        let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), yaml).unwrap();
+        let built = crate::checks::build_all(&cfg).unwrap();
+        let metrics = Arc::new(Metrics::new("1", "r"));
+        let task = run_one(built[0].clone(), metrics, Arc::new(Semaphore::new(1)), CancellationToken::new());
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 768, "the idle task's future is {size} bytes");
     }
 
     #[test]

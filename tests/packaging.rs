@@ -14,6 +14,8 @@
 //! for real: it refuses to touch an installation it did not make.
 #![cfg(target_os = "linux")]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -268,9 +270,7 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).expect("read the response");
-    let status = raw.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
+    support::agent::split_response(&raw)
 }
 
 /// SIGTERM, then the exit code (bounded wait; on a timeout `Installed`'s drop kills it).

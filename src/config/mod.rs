@@ -44,7 +44,7 @@ pub struct Config {
     pub global: Global,
     pub tenants: Vec<Arc<Tenant>>,
     pub mailboxes: Vec<Arc<Mailbox>>,
-    pub checks: Vec<CheckConfig>,
+    pub checks: Vec<Arc<CheckConfig>>,
     /// The `ece:` section (empty when absent).
     pub ece: EceSettings,
 }
@@ -242,7 +242,7 @@ impl Validator<'_> {
                     format!("duplicate check name `{}`: every check needs a unique name", check.name),
                 ));
             }
-            checks.push(check);
+            checks.push(Arc::new(check));
         }
         Ok(Config {
             file: self.file.to_path_buf(),

@@ -1,20 +1,23 @@
-//! The series that exist once per configured check, kept as ready-encoded
-//! OpenMetrics lines. Owns those families' names, labels and values; must not
-//! hold a label value that is not a configured name, a fixed enum, a watched
-//! capability or a field of the certificate a check currently sees.
+//! The series that exist once per configured check, and each check's last
+//! run. Owns those families' names, labels and values; must not hold a label
+//! value that is not a configured name, a fixed enum, a watched capability
+//! or a field of the certificate a check currently sees.
 //!
 //! Why not prometheus-client's families for these: a service provider's agent
-//! runs thousands of checks, and encoding every sample through the generic
-//! encoder on each scrape cost ~70 ms per 10,000 checks (`cargo bench --bench
-//! render`). Here a check's lines are encoded when its run is recorded, once
-//! per interval and off the scrape path, and a scrape only copies them.
+//! runs thousands of checks. Encoding every sample through the generic
+//! encoder cost ~70 ms per scrape of 10,000 checks, and its per-series
+//! structures (or lines kept ready-encoded) cost the agent more memory than
+//! the checks themselves. Here each check keeps compact values; a scrape
+//! takes a snapshot (one reference per check) and writes the lines in
+//! chunks as the body is sent (`cargo bench --bench render`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::checks::CheckMeta;
 use crate::observation::Observation;
-use crate::reason::{Kind, Phase, Reason};
+use crate::reason::{Kind, Reason};
 
 /// Longest certificate subject/issuer kept in a label.
 const MAX_CERT_LABEL: usize = 256;
@@ -28,10 +31,11 @@ struct Family {
 
 macro_rules! families {
     ($($id:ident => ($name:literal, $kind:literal, $help:literal),)+) => {
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(usize)]
         enum F { $($id,)+ }
         const FAMILIES: &[Family] = &[$(Family { name: $name, kind: $kind, help: $help },)+];
+        const ALL: &[F] = &[$(F::$id,)+];
     };
 }
 
@@ -57,65 +61,71 @@ families! {
 
 const N: usize = FAMILIES.len();
 
-/// What one check currently exposes, and its lines per family.
-struct CheckSeries {
-    meta: CheckMeta,
-    success: bool,
-    last_duration: Option<f64>,
-    phases: Vec<(Phase, f64)>,
+/// What one check currently exposes: its last run (also what the status
+/// page shows) and what accumulates or sticks across runs.
+#[derive(Clone)]
+pub(super) struct CheckSeries {
+    pub(super) meta: Arc<CheckMeta>,
+    /// `check="<name>",kind="<kind>",target="<target>"`, escaped once (a
+    /// scrape writes them on every line; reading them from one place is
+    /// most of what makes it quick)...
+    labels: Box<str>,
+    /// ...where `check="<name>"` ends...
+    check_end: usize,
+    /// ...and where `kind="<kind>"` ends.
+    kind_end: usize,
+    /// The last run; its success, durations and phases are the check's series.
+    pub(super) last: Option<Observation>,
     runs: u64,
     failures: Vec<(Reason, u64)>,
-    last_run: Option<f64>,
     last_success: Option<f64>,
+    /// From the last run that completed a TLS handshake.
     cert_expiry: Option<i64>,
     tls_version: Option<&'static str>,
-    /// subject, issuer, SHA-256 fingerprint of the leaf.
-    cert: Option<(String, String, String)>,
+    /// Subject, issuer (clipped) and SHA-256 fingerprint of the leaf, as
+    /// escaped label values.
+    cert: Option<Box<(String, String, String)>>,
+    /// From the last run that got as far as the capabilities.
     capabilities: Vec<(&'static str, bool)>,
     dns_answers: Option<u64>,
-    /// The check's lines of every family, in family order, in one buffer (one
-    /// allocation per check, reused run after run)...
-    text: String,
-    /// ...where family `i`'s lines end (they start where family `i - 1`'s end).
-    ends: [u32; N],
 }
 
 impl CheckSeries {
-    fn new(meta: &CheckMeta) -> Self {
-        let mut s = CheckSeries {
+    fn new(meta: &Arc<CheckMeta>) -> Self {
+        let mut labels = format!("check=\"{}\"", escape(&meta.name));
+        let check_end = labels.len();
+        labels.push_str(",kind=\"");
+        labels.push_str(meta.kind.as_str());
+        labels.push('"');
+        let kind_end = labels.len();
+        labels.push_str(",target=\"");
+        labels.push_str(&escape(&meta.target));
+        labels.push('"');
+        CheckSeries {
+            labels: labels.into_boxed_str(),
+            check_end,
+            kind_end,
             meta: meta.clone(),
-            success: false,
-            last_duration: None,
-            phases: Vec::new(),
+            last: None,
             runs: 0,
             failures: Vec::new(),
-            last_run: None,
             last_success: None,
             cert_expiry: None,
             tls_version: None,
             cert: None,
             capabilities: Vec::new(),
             dns_answers: None,
-            text: String::new(),
-            ends: [0; N],
-        };
-        s.encode();
-        s
+        }
     }
 
-    fn record(&mut self, obs: &Observation, finished: f64) {
-        self.success = obs.success();
-        self.last_duration = Some(obs.duration.as_secs_f64());
-        self.phases = obs.phases.iter().map(|(p, d)| (*p, d.as_secs_f64())).collect();
+    fn record(&mut self, obs: Observation, finished: f64) {
         self.runs += 1;
         if let Err(f) = &obs.outcome {
             match self.failures.iter_mut().find(|(r, _)| *r == f.reason) {
                 Some((_, n)) => *n += 1,
                 None => self.failures.push((f.reason, 1)),
             }
-        }
-        self.last_run = Some(finished);
-        if obs.success() {
+        } else {
             self.last_success = Some(finished);
         }
         // TLS facts replace the previous ones; a run that did not get as far keeps them.
@@ -127,156 +137,314 @@ impl CheckSeries {
             self.cert = tls
                 .leaf
                 .as_ref()
-                .map(|l| (clip(&l.subject), clip(&l.issuer), l.fingerprint_sha256.clone()));
+                .map(|l| Box::new((label(&clip(&l.subject)), label(&clip(&l.issuer)), label(&l.fingerprint_sha256))));
         }
         if let Some(caps) = &obs.facts.capabilities {
-            self.capabilities = caps.clone();
+            self.capabilities.clone_from(caps);
         }
         if let Some(n) = obs.facts.dns_answers {
             self.dns_answers = Some(n);
         } else if self.meta.kind == Kind::Dns {
             self.dns_answers = Some(0);
         }
-        self.encode();
-    }
-
-    /// Re-encodes every family's lines from the current values.
-    fn encode(&mut self) {
-        let check = escape(&self.meta.name);
-        let kind = self.meta.kind.as_str();
-        let (text, ends) = (&mut self.text, &mut self.ends);
-        text.clear();
-        // The family whose lines are being written; families are written in order.
-        let mut current = 0;
-        let mut put = |f: F, labels: std::fmt::Arguments<'_>, suffix: &str, value: &dyn std::fmt::Display| {
-            let f = f as usize;
-            debug_assert!(f >= current, "families out of order");
-            while current < f {
-                ends[current] = text.len() as u32;
-                current += 1;
-            }
-            // Writing to a String cannot fail.
-            let _ = writeln!(text, "ece_o365_{}{suffix}{{{labels}}} {value}", FAMILIES[f].name);
-        };
-        put(
-            F::Success,
-            format_args!("check=\"{check}\",kind=\"{kind}\",target=\"{}\"", escape(&self.meta.target)),
-            "",
-            &u8::from(self.success),
-        );
-        if let Some(d) = self.last_duration {
-            put(F::LastDuration, format_args!("check=\"{check}\",kind=\"{kind}\""), "", &d);
-        }
-        for (phase, d) in &self.phases {
-            put(
-                F::PhaseLastDuration,
-                format_args!("check=\"{check}\",kind=\"{kind}\",phase=\"{}\"", phase.as_str()),
-                "",
-                d,
-            );
-        }
-        if self.runs > 0 {
-            put(F::Runs, format_args!("check=\"{check}\",kind=\"{kind}\""), "_total", &self.runs);
-        }
-        for (reason, n) in &self.failures {
-            put(
-                F::Failures,
-                format_args!("check=\"{check}\",kind=\"{kind}\",reason=\"{}\"", reason.as_str()),
-                "_total",
-                n,
-            );
-        }
-        if let Some(t) = self.last_run {
-            put(F::LastRun, format_args!("check=\"{check}\""), "", &t);
-        }
-        if let Some(t) = self.last_success {
-            put(F::LastSuccess, format_args!("check=\"{check}\""), "", &t);
-        }
-        if let Some(t) = self.cert_expiry {
-            put(F::CertExpiry, format_args!("check=\"{check}\""), "", &t);
-        }
-        if let Some(v) = self.tls_version {
-            put(F::TlsVersion, format_args!("check=\"{check}\",version=\"{}\"", escape(v)), "", &1);
-        }
-        if let Some((subject, issuer, fingerprint)) = &self.cert {
-            put(
-                F::CertInfo,
-                format_args!(
-                    "check=\"{check}\",subject=\"{}\",issuer=\"{}\",fingerprint_sha256=\"{}\"",
-                    escape(subject),
-                    escape(issuer),
-                    escape(fingerprint)
-                ),
-                "",
-                &1,
-            );
-        }
-        for (cap, on) in &self.capabilities {
-            put(
-                F::Capability,
-                format_args!("check=\"{check}\",capability=\"{}\"", escape(cap)),
-                "",
-                &u8::from(*on),
-            );
-        }
-        if let Some(n) = self.dns_answers {
-            put(F::DnsAnswers, format_args!("check=\"{check}\""), "", &n);
-        }
-        let len = text.len() as u32;
-        for end in &mut ends[current..] {
-            *end = len;
-        }
-    }
-
-    /// Family `i`'s lines.
-    fn lines(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.text.get(start..self.ends[i] as usize).unwrap_or_default()
+        self.last = Some(obs);
     }
 }
 
+/// What the families' passes of one scrape read of one check, copied
+/// from its [`CheckSeries`] in one pass. Twelve passes over ten thousand
+/// checks scattered on the heap spent most of a scrape waiting for memory;
+/// these rows (and their labels) lie one after another.
+struct Row {
+    series: Arc<CheckSeries>,
+    /// Where this check's labels lie in [`Snapshot::labels`]: start,
+    /// end of `check=`, end of `kind=`, end.
+    labels: [u32; 4],
+    success: bool,
+    duration: Option<f64>,
+    runs: u64,
+    last_run: Option<f64>,
+    last_success: Option<f64>,
+    cert_expiry: Option<i64>,
+    tls_version: Option<&'static str>,
+    dns_answers: Option<u64>,
+    /// Whether the families read from `series` have lines for this check.
+    phases: bool,
+    failures: bool,
+    cert: bool,
+    capabilities: bool,
+}
+
+/// A scrape's view of every check, by name.
+pub(super) struct Snapshot {
+    rows: Vec<Row>,
+    /// Every check's escaped labels, one after another.
+    labels: String,
+}
+
+impl Snapshot {
+    fn new<'a>(checks: impl ExactSizeIterator<Item = &'a Arc<CheckSeries>>) -> Self {
+        let mut rows = Vec::with_capacity(checks.len());
+        let mut labels = String::with_capacity(checks.len() * 64);
+        for series in checks {
+            let start = labels.len();
+            labels.push_str(&series.labels);
+            let at = |n: usize| (start + n) as u32;
+            let last = series.last.as_ref();
+            rows.push(Row {
+                labels: [at(0), at(series.check_end), at(series.kind_end), at(series.labels.len())],
+                success: last.is_some_and(Observation::success),
+                duration: last.map(|o| o.duration.as_secs_f64()),
+                runs: series.runs,
+                last_run: last.map(|o| unix_seconds(o.finished_at)),
+                last_success: series.last_success,
+                cert_expiry: series.cert_expiry,
+                tls_version: series.tls_version,
+                dns_answers: series.dns_answers,
+                phases: last.is_some_and(|o| !o.phases.is_empty()),
+                failures: !series.failures.is_empty(),
+                cert: series.cert.is_some(),
+                capabilities: !series.capabilities.is_empty(),
+                series: series.clone(),
+            });
+        }
+        Snapshot { rows, labels }
+    }
+}
+
+impl Row {
+    /// Writes this check's lines of family `f`.
+    fn write(&self, f: F, labels: &str, out: &mut String) {
+        let name = FAMILIES[f as usize].name;
+        let [start, check_end, kind_end, end] = self.labels.map(|i| i as usize);
+        let all = labels.get(start..end).unwrap_or_default();
+        let check = labels.get(start..check_end).unwrap_or_default();
+        let both = labels.get(start..kind_end).unwrap_or_default();
+        let series = &*self.series;
+        match f {
+            F::Success => sample(out, name, "", all, &[], Value::U(self.success.into())),
+            F::LastDuration => {
+                if let Some(d) = self.duration {
+                    sample(out, name, "", both, &[], Value::F(d));
+                }
+            }
+            F::PhaseLastDuration => {
+                if !self.phases {
+                    return;
+                }
+                for (phase, d) in series.last.as_ref().map(|o| o.phases.as_slice()).unwrap_or_default() {
+                    sample(out, name, "", both, &[("phase", phase.as_str())], Value::F(d.as_secs_f64()));
+                }
+            }
+            F::Runs => {
+                if self.runs > 0 {
+                    sample(out, name, "_total", both, &[], Value::U(self.runs));
+                }
+            }
+            F::Failures => {
+                if !self.failures {
+                    return;
+                }
+                for (reason, n) in &series.failures {
+                    sample(out, name, "_total", both, &[("reason", reason.as_str())], Value::U(*n));
+                }
+            }
+            F::LastRun => {
+                if let Some(t) = self.last_run {
+                    sample(out, name, "", check, &[], Value::F(t));
+                }
+            }
+            F::LastSuccess => {
+                if let Some(t) = self.last_success {
+                    sample(out, name, "", check, &[], Value::F(t));
+                }
+            }
+            F::CertExpiry => {
+                if let Some(t) = self.cert_expiry {
+                    sample(out, name, "", check, &[], Value::I(t));
+                }
+            }
+            F::TlsVersion => {
+                if let Some(v) = self.tls_version {
+                    sample(out, name, "", check, &[("version", v)], Value::U(1));
+                }
+            }
+            F::CertInfo => {
+                if !self.cert {
+                    return;
+                }
+                if let Some(cert) = &series.cert {
+                    let (subject, issuer, fingerprint) = cert.as_ref();
+                    let extra = [("subject", &**subject), ("issuer", issuer), ("fingerprint_sha256", fingerprint)];
+                    sample(out, name, "", check, &extra, Value::U(1));
+                }
+            }
+            F::Capability => {
+                if !self.capabilities {
+                    return;
+                }
+                for (cap, on) in &series.capabilities {
+                    sample(out, name, "", check, &[("capability", cap)], Value::U((*on).into()));
+                }
+            }
+            F::DnsAnswers => {
+                if let Some(n) = self.dns_answers {
+                    sample(out, name, "", check, &[], Value::U(n));
+                }
+            }
+        }
+    }
+}
+
+/// A sample's value.
+enum Value {
+    U(u64),
+    I(i64),
+    F(f64),
+}
+
+/// One sample line: `ece_o365_<family><suffix>{<labels>[,<name>="<value>"...]} <value>`.
+/// `labels` and the extra values are already escaped (or, like capability
+/// names, TLS versions, phases and reasons, come from the code and need none). Built from pieces
+/// rather than through `format!`: a scrape of 10,000 checks writes 150,000
+/// of these.
+fn sample(out: &mut String, family: &str, suffix: &str, labels: &str, extra: &[(&str, &str)], value: Value) {
+    out.push_str("ece_o365_");
+    out.push_str(family);
+    out.push_str(suffix);
+    out.push('{');
+    out.push_str(labels);
+    for (name, v) in extra {
+        out.push(',');
+        out.push_str(name);
+        out.push_str("=\"");
+        out.push_str(v);
+        out.push('"');
+    }
+    out.push_str("} ");
+    match value {
+        Value::U(n) => out.push_str(itoa::Buffer::new().format(n)),
+        Value::I(n) => out.push_str(itoa::Buffer::new().format(n)),
+        Value::F(x) if x.is_finite() => {
+            let mut buffer = ryu::Buffer::new();
+            let text = buffer.format_finite(x);
+            // `1700000000.0` -> `1700000000`, as Rust's and Go's formatting write it.
+            out.push_str(text.strip_suffix(".0").unwrap_or(text));
+        }
+        Value::F(x) if x.is_nan() => out.push_str("NaN"),
+        Value::F(x) => out.push_str(if x > 0.0 { "+Inf" } else { "-Inf" }),
+    }
+    out.push('\n');
+}
+
 /// Every check's per-check series, by check name (so the output is sorted).
+/// Each check's state is shared with the scrapes in progress, which read a
+/// snapshot; a run recorded meanwhile copies that one check's state.
 #[derive(Default)]
 pub(super) struct PerCheck {
-    checks: BTreeMap<String, CheckSeries>,
+    checks: BTreeMap<String, Arc<CheckSeries>>,
 }
 
 impl PerCheck {
     /// A configured check's success series exists (as 0) before its first run.
-    pub(super) fn declare(&mut self, meta: &CheckMeta) {
+    pub(super) fn declare(&mut self, meta: &Arc<CheckMeta>) {
         if !self.checks.contains_key(&meta.name) {
-            self.checks.insert(meta.name.clone(), CheckSeries::new(meta));
+            self.checks.insert(meta.name.clone(), Arc::new(CheckSeries::new(meta)));
         }
     }
 
-    pub(super) fn record(&mut self, meta: &CheckMeta, obs: &Observation, finished: f64) {
-        let series = self.checks.entry(meta.name.clone()).or_insert_with(|| CheckSeries::new(meta));
-        if series.meta.kind != meta.kind || series.meta.target != meta.target {
-            *series = CheckSeries::new(meta);
+    pub(super) fn record(&mut self, meta: &Arc<CheckMeta>, obs: Observation, finished: f64) {
+        let series = self
+            .checks
+            .entry(meta.name.clone())
+            .or_insert_with(|| Arc::new(CheckSeries::new(meta)));
+        // A check changed by a reload is forgotten before it runs again; this
+        // only guards against mixing two checks' series under one name.
+        if series.meta != *meta {
+            *series = Arc::new(CheckSeries::new(meta));
         }
-        series.record(obs, finished);
+        Arc::make_mut(series).record(obs, finished);
     }
 
     pub(super) fn forget(&mut self, name: &str) {
         self.checks.remove(name);
     }
 
-    /// Bytes `encode` writes, so the caller can size its buffer once.
-    pub(super) fn encoded_len(&self) -> usize {
-        let headers: usize = FAMILIES.iter().map(|f| 2 * f.name.len() + f.help.len() + f.kind.len() + 40).sum();
-        headers + self.checks.values().map(|c| c.text.len()).sum::<usize>()
+    /// The checks that have run at least once.
+    pub(super) fn ran(&self) -> usize {
+        self.checks.values().filter(|c| c.last.is_some()).count()
     }
 
-    /// Writes every family: its HELP and TYPE, then each check's lines.
-    pub(super) fn encode(&self, out: &mut String) {
-        for (i, family) in FAMILIES.iter().enumerate() {
-            let _ = writeln!(out, "# HELP ece_o365_{} {}", family.name, family.help);
-            let _ = writeln!(out, "# TYPE ece_o365_{} {}", family.name, family.kind);
-            for check in self.checks.values() {
-                out.push_str(check.lines(i));
-            }
+    /// Every check's state, by name; cheap (one reference per check).
+    pub(super) fn snapshot(&self) -> Vec<Arc<CheckSeries>> {
+        self.checks.values().cloned().collect()
+    }
+
+    /// What a scrape writes from, taken in one pass.
+    pub(super) fn scrape(&self) -> Snapshot {
+        Snapshot::new(self.checks.values())
+    }
+}
+
+/// The per-check families of a snapshot as exposition text, in chunks of
+/// about `chunk` bytes: each family's HELP and TYPE, then every check's lines.
+pub(super) struct Chunks {
+    snapshot: Snapshot,
+    family: usize,
+    next_check: usize,
+    chunk: usize,
+}
+
+impl Chunks {
+    pub(super) fn new(snapshot: Snapshot, chunk: usize) -> Self {
+        Chunks {
+            snapshot,
+            family: 0,
+            next_check: 0,
+            chunk,
         }
     }
+}
+
+impl Iterator for Chunks {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        if self.family >= N {
+            return None;
+        }
+        // Room for one more check's lines past the nominal size.
+        let mut out = String::with_capacity(self.chunk + 4096);
+        while self.family < N && out.len() < self.chunk {
+            let family = ALL[self.family];
+            if self.next_check == 0 {
+                let f = &FAMILIES[self.family];
+                let _ = writeln!(out, "# HELP ece_o365_{} {}", f.name, f.help);
+                let _ = writeln!(out, "# TYPE ece_o365_{} {}", f.name, f.kind);
+            }
+            while let Some(row) = self.snapshot.rows.get(self.next_check) {
+                row.write(family, &self.snapshot.labels, &mut out);
+                self.next_check += 1;
+                if out.len() >= self.chunk {
+                    break;
+                }
+            }
+            if self.next_check >= self.snapshot.rows.len() {
+                self.family += 1;
+                self.next_check = 0;
+            }
+        }
+        Some(out)
+    }
+}
+
+fn unix_seconds(t: std::time::SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// An escaped label value.
+fn label(value: &str) -> String {
+    escape(value).into_owned()
 }
 
 fn clip(text: &str) -> String {
@@ -310,10 +478,23 @@ mod tests {
         assert!(matches!(escape("plain"), std::borrow::Cow::Borrowed("plain")));
     }
 
+    /// Capability names and TLS versions are written without escaping:
+    /// they come from the code, never from a server.
+    #[test]
+    fn static_label_values_need_no_escaping() {
+        use crate::checks::{imap, pop3, smtp};
+        for cap in smtp::WATCHED.iter().chain(imap::WATCHED).chain(pop3::WATCHED) {
+            assert!(matches!(escape(cap), std::borrow::Cow::Borrowed(_)), "{cap}");
+        }
+    }
+
     #[test]
     fn families_and_their_enum_agree() {
         assert_eq!(FAMILIES[F::Success as usize].name, "check_success");
         assert_eq!(FAMILIES[F::DnsAnswers as usize].name, "dns_answers");
         assert_eq!(FAMILIES[F::Runs as usize].kind, "counter");
+        for (i, f) in ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+        }
     }
 }

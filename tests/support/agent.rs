@@ -107,10 +107,30 @@ pub async fn request_with(addr: SocketAddr, method: &str, path: &str, headers: &
         .unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
+    split_response(&String::from_utf8_lossy(&raw))
+}
+
+/// A whole HTTP/1.1 response: its status code and body, with a chunked
+/// body (as `/metrics` is sent) joined.
+pub fn split_response(text: &str) -> (u16, String) {
     let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return (status, String::new());
+    };
+    if !head.to_ascii_lowercase().contains("\r\ntransfer-encoding: chunked") {
+        return (status, body.to_string());
+    }
+    let (mut rest, mut joined) = (body, String::new());
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or_else(|_| panic!("bad chunk size {size:?}"));
+        if n == 0 {
+            return (status, joined);
+        }
+        let chunk = after.get(..n).unwrap_or_else(|| panic!("chunk of {n} bytes cut short"));
+        joined.push_str(chunk);
+        rest = after.get(n..).and_then(|r| r.strip_prefix("\r\n")).expect("CRLF after a chunk");
+    }
+    panic!("chunked body without its last chunk");
 }
 
 /// Parses the exposition into `name{labels}` -> value, labels in their order.
