@@ -66,9 +66,9 @@ const N: usize = FAMILIES.len();
 #[derive(Clone)]
 pub(super) struct CheckSeries {
     pub(super) meta: Arc<CheckMeta>,
-    /// `check="<name>",kind="<kind>",target="<target>"`, escaped once (a
-    /// scrape writes them on every line; reading them from one place is
-    /// most of what makes it quick)...
+    /// `check="<name>",kind="<kind>",target="<target>"`, escaped once when
+    /// the check is declared (a scrape writes them on every line, from the
+    /// copy its snapshot lays out in one block)...
     labels: Box<str>,
     /// ...where `check="<name>"` ends...
     check_end: usize,
