@@ -154,7 +154,9 @@ impl CheckSeries {
 /// What the families' passes of one scrape read of one check, copied
 /// from its [`CheckSeries`] in one pass. Twelve passes over ten thousand
 /// checks scattered on the heap spent most of a scrape waiting for memory;
-/// these rows (and their labels) lie one after another.
+/// these rows (and their labels) lie one after another. Measured in the
+/// agent at 10,000 checks: 28-30 ms to write the body with them, 64-72 ms
+/// reading each check's state in every pass.
 struct Row {
     series: Arc<CheckSeries>,
     /// Where this check's labels lie in [`Snapshot::labels`]: start,
