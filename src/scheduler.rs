@@ -135,9 +135,9 @@ async fn run_one(check: ScheduledCheck, metrics: Arc<Metrics>, in_flight: Arc<Se
     let mut was_failing = false;
     loop {
         // The check's timeout starts when it holds a slot, not while it waits for one.
-        // Boxed: a run's state (probe, timeout, protocol futures) is large,
-        // and inline it would be part of the task's size while the check
-        // sleeps too; ten thousand idle checks would hold ten megabytes.
+        // Boxed: a run's state (probe, timeout, span) is large, and inline
+        // it would be part of the task's size while the check sleeps too
+        // (1,056 bytes instead of 640; 4 MiB more for ten thousand checks).
         let run = Box::pin(async {
             let _slot = in_flight.acquire().await;
             run_check(&check).await
@@ -238,8 +238,7 @@ mod tests {
 
     /// What each configured check costs while it sleeps: its task's future.
     /// A run's state is boxed for the run's duration only; inline, it made
-    /// the future 1,056 bytes instead of 640 (debug build), 10 MiB more for
-    /// ten thousand checks.
+    /// the future 1,056 bytes instead of 640 (debug and release builds).
     #[tokio::test]
     async fn an_idle_check_task_stays_small() {
         let yaml = "checks:\n  - { name: a, kind: smtp, target: \"127.0.0.1:9\", tls: starttls }\n";
