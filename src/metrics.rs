@@ -245,9 +245,8 @@ impl Metrics {
             };
             self.mailbox_messages.get_or_create(&labels).set(count as i64);
         }
-        let finished = unix_seconds(obs.finished_at);
         if let Ok(mut per_check) = self.per_check.lock() {
-            per_check.record(meta, obs, finished);
+            per_check.record(meta, obs);
         }
     }
 

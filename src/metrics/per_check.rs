@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use super::unix_seconds;
 use crate::checks::CheckMeta;
 use crate::observation::Observation;
 use crate::reason::{Kind, Reason};
@@ -31,7 +32,7 @@ struct Family {
 
 macro_rules! families {
     ($($id:ident => ($name:literal, $kind:literal, $help:literal),)+) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[derive(Clone, Copy)]
         #[repr(usize)]
         enum F { $($id,)+ }
         const FAMILIES: &[Family] = &[$(Family { name: $name, kind: $kind, help: $help },)+];
@@ -118,7 +119,7 @@ impl CheckSeries {
         }
     }
 
-    fn record(&mut self, obs: Observation, finished: f64) {
+    fn record(&mut self, obs: Observation) {
         self.runs += 1;
         if let Err(f) = &obs.outcome {
             match self.failures.iter_mut().find(|(r, _)| *r == f.reason) {
@@ -126,7 +127,7 @@ impl CheckSeries {
                 None => self.failures.push((f.reason, 1)),
             }
         } else {
-            self.last_success = Some(finished);
+            self.last_success = Some(unix_seconds(obs.finished_at));
         }
         // TLS facts replace the previous ones; a run that did not get as far keeps them.
         if let Some(tls) = &obs.facts.tls {
@@ -355,7 +356,7 @@ impl PerCheck {
         }
     }
 
-    pub(super) fn record(&mut self, meta: &Arc<CheckMeta>, obs: Observation, finished: f64) {
+    pub(super) fn record(&mut self, meta: &Arc<CheckMeta>, obs: Observation) {
         let series = self
             .checks
             .entry(meta.name.clone())
@@ -365,7 +366,7 @@ impl PerCheck {
         if series.meta != *meta {
             *series = Arc::new(CheckSeries::new(meta));
         }
-        Arc::make_mut(series).record(obs, finished);
+        Arc::make_mut(series).record(obs);
     }
 
     pub(super) fn forget(&mut self, name: &str) {
@@ -438,10 +439,6 @@ impl Iterator for Chunks {
         }
         Some(out)
     }
-}
-
-fn unix_seconds(t: std::time::SystemTime) -> f64 {
-    t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 /// An escaped label value.
