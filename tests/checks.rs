@@ -6,6 +6,7 @@ mod support;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use ece_o365_exporter::checks::run_check;
 use ece_o365_exporter::observation::Observation;
 use ece_o365_exporter::reason::{Phase, Reason};
 use support::pki::{self, Leaf, Pki};
@@ -214,6 +215,68 @@ async fn tls_unexpected_issuer_still_records_the_certificate() {
 
     let opts = format!("{TLS_OPTS}    expected_issuer: \"{}\"\n", pki::CA_NAME);
     assert_ok(&run_first(pki.dir.path(), &one_check("tls", &server.target(), &opts)).await);
+}
+
+/// A server certificate that the test swaps between runs, as a rotation
+/// (or a newly installed intercepting proxy) does.
+#[derive(Debug)]
+struct SwappableCert(std::sync::Mutex<std::sync::Arc<rustls::sign::CertifiedKey>>);
+
+impl rustls::server::ResolvesServerCert for SwappableCert {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.lock().unwrap().clone())
+    }
+}
+
+fn certified(pki: &Pki) -> (std::sync::Arc<rustls::sign::CertifiedKey>, String) {
+    let (chain, key) = pki.leaf(Leaf::Good);
+    let digest = ring::digest::digest(&ring::digest::SHA256, chain[0].as_ref());
+    let fingerprint = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let key = rustls::crypto::ring::sign::any_supported_type(&key).unwrap();
+    (std::sync::Arc::new(rustls::sign::CertifiedKey::new(chain, key)), fingerprint)
+}
+
+/// A server that issues TLS 1.3 session tickets (and keeps a session cache)
+/// changes its certificate between two runs of one check: the second run
+/// must report the new certificate. A client that resumed would carry the
+/// first session's chain over, and a rotated certificate or a new
+/// intercepting proxy would stay invisible. IMAP with implicit TLS, because
+/// a mail check reads after the handshake and so receives the tickets.
+#[tokio::test]
+async fn every_run_verifies_and_reports_the_chain_the_server_presents_now() {
+    let pki = Pki::new();
+    let (first, first_fp) = certified(&pki);
+    let (second, second_fp) = certified(&pki);
+    assert_ne!(first_fp, second_fp);
+    let current = std::sync::Arc::new(SwappableCert(std::sync::Mutex::new(first)));
+    let mut cfg = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(current.clone());
+    cfg.ticketer = rustls::crypto::ring::Ticketer::new().unwrap();
+    let server = servers::imap(Mail::new(std::sync::Arc::new(cfg)).implicit()).await;
+    let checks = support::checks_from_yaml(pki.dir.path(), &one_check("imap", &server.target(), TLS_OPTS));
+    let fingerprint = |obs: &Observation| {
+        obs.facts
+            .tls
+            .as_ref()
+            .and_then(|t| t.leaf.as_ref())
+            .map(|l| l.fingerprint_sha256.clone())
+    };
+
+    let obs = run_check(&checks[0]).await;
+    assert_ok(&obs);
+    assert_eq!(fingerprint(&obs), Some(first_fp));
+    *current.0.lock().unwrap() = second;
+    let obs = run_check(&checks[0]).await;
+    assert_ok(&obs);
+    assert_eq!(
+        fingerprint(&obs),
+        Some(second_fp),
+        "the second run reported the first session's certificate"
+    );
+    assert_eq!(server.connection_count(), 2);
 }
 
 #[tokio::test]

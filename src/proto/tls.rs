@@ -1,7 +1,8 @@
 //! TLS client side of every check: rustls with the ring provider, the
 //! system's roots plus the configured extra CAs, classification of handshake
 //! failures, and the certificate facts we export (earliest expiry, leaf
-//! subject/issuer/fingerprint, negotiated version).
+//! subject/issuer/fingerprint, negotiated version). Sessions are never
+//! resumed: the facts are always those of the chain verified in this run.
 
 use std::collections::HashMap;
 use std::io;
@@ -66,10 +67,16 @@ impl ClientConfigCache {
             return Err(TlsSetupError::NoRoots);
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let cfg = ClientConfig::builder_with_provider(provider)
+        let mut cfg = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
+        // Every handshake is a full one. A resumed session (TLS 1.3 ticket,
+        // TLS 1.2 session id) carries no certificate, and rustls would report
+        // the chain of the session it resumed: a rotated certificate, or an
+        // intercepting proxy that resumes, would stay invisible. A freshly
+        // started ECE has nothing to resume, and the checks measure what it sees.
+        cfg.resumption = rustls::client::Resumption::disabled();
         let cfg = Arc::new(cfg);
         self.by_extra.insert(extra.clone(), cfg.clone());
         Ok(cfg)
