@@ -15,7 +15,8 @@ use serde::Serialize;
 use crate::checks::{CheckMeta, ScheduledCheck, run_check};
 use crate::guide::{Assessment, CheckResult, Finding, Message, Status};
 use crate::i18n::Lang;
-use crate::observation::Observation;
+use crate::observation::{Failure, Observation, Probe};
+use crate::reason::Reason;
 
 /// One check's result in the report.
 pub struct Entry {
@@ -32,7 +33,10 @@ impl Entry {
     }
 }
 
-/// Runs every check once, all at the same time; results in config order.
+/// Runs every check once, all at the same time; results in config order,
+/// exactly one entry per check. A run whose task ended without a result
+/// (which [`run_check`] does not let a check do) is reported as `internal`,
+/// never left out.
 pub async fn run_all(checks: &[ScheduledCheck]) -> Vec<Entry> {
     let mut set = tokio::task::JoinSet::new();
     for (i, c) in checks.iter().enumerate() {
@@ -48,11 +52,15 @@ pub async fn run_all(checks: &[ScheduledCheck]) -> Vec<Entry> {
     checks
         .iter()
         .zip(results)
-        .filter_map(|(c, obs)| {
-            obs.map(|observation| Entry {
-                meta: c.meta.clone(),
-                observation,
-            })
+        .map(|(c, obs)| Entry {
+            meta: c.meta.clone(),
+            observation: obs.unwrap_or_else(|| {
+                tracing::error!(check = %c.meta.name, "the check's task ended without a result; reported as reason internal");
+                Probe::default().into_observation(
+                    Err(Failure::new(Reason::Internal, "the check's task ended without a result")),
+                    std::time::Duration::ZERO,
+                )
+            }),
         })
         .collect()
 }

@@ -454,6 +454,46 @@ async fn token_refresh_refresh_token_expired() {
     only_failed(&report, "token_refresh", Some("token_refresh_token_expired"));
 }
 
+/// A token answer whose lifetime no clock can hold (`expires_in` at the u64
+/// limit) once panicked the three checks that use the token, and `check`
+/// silently left them out. Every configured check is reported, exactly once,
+/// in JSON and in text, and none of them passes on such a token.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_reports_every_configured_check_exactly_once() {
+    let case = Case {
+        name: "absurd_expiry",
+        token: Some(Behaviour::Issue {
+            access_token: peers::delegated_exchange_jwt(&key(), ADDRESS, SCOPES, 3600),
+            expires_in: u64::MAX,
+            rotate: false,
+        }),
+        closed_port_check: true,
+        ..Case::default()
+    };
+    let (running, config) = start(&case).await;
+    let configured = ["tls-login", "token-support", "smtp-support", "imap-support", "tcp-closed"];
+    let (json, code) = check(&running, &config, &["--lang", "en", "--output", "json"], &[]).await;
+    assert_eq!(code, 1, "{json}");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, configured, "one entry per configured check, in config order");
+    for c in report["checks"].as_array().unwrap() {
+        if ["token-support", "smtp-support", "imap-support"].contains(&c["check"].as_str().unwrap()) {
+            assert_eq!(c["success"], false, "{c:#}");
+        }
+    }
+    let (text, code) = check(&running, &config, &["--lang", "en"], &[]).await;
+    assert_eq!(code, 1);
+    for name in configured {
+        assert!(text.contains(name), "{name} is missing from the text report:\n{text}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_case_in_every_language_and_the_locale_picks_it() {
     let case = Case {

@@ -31,7 +31,7 @@ use crate::oauth::endpoint::TokenEndpoint;
 use crate::oauth::provider::TokenProvider;
 use crate::observation::{Failure, Observation, Probe};
 use crate::proto::tls::{ClientConfigCache, TlsSetupError};
-use crate::reason::Kind;
+use crate::reason::{Kind, Reason};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -202,19 +202,55 @@ pub fn build_with(config: &Config, providers: &mut Providers) -> Result<Vec<Sche
     Ok(checks)
 }
 
-/// Runs a check once under its timeout. Never panics on what a server does,
-/// and never takes longer than the timeout (plus scheduling noise).
+/// Runs a check once under its timeout. Never panics, whatever a server
+/// does, and never takes longer than the timeout (plus scheduling noise).
+///
+/// A panic inside the run (a bug, which no server input should reach) is
+/// caught here: the run ends in reason `internal` with an error-level log
+/// line naming the check, and the caller keeps its schedule.
 pub async fn run_check(check: &ScheduledCheck) -> Observation {
     let meta = &check.meta;
     let span = tracing::debug_span!("check", check = %meta.name, kind = %meta.kind, target = %meta.target);
     let mut probe = Probe::default();
     let started = Instant::now();
-    let result = tokio::time::timeout(meta.timeout, check.check.run(&mut probe))
+    let result = tokio::time::timeout(meta.timeout, CatchPanic(check.check.run(&mut probe)))
         .instrument(span)
         .await;
     let outcome = match result {
-        Ok(r) => r,
+        Ok(Ok(r)) => r,
+        Ok(Err(panicked)) => {
+            tracing::error!(check = %meta.name, kind = %meta.kind, target = %meta.target, panic = %panicked, "a check run panicked; reported as reason internal");
+            Err(Failure::new(Reason::Internal, format!("the check panicked: {panicked}")))
+        }
         Err(_) => Err(Failure::timed_out(probe.current_phase(), meta.timeout)),
     };
     probe.into_observation(outcome, started.elapsed())
+}
+
+/// Polls a boxed future, turning a panic during a poll into `Err` with the
+/// panic's message. The future is not polled again after it panicked.
+struct CatchPanic<F>(F);
+
+impl<T, F: Future<Output = T> + Unpin> Future for CatchPanic<F> {
+    type Output = Result<T, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let inner = &mut self.0;
+        // Unwind safety: after a panic the future is dropped unpolled, and
+        // the probe it borrowed is only read for the phase it was in.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(payload) => std::task::Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
 }
