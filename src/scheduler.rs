@@ -190,50 +190,125 @@ mod tests {
     use super::*;
 
     /// Every check runs at start; no more than `MAX_IN_FLIGHT` of them at once.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    ///
+    /// Paused time makes it exact: the runtime advances the clock only when
+    /// every task is parked, so after the test's own sleep each check task
+    /// either holds a slot (and waits on the gate) or waits for one.
+    #[tokio::test(start_paused = true)]
     async fn runs_in_flight_are_bounded() {
         use std::sync::atomic::{AtomicUsize, Ordering};
 
-        // A server that accepts and greets nobody: each run holds its
-        // connection (and its slot) until its one-minute timeout.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let server = {
-            let accepted = accepted.clone();
-            tokio::spawn(async move {
-                let mut held = Vec::new();
-                while let Ok((socket, _)) = listener.accept().await {
-                    held.push(socket);
-                    accepted.fetch_add(1, Ordering::SeqCst);
-                }
-            })
-        };
-        let mut yaml = String::from("global: { interval: 1h, timeout: 1m }\nchecks:\n");
-        for i in 0..MAX_IN_FLIGHT + 64 {
-            yaml.push_str(&format!("  - {{ name: c{i}, kind: smtp, target: \"{addr}\", tls: starttls }}\n"));
+        use crate::checks::{BoxFuture, Check};
+        use crate::observation::{Failure, Probe};
+
+        #[derive(Default)]
+        struct Counts {
+            running: AtomicUsize,
+            most: AtomicUsize,
+            started: AtomicUsize,
+        }
+        /// A run that holds its slot until the test opens the gate.
+        struct Held {
+            counts: Arc<Counts>,
+            gate: Arc<Semaphore>,
+        }
+        impl Check for Held {
+            fn run<'a>(&'a self, _probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
+                Box::pin(async move {
+                    self.counts.started.fetch_add(1, Ordering::SeqCst);
+                    let now = self.counts.running.fetch_add(1, Ordering::SeqCst) + 1;
+                    self.counts.most.fetch_max(now, Ordering::SeqCst);
+                    let _open = self.gate.acquire().await;
+                    self.counts.running.fetch_sub(1, Ordering::SeqCst);
+                    Ok(())
+                })
+            }
+        }
+
+        let total = MAX_IN_FLIGHT + 64;
+        let mut yaml = String::from("global: { interval: 1h, timeout: 30m }\nchecks:\n");
+        for i in 0..total {
+            yaml.push_str(&format!("  - {{ name: c{i}, kind: tcp, target: \"127.0.0.1:9\" }}\n"));
         }
         let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), &yaml).unwrap();
         let built = crate::checks::build_all(&cfg).unwrap();
+        let counts = Arc::new(Counts::default());
+        let gate = Arc::new(Semaphore::new(0));
+        let held = built.into_iter().map(|c| ScheduledCheck {
+            meta: c.meta,
+            check: Arc::new(Held {
+                counts: counts.clone(),
+                gate: gate.clone(),
+            }),
+        });
         let shutdown = CancellationToken::new();
         let mut scheduler = Scheduler::new(Arc::new(Metrics::new("1", "r")), shutdown.clone());
-        scheduler.apply(cfg.checks.iter().cloned().zip(built).collect()).await;
-        // Bounded wait until every slot holds a connection...
-        for _ in 0..600 {
-            if accepted.load(Ordering::SeqCst) >= MAX_IN_FLIGHT {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), MAX_IN_FLIGHT, "every slot is used");
-        // ...and no 257th run starts while they are held. (Were the bound
-        // missing, the other 64 would connect at once; a slow machine can only
-        // make this pass, never fail.)
+        scheduler.apply(cfg.checks.iter().cloned().zip(held).collect()).await;
+
         tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(accepted.load(Ordering::SeqCst), MAX_IN_FLIGHT, "a run started without a slot");
+        assert_eq!(
+            counts.started.load(Ordering::SeqCst),
+            MAX_IN_FLIGHT,
+            "runs started while every slot is held"
+        );
+        assert_eq!(counts.running.load(Ordering::SeqCst), MAX_IN_FLIGHT);
+        // Open the gate: the held runs end and the waiting ones take their slots.
+        gate.add_permits(total);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(counts.started.load(Ordering::SeqCst), total, "every check ran once");
+        assert_eq!(counts.running.load(Ordering::SeqCst), 0);
+        assert_eq!(counts.most.load(Ordering::SeqCst), MAX_IN_FLIGHT, "most runs in flight at once");
         shutdown.cancel();
         scheduler.stop().await;
-        server.abort();
+    }
+
+    /// A check whose run panics (a bug, not a server) ends each run in
+    /// reason `internal`, its series appear, and it keeps its schedule.
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_check_is_reported_internal_and_keeps_its_schedule() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use crate::checks::{BoxFuture, Check};
+        use crate::observation::{Failure, Probe};
+        use crate::reason::{Phase, Reason};
+
+        struct Panics(Arc<AtomicUsize>);
+        impl Check for Panics {
+            fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
+                Box::pin(async move {
+                    probe.enter(Phase::Connect);
+                    let run = self.0.fetch_add(1, Ordering::SeqCst);
+                    panic!("run {run} panicked on purpose");
+                })
+            }
+        }
+
+        let yaml = "global: { interval: 1m, timeout: 10s }\nchecks:\n  - { name: p, kind: tcp, target: \"127.0.0.1:9\" }\n";
+        let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), yaml).unwrap();
+        let built = crate::checks::build_all(&cfg).unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let check = ScheduledCheck {
+            meta: built[0].meta.clone(),
+            check: Arc::new(Panics(runs.clone())),
+        };
+        let metrics = Arc::new(Metrics::new("1", "r"));
+        let shutdown = CancellationToken::new();
+        let mut scheduler = Scheduler::new(metrics.clone(), shutdown.clone());
+        scheduler.apply(vec![(cfg.checks[0].clone(), check)]).await;
+        // Paused time, auto-advanced while everything sleeps: a run at start,
+        // then one per interval of 55 to 65 s (jitter), so exactly four runs
+        // fall within 210 s (the fourth at 165 to 195 s, a fifth not before 220 s).
+        tokio::time::sleep(Duration::from_secs(210)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 4, "runs in 210 s");
+        let last = metrics.last_results();
+        assert_eq!(last.len(), 1);
+        let failure = last[0].observation.outcome.clone().unwrap_err();
+        assert_eq!(failure.reason, Reason::Internal);
+        assert_eq!(last[0].observation.failed_phase, Some(Phase::Connect));
+        assert!(failure.detail.contains("panicked on purpose"), "{}", failure.detail);
+        assert!(metrics.render().contains(r#"reason="internal""#));
+        shutdown.cancel();
+        scheduler.stop().await;
     }
 
     /// What each configured check costs while it sleeps: its task's future.
