@@ -51,6 +51,34 @@ fn text() -> impl Strategy<Value = String> {
     "[ -~]{0,60}"
 }
 
+/// Token endpoint bodies: random bytes, or a v2.0-shaped JSON answer whose
+/// fields hold any type and any number (absurd `expires_in` included).
+fn token_body() -> impl Strategy<Value = Vec<u8>> {
+    let value = prop_oneof![
+        any::<u64>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)),
+        text().prop_map(serde_json::Value::from),
+        Just(serde_json::Value::Null),
+    ];
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..300),
+        (value.clone(), value.clone(), value).prop_map(|(token, expires_in, interval)| {
+            serde_json::json!({
+                "access_token": token.clone(),
+                "device_code": token,
+                "token_type": "Bearer",
+                "expires_in": expires_in,
+                "interval": interval,
+                "user_code": "ABC",
+                "verification_uri": "https://microsoft.com/devicelogin",
+            })
+            .to_string()
+            .into_bytes()
+        }),
+    ]
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -130,11 +158,18 @@ proptest! {
         prop_assert_eq!(fuzzing::pop3_reply(wire.as_bytes(), &chunks), Ok((Ok(String::new()), lines)));
     }
 
-    /// Any answer gets a verdict, with a bounded detail.
+    /// Any answer gets a verdict, with a bounded detail; only a 2xx JSON
+    /// object with the token (or device code) as a string is accepted.
     #[test]
-    fn token_answers_never_panic(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..300), device in any::<bool>()) {
-        if let Err(e) = judge_answer(status, "application/json", &body, device) {
-            prop_assert!(Failure::from(e).detail.len() <= MAX_DETAIL_CHARS + 3);
+    fn token_answers_get_a_verdict(status in prop_oneof![100u16..600, Just(200)], body in token_body(), device in any::<bool>()) {
+        match judge_answer(status, "application/json", &body, device) {
+            Err(e) => prop_assert!(Failure::from(e).detail.len() <= MAX_DETAIL_CHARS + 3),
+            Ok(()) => {
+                prop_assert!((200..300).contains(&status), "accepted with status {}", status);
+                let json: serde_json::Value = serde_json::from_slice(&body).expect("accepted a body that is not JSON");
+                let field = if device { "device_code" } else { "access_token" };
+                prop_assert!(json[field].is_string(), "accepted without a string {}: {}", field, json);
+            }
         }
     }
 
@@ -151,9 +186,20 @@ proptest! {
         prop_assert_eq!(e.reason, classify(status, Some(code), Some(error)).0);
     }
 
+    /// Claims come only from a three-part token whose middle part is
+    /// base64url of a JSON object.
     #[test]
-    fn jwt_decoding_never_panics(token in "[A-Za-z0-9_=.-]{0,200}") {
-        let _ = jwt::decode(&token);
+    fn jwt_decoding_reads_only_a_json_payload(token in prop_oneof![
+        "[A-Za-z0-9_=.-]{0,200}",
+        "[A-Za-z0-9_-]{0,20}".prop_map(|s| format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(format!("{{\"upn\":\"{s}\"}}")))),
+    ]) {
+        if jwt::decode(&token).is_some() {
+            let parts: Vec<&str> = token.split('.').collect();
+            prop_assert_eq!(parts.len(), 3);
+            let payload = URL_SAFE_NO_PAD.decode(parts[1].trim_end_matches('=')).expect("payload is base64url");
+            let json: serde_json::Value = serde_json::from_slice(&payload).expect("payload is JSON");
+            prop_assert!(json.is_object());
+        }
     }
 
     /// The claims we read come back from a token that carries them.

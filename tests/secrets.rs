@@ -7,7 +7,6 @@
 mod support;
 
 use std::io::Read;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -224,5 +223,19 @@ checks:
     std::fs::write(&by_file, yaml.replace(&format!("env:{SECRET_ENV}"), "file:secret.txt")).unwrap();
     let cfg = Config::load(&by_file).unwrap();
     assert_clean("the config's Debug", &format!("{cfg:?}"), &canaries);
-    assert!(!Path::new(&dir.join("support.token.tmp")).exists());
+    // The rotations above left no temporary copy of the token behind (the
+    // store writes `.support.token.tmp-PID-N`, then renames it), and the
+    // token file is the owner's alone.
+    let leftovers: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".support.token.tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary token files left behind: {leftovers:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("support.token")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "token file mode {mode:o}");
+    }
 }

@@ -1,13 +1,20 @@
 //! Crash safety of the refresh token store, with real process kills.
 //!
 //! The test re-executes its own binary as a child that does nothing but
-//! rotate tokens (`writer_child`), SIGKILLs it after a random short delay,
-//! many times, and after each kill checks what a restarted agent would see:
-//! a complete token, old or new (never missing, empty, partial or an error),
-//! never going backwards, and no temporary file left behind once loaded.
+//! rotate tokens (`writer_child`) and SIGKILLs it, many times, and after
+//! each kill checks what a restarted agent would see: a complete token, old
+//! or new (never missing, empty, partial or an error), never going
+//! backwards, and no temporary file left behind once loaded.
+//!
+//! When to kill is decided by what the writer has done, not by the clock:
+//! every other kill waits until a temporary file is there (a save in
+//! progress), the others until the stored token has advanced (then adds a
+//! short random delay, to land anywhere in the next save). So the counts it
+//! asserts hold on a loaded machine too.
 //!
 //! It must not touch anything outside its own temporary directory, and it is
-//! bounded: a fixed number of kills, and a writer that stops by itself.
+//! bounded: a fixed number of kills, bounded waits, and a writer that stops
+//! by itself.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -26,7 +33,10 @@ const MAX_DELAY_MS: u64 = 20;
 /// Padding so a write is large enough to be caught half done.
 const PADDING: usize = 48 * 1024;
 /// The writer stops by itself after this, should the parent ever fail to kill it.
-const WRITER_LIFETIME: Duration = Duration::from_secs(30);
+const WRITER_LIFETIME: Duration = Duration::from_secs(60);
+/// The longest wait for the writer to reach the state a kill waits for:
+/// only a writer that hangs takes this long.
+const WAIT_FOR_WRITER: Duration = Duration::from_secs(30);
 
 /// The token of rotation `n`: `rt-<n>:` and padding that depends on `n`, so a
 /// torn or mixed file cannot pass for a valid token.
@@ -145,7 +155,28 @@ fn killing_the_writer_at_any_step_leaves_a_valid_token() {
             }
             panic!("iteration {i}: the writer exited before starting:\n{err}");
         }
-        std::thread::sleep(Duration::from_millis(xorshift(&mut rng) % (MAX_DELAY_MS + 1)));
+        let mid_save = i % 2 == 1;
+        let waited = Instant::now();
+        loop {
+            let reached = if mid_save {
+                temp_files(dir.path(), "token.json") > 0
+            } else {
+                // A live writer's temporary file is never cleaned up by a
+                // load, so this look does not disturb the save in progress.
+                store.load().ok().flatten().is_some_and(|t| rotation_of(&t) > last)
+            };
+            if reached {
+                break;
+            }
+            assert!(
+                waited.elapsed() < WAIT_FOR_WRITER,
+                "iteration {i}: the writer made no progress in {WAIT_FOR_WRITER:?} (mid_save: {mid_save})"
+            );
+            std::thread::yield_now();
+        }
+        if !mid_save {
+            std::thread::sleep(Duration::from_millis(xorshift(&mut rng) % (MAX_DELAY_MS + 1)));
+        }
 
         if let Some(status) = writer.0.try_wait().unwrap() {
             let mut err = String::new();
@@ -187,9 +218,14 @@ fn killing_the_writer_at_any_step_leaves_a_valid_token() {
          {advanced} iterations saw the token advance; last token rt-{last}",
         started.elapsed()
     );
+    // Every other iteration waited for the token to advance before its kill.
     assert!(
-        advanced >= KILLS / 10,
+        advanced >= KILLS / 2,
         "only {advanced} of {KILLS} iterations saw the writer rotate the token"
     );
+    // The other half killed the writer as soon as a save was in progress; a
+    // save takes a write and an fsync, so most of those kills land before its
+    // rename. Were none of them mid-save, this test would prove nothing.
+    assert!(mid_write >= 1, "no kill of {KILLS} landed while a save was in progress");
     assert!(last > 0);
 }
