@@ -8,7 +8,8 @@
 # rpm and systemd-nspawn for the package tests (tests/packaging.rs), and for
 # the Windows build and its tests (packaging/build-windows.sh, build-msi.sh,
 # tests/windows.rs): mingw-w64, wixl and msitools, and wine64 (64-bit only,
-# no recommends: no X, no 32-bit wine; ~30 s to install).
+# no recommends: no X, no 32-bit wine), and Node.js with npm (scripts/test
+# type-checks the Grafana dashboard against Grafana's schema package).
 #
 # Idempotent, non-interactive, run as root on Debian 12 (bookworm).
 # Installs nothing when every required command is already present.
@@ -39,6 +40,8 @@ REQUIRED=(
   "/usr/bin/msibuild:msitools"
   "/usr/lib/wine/wine64:wine64"
   "/usr/bin/prometheus-blackbox-exporter:prometheus-blackbox-exporter"
+  "node:nodejs"
+  "npm:npm"
 )
 
 have() {
