@@ -227,7 +227,7 @@ fn advice(stage: Stage, e: &TokenError, mailbox: &Mailbox) -> String {
             "Entra ID needs more than this sign-in (multi-factor registration or a Conditional Access policy): look up the \
              sign-in of {user} in the Entra ID sign-in logs with the correlation id below"
         ),
-        Reason::TokenEndpointUnreachable | Reason::TokenThrottled => format!(
+        Reason::TokenEndpointUnreachable | Reason::TokenEndpointTimeout | Reason::TokenThrottled => format!(
             "{} could not be reached or is busy: check the network path, the tenant's `proxy`, and `global.extra_ca_file` if a \
              proxy inspects TLS; then run this command again",
             tenant.authority
