@@ -1,7 +1,8 @@
 //! The token side and the authenticated steps, end to end: the `token`
 //! check and the mail checks with a `mailbox`, against the in-process v2.0
 //! token endpoint, in-process SMTP servers, and real Dovecot and Postfix
-//! validating the JWTs the tests mint.
+//! validating the JWTs the tests mint. Also what a token answer's numbers
+//! do to a run: a verdict, never a panic.
 
 mod support;
 
@@ -9,7 +10,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ece_o365_exporter::checks::run_check;
+use ece_o365_exporter::oauth::provider::MAX_EXPIRES_IN;
 use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
 use ece_o365_exporter::observation::Observation;
 use ece_o365_exporter::reason::{Phase, Reason};
@@ -527,6 +531,92 @@ async fn a_shared_mailbox_takes_the_delegates_token() {
         let obs = support::run_first(dir, &yaml).await;
         match want {
             Ok(()) => assert!(obs.outcome.is_ok(), "{:?}", obs.outcome),
+            Err(reason) => assert_fails(&obs, reason),
+        }
+    }
+}
+
+/// The scopes every mailbox of [`setup`] needs.
+const ALL_SCOPES: &str = "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send";
+
+/// An unsigned JWT for the mailbox with these raw `iat` and `exp` claims.
+fn jwt_with_times(iat: i64, exp: i64) -> String {
+    let claims = serde_json::json!({
+        "aud": "https://outlook.office.com",
+        "upn": ADDRESS,
+        "scp": ALL_SCOPES,
+        "iat": iat,
+        "exp": exp,
+    });
+    format!(
+        "{}.{}.sig",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+/// A token answer whose `expires_in` no clock or policy allows ends the run in
+/// `token_bad_response`, and the check keeps running; JWT times at the
+/// integer limits or in the wrong order are a verdict too, never a panic.
+#[tokio::test(flavor = "multi_thread")]
+async fn absurd_token_numbers_are_verdicts_not_panics() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let good = peers::delegated_exchange_jwt(&key(), ADDRESS, ALL_SCOPES, 3600);
+    for expires_in in [u64::MAX, i64::MAX as u64, MAX_EXPIRES_IN.as_secs() + 1] {
+        let server = TokenServer::start(
+            &pki,
+            Behaviour::Issue {
+                access_token: good.clone(),
+                expires_in,
+                rotate: false,
+            },
+        )
+        .await;
+        let yaml = setup(dir, &server.authority(), "refresh_token") + token_check();
+        let checks = support::checks_from_yaml(dir, &yaml);
+        let obs = run_check(&checks[0]).await;
+        assert_fails(&obs, Reason::TokenBadResponse);
+        assert_eq!(obs.failed_phase, Some(Phase::TokenRequest));
+        let detail = obs.outcome.unwrap_err().detail;
+        assert!(
+            detail.contains("expires_in") && detail.contains(&expires_in.to_string()),
+            "{detail}"
+        );
+        // The check runs again (no panic took it down) and keeps its verdict.
+        assert_fails(&run_check(&checks[0]).await, Reason::TokenBadResponse);
+        assert_eq!(stored_refresh(dir), SEED_REFRESH);
+    }
+
+    let cases = [
+        // exp before iat: expires before it is issued.
+        (
+            jwt_with_times(2_000_000_000, 1_000_000_000),
+            Err(Reason::TokenLifetimeTooShort),
+            None,
+        ),
+        (jwt_with_times(i64::MAX, i64::MIN), Err(Reason::TokenLifetimeTooShort), None),
+        // exp - iat does not fit an i64: no lifetime to judge or export.
+        (jwt_with_times(i64::MIN, i64::MAX), Ok(()), None),
+        (jwt_with_times(0, i64::MAX), Ok(()), Some(i64::MAX)),
+    ];
+    for (jwt, want, lifetime) in cases {
+        let server = TokenServer::start(
+            &pki,
+            Behaviour::Issue {
+                access_token: jwt,
+                expires_in: 3599,
+                rotate: false,
+            },
+        )
+        .await;
+        let yaml = setup(dir, &server.authority(), "refresh_token") + token_check();
+        let obs = support::run_first(dir, &yaml).await;
+        match want {
+            Ok(()) => {
+                assert!(obs.outcome.is_ok(), "{:?}", obs.outcome);
+                assert_eq!(obs.facts.token.expect("token facts").lifetime, lifetime);
+            }
             Err(reason) => assert_fails(&obs, reason),
         }
     }

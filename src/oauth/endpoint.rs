@@ -43,6 +43,12 @@
 //! throttling code) even when its JSON carries another code; a 5xx whose
 //! body is not a v2.0 error (an HTML page from a proxy or load balancer) is
 //! `token_bad_response`, transient. An empty 5xx body is unreachable.
+//!
+//! Numbers in an answer are the server's: `expires_in`, `interval` and
+//! `Retry-After` are parsed as `u64` seconds (anything else is
+//! `token_bad_response`), and `Retry-After` is clamped here; whoever turns
+//! them into an instant bounds or checks them first (the provider's
+//! [`access_token`](super::provider::access_token), `token init`'s clamps).
 
 use std::fmt;
 use std::sync::Arc;
@@ -485,13 +491,24 @@ fn judge(status: StatusCode, content_type: &str, body: Body, secrets: &[&str]) -
     reason = "TokenError is the public error shape; failures are the cold path"
 )]
 pub fn judge_answer(status: u16, content_type: &str, body: &[u8], device: bool) -> Result<(), TokenError> {
-    let status = StatusCode::from_u16(status).map_err(|_| TokenError::new(Reason::TokenBadResponse, false, "bad status"))?;
-    let body = judge(status, content_type, Body(body.to_vec()), &[])?;
     if device {
-        parse_device_code(body).map(drop)
+        let status = StatusCode::from_u16(status).map_err(|_| TokenError::new(Reason::TokenBadResponse, false, "bad status"))?;
+        parse_device_code(judge(status, content_type, Body(body.to_vec()), &[])?).map(drop)
     } else {
-        parse_token(body).map(drop)
+        token_answer(status, content_type, body).map(drop)
     }
+}
+
+/// The token response in one token endpoint answer, as a grant returns it,
+/// for the fuzz targets and property tests that follow it into the provider.
+#[doc(hidden)]
+#[allow(
+    clippy::result_large_err,
+    reason = "TokenError is the public error shape; failures are the cold path"
+)]
+pub fn token_answer(status: u16, content_type: &str, body: &[u8]) -> Result<TokenResponse, TokenError> {
+    let status = StatusCode::from_u16(status).map_err(|_| TokenError::new(Reason::TokenBadResponse, false, "bad status"))?;
+    parse_token(judge(status, content_type, Body(body.to_vec()), &[])?)
 }
 
 /// A response body that is wiped when dropped (it may hold tokens).

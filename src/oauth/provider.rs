@@ -9,6 +9,10 @@
 //! - a transient failure (network, 5xx, throttling) never touches the stored
 //!   token, and backs off (honouring `Retry-After`) instead of hammering the
 //!   endpoint.
+//!
+//! Every number from the server is bounded before it becomes a time:
+//! [`access_token`] refuses an `expires_in` over [`MAX_EXPIRES_IN`] (or one
+//! the clock cannot add) as `token_bad_response`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -28,6 +32,10 @@ const REFRESH_AHEAD: Duration = Duration::from_secs(10 * 60);
 /// Backoff after a transient failure: doubled each time, within these bounds.
 const BACKOFF_MIN: Duration = Duration::from_secs(30);
 const BACKOFF_MAX: Duration = Duration::from_secs(15 * 60);
+/// The longest access token lifetime accepted from `expires_in`. Entra ID
+/// issues 60 to 90 minutes, and lifetime policies allow at most a day; more
+/// than a year is not an answer from it.
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 
 /// An access token and what we know about it.
 #[derive(Clone)]
@@ -46,6 +54,47 @@ impl std::fmt::Debug for AccessToken {
     }
 }
 
+/// The access token of a token answer received at `now`, or why the answer
+/// cannot be used: an `expires_in` over [`MAX_EXPIRES_IN`], or an expiry
+/// the clock cannot represent, is `token_bad_response`. Pure: no clock, no
+/// I/O, so the property tests and fuzz targets reach it.
+pub fn access_token(response: TokenResponse, now: SystemTime) -> Result<AccessToken, Failure> {
+    let lasts = Duration::from_secs(response.expires_in);
+    if lasts > MAX_EXPIRES_IN {
+        return Err(Failure::new(
+            Reason::TokenBadResponse,
+            format!(
+                "the token response says the access token lasts {} seconds (expires_in), more than the {} days accepted: \
+                 not an answer from Entra ID",
+                response.expires_in,
+                MAX_EXPIRES_IN.as_secs() / 86_400
+            ),
+        ));
+    }
+    let expires_at = now.checked_add(lasts).ok_or_else(|| {
+        Failure::new(
+            Reason::TokenBadResponse,
+            format!(
+                "the access token's expiry (now plus expires_in = {}) is beyond what the clock can represent",
+                response.expires_in
+            ),
+        )
+    })?;
+    let claims = jwt::decode(response.access_token.expose_secret());
+    Ok(AccessToken {
+        secret: response.access_token,
+        expires_at,
+        claims,
+    })
+}
+
+/// Unix seconds, saturating (0 before the epoch, `i64::MAX` past its range).
+pub fn unix(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 #[derive(Default)]
 struct State {
     current: Option<AccessToken>,
@@ -62,10 +111,6 @@ pub struct TokenProvider {
     endpoint: TokenEndpoint,
     store: Option<TokenStore>,
     state: Mutex<State>,
-}
-
-fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 impl TokenProvider {
@@ -256,13 +301,7 @@ impl TokenProvider {
                 response
             }
         };
-        let claims = jwt::decode(response.access_token.expose_secret());
-        let expires_at = SystemTime::now() + Duration::from_secs(response.expires_in);
-        Ok(AccessToken {
-            secret: response.access_token,
-            expires_at,
-            claims,
-        })
+        access_token(response, SystemTime::now()).map_err(definitive)
     }
 }
 
