@@ -68,6 +68,17 @@ pub struct Providers {
     by_mailbox: HashMap<String, ProviderEntry>,
 }
 
+impl Providers {
+    /// Lets every mailbox whose token failed definitively ask the token
+    /// endpoint again at its next run (see [`TokenProvider::reset_backoff`]);
+    /// the agent calls it after each successful reload.
+    pub fn reset_backoff(&self) {
+        for entry in self.by_mailbox.values() {
+            entry.provider.reset_backoff();
+        }
+    }
+}
+
 /// A provider and what it was built from; reused only while both are unchanged.
 #[derive(Clone)]
 struct ProviderEntry {
