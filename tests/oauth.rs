@@ -1,14 +1,16 @@
 //! The token side and the authenticated steps, end to end: the `token`
 //! check and the mail checks with a `mailbox`, against the in-process v2.0
 //! token endpoint, in-process SMTP servers, and real Dovecot and Postfix
-//! validating the JWTs the tests mint. Also what a token answer's numbers
-//! and a definitive refusal do to the runs of a mailbox's checks: a verdict
-//! each, and exactly as many requests as the README says.
+//! validating the JWTs the tests mint. Also what a token answer's numbers,
+//! a definitive refusal and a silent endpoint do to the runs of a mailbox's
+//! checks: a verdict each, and exactly as many requests as the README says.
 
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -785,4 +787,68 @@ async fn a_refresh_cut_off_with_its_run_still_records_the_refusal() {
         1,
         "the refusal was recorded by the refresh that outlived its caller"
     );
+}
+
+/// A listener that accepts connections, counts them, and never says a word.
+async fn silent_listener() -> (std::net::SocketAddr, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(tcp);
+        }
+    });
+    (addr, accepted, task)
+}
+
+/// A token endpoint that takes the connection (or the request) and never
+/// answers ends the run in `token_endpoint_timeout` within the check's
+/// timeout, in phase `token_request`: a token verdict, not the session's
+/// `timeout`. Its backoff is recorded like any transient failure's. (Real
+/// time, 2 s a run: the provider answers first, and were it late, the
+/// runner's own cut-off in phase `token_request` gives the same reason.)
+#[tokio::test]
+async fn a_silent_token_endpoint_is_a_token_timeout_within_the_checks_timeout() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let within = |timeout: &str, authority: &str, checks: &str| {
+        let yaml = setup(dir, authority, "refresh_token").replace("  timeout: 10s\n", &format!("  timeout: {timeout}\n")) + checks;
+        assert!(yaml.contains(&format!("timeout: {timeout}")), "{yaml}");
+        support::checks_from_yaml(dir, &yaml)
+    };
+    let short = |authority: &str, checks: &str| within("2s", authority, checks);
+
+    // Accepts the TCP connection, never speaks TLS.
+    let (addr, accepted, _task) = silent_listener().await;
+    let checks = short(&format!("https://{addr}"), token_check());
+    let obs = run_check(&checks[0]).await;
+    assert_fails(&obs, Reason::TokenEndpointTimeout);
+    assert_eq!(obs.failed_phase, Some(Phase::TokenRequest));
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenEndpointTimeout);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "backing off after the timeout");
+
+    // Takes the request over TLS, never answers.
+    let server = TokenServer::start(&pki, Behaviour::Slow(Duration::from_secs(3600))).await;
+    let checks = short(&server.authority(), token_check());
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenEndpointTimeout);
+    assert_eq!(server.requests().len(), 1);
+
+    // A mail check whose token endpoint is silent fails on the token, not in the
+    // session (a longer timeout: the session must get to the token in real time).
+    let imap = servers::imap(Mail::new(pki.server_config(Leaf::Good)).implicit()).await;
+    let checks = within(
+        "5s",
+        &server.authority(),
+        &format!(
+            "  - name: imap-support\n    kind: imap\n    target: {}\n    server_name: localhost\n    mailbox: support\n",
+            imap.target()
+        ),
+    );
+    let obs = run_check(&checks[0]).await;
+    assert_fails(&obs, Reason::TokenEndpointTimeout);
+    assert_eq!(obs.failed_phase, Some(Phase::TokenRequest));
 }

@@ -19,7 +19,10 @@
 //! The request runs in a task of its own that owns the provider's state
 //! until it is done, so a run cut off by its timeout still records what the
 //! endpoint answered (and its backoff), and the next caller waits for it
-//! rather than asking again.
+//! rather than asking again. A caller passes its run's deadline (through
+//! its [`Probe`]): the request gets what is left of it, less a margin, and
+//! an endpoint that does not answer by then is `token_endpoint_timeout`,
+//! not the run's generic `timeout`.
 //!
 //! Every number from the server is bounded before it becomes a time:
 //! [`access_token`] refuses an `expires_in` over [`MAX_EXPIRES_IN`] (or one
@@ -53,6 +56,11 @@ pub const DEFINITIVE_BACKOFF_MAX: Duration = Duration::from_secs(60 * 60);
 /// issues 60 to 90 minutes, and lifetime policies allow at most a day; more
 /// than a year is not an answer from it.
 pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+/// The share of a run's remaining time kept back from the token request, so
+/// the provider's verdict comes before the runner cuts the run off...
+const MARGIN_SHARE: u32 = 10;
+/// ...but never more than this.
+const MARGIN_MAX: Duration = Duration::from_secs(1);
 
 /// An access token and what we know about it.
 #[derive(Clone)]
@@ -212,6 +220,13 @@ pub struct TokenProvider {
     state: Arc<Mutex<State>>,
 }
 
+/// When the provider must have its verdict, for a run cut off at `deadline`.
+fn answer_by(deadline: Instant) -> Instant {
+    let now = Instant::now();
+    let left = deadline.saturating_duration_since(now);
+    now + (left - (left / MARGIN_SHARE).min(MARGIN_MAX))
+}
+
 impl TokenProvider {
     pub fn new(mailbox: Arc<Mailbox>, endpoint: TokenEndpoint) -> Self {
         let store = mailbox.token_store.clone().map(TokenStore::new);
@@ -261,12 +276,23 @@ impl TokenProvider {
     }
 
     /// A token valid for a while yet, refreshing it when needed (phase
-    /// `token_request`). Checks the claims of a new token.
+    /// `token_request`). Checks the claims of a new token. Answers by the
+    /// probe's deadline, if it has one.
     pub async fn token(&self, probe: &mut Probe) -> Result<AccessToken, Failure> {
         // Recorded on every use, so a token problem fails in this phase
         // whether the token came from the cache or the endpoint.
         probe.enter(Phase::TokenRequest);
-        let mut state = self.state.clone().lock_owned().await;
+        let answer_by = probe.deadline().map(answer_by);
+        let lock = self.state.clone().lock_owned();
+        let mut state = match answer_by {
+            Some(at) => tokio::time::timeout_at(at, lock).await.map_err(|_| {
+                Failure::new(
+                    Reason::TokenEndpointTimeout,
+                    "another check's refresh of this mailbox's token was still waiting for the token endpoint",
+                )
+            })?,
+            None => lock.await,
+        };
         let now = SystemTime::now();
         if let Some(t) = &state.current
             && t.expires_at.duration_since(now).unwrap_or_default() > REFRESH_AHEAD
@@ -296,7 +322,7 @@ impl TokenProvider {
         // The refresh owns the state until it is done, even if this caller is dropped.
         let inner = self.inner.clone();
         let task = tokio::spawn(async move {
-            let result = inner.refresh_and_record(&mut state).await;
+            let result = inner.refresh_and_record(&mut state, answer_by).await;
             (result, state.rotated_at)
         });
         let (result, rotated_at) = task
@@ -354,11 +380,11 @@ impl Inner {
     }
 
     /// One refresh, and what it leaves in the state for the next caller.
-    async fn refresh_and_record(&self, state: &mut State) -> Result<AccessToken, Failure> {
+    async fn refresh_and_record(&self, state: &mut State, answer_by: Option<Instant>) -> Result<AccessToken, Failure> {
         // Taken before anything is read, so a change made during the request counts as new.
         let epoch = self.epoch.load(Ordering::SeqCst);
         let mut inputs = self.inputs();
-        match self.refresh(state, &mut inputs).await {
+        match self.refresh(state, answer_by, &mut inputs).await {
             Ok(t) => {
                 state.not_before = None;
                 state.backoff = None;
@@ -411,9 +437,12 @@ impl Inner {
         }
     }
 
-    async fn refresh(&self, state: &mut State, inputs: &mut Inputs) -> Result<AccessToken, Refused> {
+    async fn refresh(&self, state: &mut State, answer_by: Option<Instant>, inputs: &mut Inputs) -> Result<AccessToken, Refused> {
         let tenant = &self.mailbox.tenant;
-        let endpoint = &self.endpoint;
+        let endpoint = match answer_by {
+            Some(at) => self.endpoint.until(at),
+            None => self.endpoint.clone(),
+        };
         let secret = match &tenant.client_secret {
             Some(source) => Some(
                 source
@@ -519,6 +548,40 @@ mod tests {
             delegated_scopes(&[MailProtocol::Pop3]),
             vec!["https://outlook.office.com/POP.AccessAsUser.All", "offline_access"]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_token_request_answers_before_the_run_is_cut_off() {
+        let now = Instant::now();
+        for (left, answer_in) in [
+            (Duration::from_secs(2), Duration::from_millis(1800)),
+            (Duration::from_secs(10), Duration::from_secs(9)),
+            (Duration::from_secs(60), Duration::from_secs(59)),
+            (Duration::ZERO, Duration::ZERO),
+        ] {
+            assert_eq!(answer_by(now + left) - now, answer_in, "{left:?}");
+        }
+        // A deadline already past: answer at once, never before now.
+        let later = now + Duration::from_secs(5);
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(answer_by(later), Instant::now());
+    }
+
+    /// Unix: the inode tells a rename apart even within the mtime's granularity.
+    #[cfg(unix)]
+    #[test]
+    fn a_rewritten_file_has_a_new_stamp_an_untouched_one_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("support.token");
+        assert_eq!(stamp(&path), None, "missing");
+        std::fs::write(&path, "one").unwrap();
+        let first = stamp(&path).expect("a stamp");
+        assert_eq!(stamp(&path), Some(first.clone()), "untouched");
+        // Same length, same content, replaced by rename as `token init` does.
+        let temp = dir.path().join("support.token.tmp");
+        std::fs::write(&temp, "one").unwrap();
+        std::fs::rename(&temp, &path).unwrap();
+        assert_ne!(stamp(&path), Some(first), "replaced");
     }
 
     #[test]
