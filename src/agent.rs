@@ -3,7 +3,9 @@
 //! again and swaps the set of checks. A file that does not load changes
 //! nothing: the last good configuration keeps running and
 //! `ece_o365_config_last_reload_successful` drops to 0. Token providers of
-//! unchanged mailboxes carry over, so a reload does not cost a token.
+//! unchanged mailboxes carry over, so a reload does not cost a token; a
+//! successful reload does let a mailbox whose token failed definitively ask
+//! the token endpoint again at once.
 //!
 //! It does not listen for signals or requests itself: `main` wires those to
 //! [`Agent::reload`] through a [`ReloadRequest`] channel.
@@ -70,6 +72,8 @@ impl Agent {
                 return Err(e);
             }
         };
+        // The admin may have fixed what failed definitively (consent, a new token): ask again.
+        self.providers.reset_backoff();
         let applied = self.scheduler.apply(config.checks.iter().cloned().zip(checks).collect()).await;
         self.metrics.configured(&config);
         self.metrics.config_loaded(true);

@@ -1,17 +1,23 @@
 //! Entry points for the fuzz targets (`fuzz/`) and the property tests: each
 //! feeds bytes to one parser exactly as a server's bytes reach it, through
-//! the bounded line codec, with no network and no runtime. Not an API:
-//! hidden from the docs, and it may change in any release.
+//! the bounded line codec, with no network and no runtime, and
+//! [`token_expiry`] follows a token answer's numbers (`expires_in`, the
+//! JWT's `exp` and `iat`) into the expiry and lifetime the provider keeps.
+//! Not an API: hidden from the docs, and it may change in any release.
 //!
 //! It owns nothing the agent uses and must never be called by it.
 
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
+use std::time::SystemTime;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::checks::{imap, pop3, smtp};
+use crate::oauth::endpoint::token_answer;
+use crate::oauth::jwt::{self, Claims, Expectation};
+use crate::oauth::provider;
 use crate::proto::BoxStream;
 use crate::proto::lines::{Limits, LineStream};
 use crate::reason::Reason;
@@ -122,4 +128,66 @@ pub fn pop3_reply(data: &[u8], chunks: &[usize]) -> Result<(Result<String, Strin
         Ok((status, body))
     })
     .map_err(|f: crate::observation::Failure| f.reason)
+}
+
+/// What the provider keeps of a usable token answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expiry {
+    pub expires_at: SystemTime,
+    /// `expires_at` as exported (unix seconds).
+    pub expires_at_unix: i64,
+    /// `exp - iat` of the access token's claims, as exported.
+    pub lifetime: Option<i64>,
+    /// The verdict on the claims' lifetime (no user, scope or role expected).
+    pub lifetime_verdict: Result<(), Reason>,
+}
+
+/// A 200 token answer whose `expires_in` is the JSON text `expires_in` (a
+/// number, a numeric string, or anything else) and whose access token is an
+/// unsigned JWT for an Exchange mailbox with these `iat` and `exp` claims.
+pub fn token_answer_body(expires_in: &str, iat: Option<i64>, exp: Option<i64>) -> Vec<u8> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims = serde_json::json!({
+        "aud": "https://outlook.office.com",
+        "upn": "support@contoso.com",
+        "scp": "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send",
+    });
+    if let Some(iat) = iat {
+        claims["iat"] = iat.into();
+    }
+    if let Some(exp) = exp {
+        claims["exp"] = exp.into();
+    }
+    let jwt = format!(
+        "{}.{}.sig",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    format!(r#"{{"token_type":"Bearer","expires_in":{expires_in},"access_token":"{jwt}"}}"#).into_bytes()
+}
+
+/// A 200 token answer `body` received at `now`, through the provider's
+/// conversion ([`provider::access_token`]) and the claims' lifetime check:
+/// what it keeps, or the reason it refuses the answer.
+pub fn token_expiry(body: &[u8], now: SystemTime) -> Result<Expiry, Reason> {
+    let response = token_answer(200, "application/json", body).map_err(|e| e.reason)?;
+    let token = provider::access_token(response, now).map_err(|f| f.reason)?;
+    let lifetime_verdict = match &token.claims {
+        Some(claims) => {
+            let anything = Expectation {
+                user: None,
+                scopes: &[],
+                roles: &[],
+            };
+            jwt::check(claims, &anything).map_err(|f| f.reason)
+        }
+        None => Ok(()),
+    };
+    Ok(Expiry {
+        expires_at: token.expires_at,
+        expires_at_unix: provider::unix(token.expires_at),
+        lifetime: token.claims.as_ref().and_then(Claims::lifetime),
+        lifetime_verdict,
+    })
 }

@@ -34,6 +34,8 @@ impl Failure {
         let reason = match phase {
             Some(Phase::Connect) => Reason::ConnectTimeout,
             Some(Phase::Resolve) => Reason::DnsTimeout,
+            // Getting the token (or waiting for another check's refresh of it).
+            Some(Phase::TokenRequest) => Reason::TokenEndpointTimeout,
             _ => Reason::Timeout,
         };
         let during = phase.map(|p| format!(" during {p}")).unwrap_or_default();
@@ -114,10 +116,26 @@ pub struct Facts {
 pub struct Probe {
     phases: Vec<(Phase, Duration)>,
     current: Option<(Phase, Instant)>,
+    /// When the runner cuts the run off (tokio time), if it will.
+    deadline: Option<tokio::time::Instant>,
     pub facts: Facts,
 }
 
 impl Probe {
+    /// A probe for a run that the runner cuts off at `deadline`.
+    pub fn until(deadline: tokio::time::Instant) -> Self {
+        Probe {
+            deadline: Some(deadline),
+            ..Probe::default()
+        }
+    }
+
+    /// When the run will be cut off, for a step that must give its own
+    /// verdict before then (the token request).
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.deadline
+    }
+
     pub fn enter(&mut self, phase: Phase) {
         self.close();
         self.current = Some((phase, Instant::now()));
@@ -202,6 +220,10 @@ mod tests {
         assert_eq!(Failure::timed_out(Some(Phase::Connect), t).reason, Reason::ConnectTimeout);
         assert_eq!(Failure::timed_out(Some(Phase::Resolve), t).reason, Reason::DnsTimeout);
         assert_eq!(Failure::timed_out(Some(Phase::Banner), t).reason, Reason::Timeout);
+        assert_eq!(
+            Failure::timed_out(Some(Phase::TokenRequest), t).reason,
+            Reason::TokenEndpointTimeout
+        );
         assert!(Failure::timed_out(Some(Phase::Banner), t).detail.contains("during banner"));
     }
 }

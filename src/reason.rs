@@ -84,6 +84,9 @@ label_enum! {
         SmtpAuthDisabled => "smtp_auth_disabled",
         MailboxNotFound => "mailbox_not_found",
         TokenEndpointUnreachable => "token_endpoint_unreachable",
+        /// The token endpoint (or something on the way to it) did not answer
+        /// within the run's time budget.
+        TokenEndpointTimeout => "token_endpoint_timeout",
         /// The token endpoint answered with something that is not a v2.0 token response (HTML, broken JSON, huge body).
         TokenBadResponse => "token_bad_response",
         TokenInvalidGrant => "token_invalid_grant",

@@ -206,7 +206,7 @@ fn table(certs: &Certs) -> Vec<Case> {
             Token => add(
                 "silent after connect",
                 Server::Raw(Stage::Connect, Act::Silent),
-                Reason::Timeout,
+                Reason::TokenEndpointTimeout,
                 Phase::TokenRequest,
             ),
             _ => add(
@@ -270,7 +270,11 @@ fn table(certs: &Certs) -> Vec<Case> {
                         gap,
                     },
                 ),
-                Reason::Timeout,
+                if kind == Tls {
+                    Reason::Timeout
+                } else {
+                    Reason::TokenEndpointTimeout
+                },
                 if kind == Tls { Phase::Tls } else { Phase::TokenRequest },
             ),
             // Complete lines keep coming, slower than the deadline allows for the reply.
@@ -567,7 +571,7 @@ fn table(certs: &Certs) -> Vec<Case> {
             add(
                 "token slow body",
                 token(Behaviour::SlowBody(gap)),
-                Reason::Timeout,
+                Reason::TokenEndpointTimeout,
                 Phase::TokenRequest,
             );
         }

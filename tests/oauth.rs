@@ -1,17 +1,25 @@
 //! The token side and the authenticated steps, end to end: the `token`
 //! check and the mail checks with a `mailbox`, against the in-process v2.0
 //! token endpoint, in-process SMTP servers, and real Dovecot and Postfix
-//! validating the JWTs the tests mint.
+//! validating the JWTs the tests mint. Also what a token answer's numbers,
+//! a definitive refusal and a silent endpoint do to the runs of a mailbox's
+//! checks: a verdict each, and exactly as many requests as the README says.
 
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ece_o365_exporter::checks::run_check;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ece_o365_exporter::checks::{Providers, ScheduledCheck, build_with, run_check};
+use ece_o365_exporter::config::Config;
+use ece_o365_exporter::oauth::provider::{DEFINITIVE_BACKOFF_MIN, MAX_EXPIRES_IN, TokenProvider};
 use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
-use ece_o365_exporter::observation::Observation;
+use ece_o365_exporter::observation::{Observation, Probe};
 use ece_o365_exporter::reason::{Phase, Reason};
 use secrecy::{ExposeSecret, SecretString};
 use support::peers::{self, Dovecot, OAuthKey, Postfix};
@@ -530,4 +538,317 @@ async fn a_shared_mailbox_takes_the_delegates_token() {
             Err(reason) => assert_fails(&obs, reason),
         }
     }
+}
+
+/// The scopes every mailbox of [`setup`] needs.
+const ALL_SCOPES: &str = "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send";
+
+/// An unsigned JWT for the mailbox with these raw `iat` and `exp` claims.
+fn jwt_with_times(iat: i64, exp: i64) -> String {
+    let claims = serde_json::json!({
+        "aud": "https://outlook.office.com",
+        "upn": ADDRESS,
+        "scp": ALL_SCOPES,
+        "iat": iat,
+        "exp": exp,
+    });
+    format!(
+        "{}.{}.sig",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+/// `n` token checks of the one mailbox.
+fn token_checks(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("  - name: token-{i}\n    kind: token\n    mailbox: support\n"))
+        .collect()
+}
+
+fn rewrite_store(dir: &Path, refresh_token: &str) {
+    TokenStore::new(dir.join("support.token"))
+        .save(&StoredToken {
+            refresh_token: SecretString::from(refresh_token.to_string()),
+            rotated_at: 1_800_000_000,
+            account: None,
+            public_client: false,
+        })
+        .unwrap();
+}
+
+/// Moves tokio's clock on by `d` at once, between runs. The runs themselves
+/// go on real time: the refresh runs in a task of its own, and paused time
+/// would jump past its timeouts while it waits on a real socket.
+async fn skip(d: Duration) {
+    tokio::time::pause();
+    tokio::time::advance(d).await;
+    tokio::time::resume();
+}
+
+/// One run of each check, each refused with the stored verdict or a fresh one.
+async fn refused_round(checks: &[ScheduledCheck]) {
+    for check in checks {
+        let obs = run_check(check).await;
+        assert_fails(&obs, Reason::TokenInvalidGrant);
+        assert_eq!(obs.failed_phase, Some(Phase::TokenRequest));
+        assert!(obs.outcome.unwrap_err().detail.contains("70000"));
+    }
+}
+
+fn invalid_grant() -> Behaviour {
+    Behaviour::aadsts(
+        400,
+        "invalid_grant",
+        70000,
+        "AADSTS70000: The provided value for the 'refresh_token' is not valid.",
+    )
+}
+
+/// A token answer whose `expires_in` no clock or policy allows ends the run in
+/// `token_bad_response`, and the check keeps running; JWT times at the
+/// integer limits or in the wrong order are a verdict too, never a panic.
+#[tokio::test(flavor = "multi_thread")]
+async fn absurd_token_numbers_are_verdicts_not_panics() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let good = peers::delegated_exchange_jwt(&key(), ADDRESS, ALL_SCOPES, 3600);
+    for expires_in in [u64::MAX, i64::MAX as u64, MAX_EXPIRES_IN.as_secs() + 1] {
+        let server = TokenServer::start(
+            &pki,
+            Behaviour::Issue {
+                access_token: good.clone(),
+                expires_in,
+                rotate: false,
+            },
+        )
+        .await;
+        let yaml = setup(dir, &server.authority(), "refresh_token") + token_check();
+        let checks = support::checks_from_yaml(dir, &yaml);
+        let obs = run_check(&checks[0]).await;
+        assert_fails(&obs, Reason::TokenBadResponse);
+        assert_eq!(obs.failed_phase, Some(Phase::TokenRequest));
+        let detail = obs.outcome.unwrap_err().detail;
+        assert!(
+            detail.contains("expires_in") && detail.contains(&expires_in.to_string()),
+            "{detail}"
+        );
+        // The check runs again (no panic took it down) and keeps its verdict.
+        assert_fails(&run_check(&checks[0]).await, Reason::TokenBadResponse);
+        assert_eq!(stored_refresh(dir), SEED_REFRESH);
+    }
+
+    let cases = [
+        // exp before iat: expires before it is issued.
+        (
+            jwt_with_times(2_000_000_000, 1_000_000_000),
+            Err(Reason::TokenLifetimeTooShort),
+            None,
+        ),
+        (jwt_with_times(i64::MAX, i64::MIN), Err(Reason::TokenLifetimeTooShort), None),
+        // exp - iat does not fit an i64: no lifetime to judge or export.
+        (jwt_with_times(i64::MIN, i64::MAX), Ok(()), None),
+        (jwt_with_times(0, i64::MAX), Ok(()), Some(i64::MAX)),
+    ];
+    for (jwt, want, lifetime) in cases {
+        let server = TokenServer::start(
+            &pki,
+            Behaviour::Issue {
+                access_token: jwt,
+                expires_in: 3599,
+                rotate: false,
+            },
+        )
+        .await;
+        let yaml = setup(dir, &server.authority(), "refresh_token") + token_check();
+        let obs = support::run_first(dir, &yaml).await;
+        match want {
+            Ok(()) => {
+                assert!(obs.outcome.is_ok(), "{:?}", obs.outcome);
+                assert_eq!(obs.facts.token.expect("token facts").lifetime, lifetime);
+            }
+            Err(reason) => assert_fails(&obs, reason),
+        }
+    }
+}
+
+/// After a definitive refusal the mailbox's checks get the verdict without
+/// asking: four checks every 2 s ask once, not once a run. The endpoint is
+/// asked again when the backoff (5 minutes, then doubling) runs out, and at
+/// once when the token store is rewritten (a new `token init`).
+#[tokio::test]
+async fn a_definitive_refusal_is_asked_once_per_backoff_and_again_after_token_init() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let server = TokenServer::start(&pki, invalid_grant()).await;
+    let yaml = setup(dir, &server.authority(), "refresh_token") + &token_checks(4);
+    let checks = support::checks_from_yaml(dir, &yaml);
+    let asked = || server.requests().len();
+    let round = || refused_round(&checks);
+    for _ in 0..6 {
+        round().await;
+        skip(Duration::from_secs(2)).await;
+    }
+    assert_eq!(asked(), 1, "24 runs of 4 checks in 12 s: one request");
+
+    // The backoff runs out: one request, then twice as long a wait.
+    skip(DEFINITIVE_BACKOFF_MIN).await;
+    round().await;
+    assert_eq!(asked(), 2);
+    skip(DEFINITIVE_BACKOFF_MIN).await;
+    round().await;
+    assert_eq!(asked(), 2, "the second wait is twice the first");
+    skip(DEFINITIVE_BACKOFF_MIN + Duration::from_secs(1)).await;
+    round().await;
+    assert_eq!(asked(), 3);
+
+    // A new `token init` rewrites the store: asked at once, with the new token.
+    rewrite_store(dir, "canary-refresh-reinit-1-5d0c");
+    round().await;
+    assert_eq!(asked(), 4);
+    assert_eq!(server.last_request().field("refresh_token"), Some("canary-refresh-reinit-1-5d0c"));
+    // Still refused: the backoff starts over from 5 minutes, not from where it was.
+    round().await;
+    assert_eq!(asked(), 4);
+    skip(DEFINITIVE_BACKOFF_MIN + Duration::from_secs(1)).await;
+    round().await;
+    assert_eq!(asked(), 5);
+
+    server.set(Behaviour::Issue {
+        access_token: peers::delegated_exchange_jwt(&key(), ADDRESS, ALL_SCOPES, 3600),
+        expires_in: 3600,
+        rotate: false,
+    });
+    rewrite_store(dir, "canary-refresh-reinit-2-77e1");
+    for check in &checks {
+        let obs = run_check(check).await;
+        assert!(obs.outcome.is_ok(), "{:?}", obs.outcome);
+    }
+    assert_eq!(asked(), 6, "one token for the four checks");
+}
+
+/// A successful reload lets a definitively refused mailbox ask again at
+/// once, even when the mailbox's configuration is unchanged (its provider,
+/// and its cached verdict, carry over).
+#[tokio::test]
+async fn a_reload_lets_a_refused_mailbox_ask_again() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let server = TokenServer::start(&pki, invalid_grant()).await;
+    let yaml = setup(dir, &server.authority(), "refresh_token") + &token_checks(2);
+    let path = dir.join("test-config.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    let config = Config::from_yaml(&path, &yaml).unwrap();
+    let mut providers = Providers::default();
+
+    let checks = build_with(&config, &mut providers).unwrap();
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenInvalidGrant);
+    assert_fails(&run_check(&checks[1]).await, Reason::TokenInvalidGrant);
+    assert_eq!(server.requests().len(), 1);
+
+    // Rebuilt from the same file: the provider carries over with its verdict...
+    let checks = build_with(&config, &mut providers).unwrap();
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenInvalidGrant);
+    assert_eq!(server.requests().len(), 1);
+    // ...until the reload resets the backoff, as the agent does after each successful reload.
+    providers.reset_backoff();
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenInvalidGrant);
+    assert_fails(&run_check(&checks[1]).await, Reason::TokenInvalidGrant);
+    assert_eq!(server.requests().len(), 2);
+}
+
+/// The run that started a refresh may be cut off by its timeout mid-request:
+/// the refresh goes on without it, records the refusal and its backoff, and
+/// the next caller gets that verdict without a second request.
+#[tokio::test]
+async fn a_refresh_cut_off_with_its_run_still_records_the_refusal() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    // The answer cannot come before 2 s: the caller, cut off at 0.2 s, never sees it.
+    let server = TokenServer::start(&pki, Behaviour::After(Duration::from_secs(2), Box::new(invalid_grant()))).await;
+    let yaml = setup(dir, &server.authority(), "refresh_token") + token_check();
+    let path = dir.join("test-config.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    let config = Config::from_yaml(&path, &yaml).unwrap();
+    let mailbox = config.mailboxes[0].clone();
+    let endpoint = ece_o365_exporter::oauth::init::endpoint(&mailbox, &config.global.extra_ca).unwrap();
+    let provider = TokenProvider::new(mailbox, endpoint);
+
+    // No deadline in the probe: only the caller's own timeout stops it, as a runner's would.
+    let cut = tokio::time::timeout(Duration::from_millis(200), provider.token(&mut Probe::default())).await;
+    assert!(cut.is_err(), "the caller is dropped mid-request");
+
+    let f = provider.token(&mut Probe::default()).await.unwrap_err();
+    assert_eq!(f.reason, Reason::TokenInvalidGrant, "{f}");
+    let f = provider.token(&mut Probe::default()).await.unwrap_err();
+    assert_eq!(f.reason, Reason::TokenInvalidGrant, "{f}");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "the refusal was recorded by the refresh that outlived its caller"
+    );
+}
+
+/// A listener that accepts connections, counts them, and never says a word.
+async fn silent_listener() -> (std::net::SocketAddr, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(tcp);
+        }
+    });
+    (addr, accepted, task)
+}
+
+/// A token endpoint that takes the connection (or the request) and never
+/// answers ends the run in `token_endpoint_timeout` within the check's
+/// timeout, in phase `token_request`: a token verdict, not the session's
+/// `timeout`. Its backoff is recorded like any transient failure's. (Real
+/// time, 2 s a run: the provider answers first, and were it late, the
+/// runner's own cut-off in phase `token_request` gives the same reason.)
+#[tokio::test]
+async fn a_silent_token_endpoint_is_a_token_timeout_within_the_checks_timeout() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let within = |timeout: &str, authority: &str, checks: &str| {
+        let yaml = setup(dir, authority, "refresh_token").replace("  timeout: 10s\n", &format!("  timeout: {timeout}\n")) + checks;
+        assert!(yaml.contains(&format!("timeout: {timeout}")), "{yaml}");
+        support::checks_from_yaml(dir, &yaml)
+    };
+    let short = |authority: &str, checks: &str| within("2s", authority, checks);
+
+    // Accepts the TCP connection, never speaks TLS.
+    let (addr, accepted, _task) = silent_listener().await;
+    let checks = short(&format!("https://{addr}"), token_check());
+    let obs = run_check(&checks[0]).await;
+    assert_fails(&obs, Reason::TokenEndpointTimeout);
+    assert_eq!(obs.failed_phase, Some(Phase::TokenRequest));
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenEndpointTimeout);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "backing off after the timeout");
+
+    // Takes the request over TLS, never answers.
+    let server = TokenServer::start(&pki, Behaviour::Slow(Duration::from_secs(3600))).await;
+    let checks = short(&server.authority(), token_check());
+    assert_fails(&run_check(&checks[0]).await, Reason::TokenEndpointTimeout);
+    assert_eq!(server.requests().len(), 1);
+
+    // A mail check whose token endpoint is silent fails on the token, not in the
+    // session (a longer timeout: the session must get to the token in real time).
+    let imap = servers::imap(Mail::new(pki.server_config(Leaf::Good)).implicit()).await;
+    let checks = within(
+        "5s",
+        &server.authority(),
+        &format!(
+            "  - name: imap-support\n    kind: imap\n    target: {}\n    server_name: localhost\n    mailbox: support\n",
+            imap.target()
+        ),
+    );
+    let obs = run_check(&checks[0]).await;
+    assert_fails(&obs, Reason::TokenEndpointTimeout);
+    assert_eq!(obs.failed_phase, Some(Phase::TokenRequest));
 }

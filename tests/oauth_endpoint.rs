@@ -383,9 +383,24 @@ async fn slow_answer_hits_the_client_timeout() {
     let ep = endpoint_at(&server.authority(), &pki, None, Duration::from_millis(500));
     let started = Instant::now();
     let e = refresh_err(&ep).await;
-    assert_eq!((e.reason, e.transient), (Reason::TokenEndpointUnreachable, true), "{e}");
+    assert_eq!((e.reason, e.transient), (Reason::TokenEndpointTimeout, true), "{e}");
     assert!(e.detail.contains("timed out"), "{e}");
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+}
+
+/// A deadline given by the caller (a run's remaining time) ends the request
+/// before the client's own timeout would: a timeout, transient, that says so.
+#[tokio::test]
+async fn a_callers_deadline_ends_a_silent_request_as_a_timeout() {
+    let pki = Pki::new();
+    let server = TokenServer::start(&pki, Behaviour::Slow(Duration::from_secs(3600))).await;
+    let ep = endpoint_at(&server.authority(), &pki, None, Duration::from_secs(3600));
+    let e = refresh_err(&ep.until(tokio::time::Instant::now() + Duration::from_millis(500))).await;
+    assert_eq!((e.reason, e.transient), (Reason::TokenEndpointTimeout, true), "{e}");
+    assert!(e.detail.contains("no answer from the token endpoint within"), "{e}");
+    // The deadline is the caller's: the endpoint it came from has none, and waits.
+    let waited = tokio::time::timeout(Duration::from_millis(700), refresh(&ep)).await;
+    assert!(waited.is_err(), "without a deadline the request waits for the answer");
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! Property tests of every parser that reads what a server or a file
 //! controls (the stable counterpart of the `fuzz/` targets): they never
 //! panic, their output is bounded, a reply split at any byte boundary parses
-//! as it does whole, and where there is a round trip it holds.
+//! as it does whole, and where there is a round trip it holds. The numbers
+//! of a token answer are followed into the expiry and lifetime the provider
+//! keeps.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,9 +12,11 @@ use ece_o365_exporter::config::Config;
 use ece_o365_exporter::fuzzing::{self, LIMITS};
 use ece_o365_exporter::oauth::endpoint::{classify, judge_answer};
 use ece_o365_exporter::oauth::jwt;
+use ece_o365_exporter::oauth::provider::MAX_EXPIRES_IN;
 use ece_o365_exporter::observation::{Failure, MAX_DETAIL_CHARS};
 use ece_o365_exporter::reason::Reason;
 use proptest::prelude::*;
+use std::time::{Duration, UNIX_EPOCH};
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -44,6 +48,36 @@ fn wire() -> impl Strategy<Value = Vec<u8>> {
 
 fn chunks() -> impl Strategy<Value = Vec<usize>> {
     proptest::collection::vec(1usize..64, 1..8)
+}
+
+/// Seconds as a server may send them: plausible, at the bound, and at the limits.
+fn expires_in() -> impl Strategy<Value = u64> {
+    let bound = MAX_EXPIRES_IN.as_secs();
+    prop_oneof![
+        0u64..100_000,
+        Just(bound),
+        Just(bound + 1),
+        Just(i64::MAX as u64),
+        Just(u64::MAX),
+        any::<u64>(),
+    ]
+}
+
+/// JWT times: plausible, at the limits, and anything.
+fn jwt_time() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        1_000_000_000i64..2_000_000_000,
+        Just(i64::MIN),
+        Just(i64::MAX),
+        Just(0),
+        any::<i64>(),
+    ]
+}
+
+/// Now, in unix seconds: today-ish, or near the end of what `SystemTime` holds.
+fn now_secs() -> impl Strategy<Value = u64> {
+    let end = i64::MAX as u64;
+    prop_oneof![1_000_000_000u64..4_000_000_000, (end - 2 * MAX_EXPIRES_IN.as_secs())..=end]
 }
 
 /// Printable text without line ends.
@@ -212,6 +246,45 @@ proptest! {
         prop_assert_eq!(claims.scp.as_deref(), Some(scp.as_str()));
         prop_assert_eq!(claims.lifetime(), Some(life));
         prop_assert_eq!(claims.aud, vec!["https://outlook.office.com".to_string()]);
+    }
+
+    /// Whatever the numbers of a token answer, the provider keeps a token that
+    /// expires at or after now, `expires_in` later and within the bound, or
+    /// refuses the answer as `token_bad_response`; the lifetime it exports is
+    /// `exp - iat` when that fits (else none), and a token that expires
+    /// before it is issued is too short. Never a panic.
+    #[test]
+    fn token_expiry_is_bounded_or_refused(
+        expires_in in expires_in(),
+        as_string in any::<bool>(),
+        iat in proptest::option::weighted(0.9, jwt_time()),
+        exp in proptest::option::weighted(0.9, jwt_time()),
+        now_secs in now_secs(),
+    ) {
+        let now = UNIX_EPOCH.checked_add(Duration::from_secs(now_secs)).expect("a representable now");
+        let text = if as_string { format!("\"{expires_in}\"") } else { expires_in.to_string() };
+        let body = fuzzing::token_answer_body(&text, iat, exp);
+        let representable = now.checked_add(Duration::from_secs(expires_in)).is_some();
+        match fuzzing::token_expiry(&body, now) {
+            Ok(e) => {
+                let lasts = e.expires_at.duration_since(now).expect("the expiry is not before now");
+                prop_assert_eq!(lasts, Duration::from_secs(expires_in));
+                prop_assert!(lasts <= MAX_EXPIRES_IN);
+                prop_assert!(e.expires_at_unix >= now_secs as i64);
+                let lifetime = exp.zip(iat).and_then(|(exp, iat)| exp.checked_sub(iat));
+                prop_assert_eq!(e.lifetime, lifetime);
+                let backwards = exp.zip(iat).is_some_and(|(exp, iat)| exp < iat);
+                if backwards || lifetime.is_some_and(|l| l < jwt::MIN_LIFETIME_SECONDS) {
+                    prop_assert_eq!(e.lifetime_verdict, Err(Reason::TokenLifetimeTooShort));
+                } else {
+                    prop_assert_eq!(e.lifetime_verdict, Ok(()));
+                }
+            }
+            Err(reason) => {
+                prop_assert_eq!(reason, Reason::TokenBadResponse);
+                prop_assert!(expires_in > MAX_EXPIRES_IN.as_secs() || !representable, "refused {expires_in} at {now_secs}");
+            }
+        }
     }
 
     /// Any text as a config file: a config or an error naming the file, never a panic.

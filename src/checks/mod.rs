@@ -3,9 +3,10 @@
 //!
 //! A check only speaks its protocol and writes phases and facts into its
 //! [`Probe`]; it never touches metrics, the HTTP server or the clock's
-//! deadline. [`run_check`] puts the timeout around it and turns the probe into
-//! an [`Observation`]. A new protocol is one file here plus one line in
-//! [`REGISTRY`] (and its `Kind`).
+//! deadline. [`run_check`] puts the timeout around it, tells the probe when
+//! it falls (so the token request can give its own verdict first), and turns
+//! the probe into an [`Observation`]. A new protocol is one file here plus
+//! one line in [`REGISTRY`] (and its `Kind`).
 
 pub mod dns;
 pub mod imap;
@@ -68,6 +69,17 @@ pub struct Providers {
     by_mailbox: HashMap<String, ProviderEntry>,
 }
 
+impl Providers {
+    /// Lets every mailbox whose token failed definitively ask the token
+    /// endpoint again at its next run (see [`TokenProvider::reset_backoff`]);
+    /// the agent calls it after each successful reload.
+    pub fn reset_backoff(&self) {
+        for entry in self.by_mailbox.values() {
+            entry.provider.reset_backoff();
+        }
+    }
+}
+
 /// A provider and what it was built from; reused only while both are unchanged.
 #[derive(Clone)]
 struct ProviderEntry {
@@ -86,7 +98,8 @@ pub struct BuildContext<'p> {
     used: Vec<String>,
 }
 
-/// How long one request to the token endpoint may take.
+/// The longest one request to the token endpoint may take. A run gives it
+/// less: what is left of the check's timeout (the provider's deadline).
 const TOKEN_ENDPOINT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl BuildContext<'_> {
@@ -211,8 +224,13 @@ pub fn build_with(config: &Config, providers: &mut Providers) -> Result<Vec<Sche
 pub async fn run_check(check: &ScheduledCheck) -> Observation {
     let meta = &check.meta;
     let span = tracing::debug_span!("check", check = %meta.name, kind = %meta.kind, target = %meta.target);
-    let mut probe = Probe::default();
     let started = Instant::now();
+    // Taken before the timeout starts, so no later than the cut-off; none
+    // when the timeout is too long for the clock (then it never fires either).
+    let mut probe = match tokio::time::Instant::now().checked_add(meta.timeout) {
+        Some(deadline) => Probe::until(deadline),
+        None => Probe::default(),
+    };
     let result = tokio::time::timeout(meta.timeout, CatchPanic(check.check.run(&mut probe)))
         .instrument(span)
         .await;

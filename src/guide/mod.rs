@@ -282,9 +282,11 @@ pub fn item_for(reason: Reason, kind: Kind, shared: bool) -> GuideItem {
         Reason::TokenWrongUser | Reason::TokenMissingScope | Reason::TokenLifetimeTooShort | Reason::TokenInteractionRequired => {
             TokenGeneration
         }
-        Reason::TokenInvalidGrant | Reason::TokenRefreshTokenExpired | Reason::TokenThrottled | Reason::TokenStoreUnwritable => {
-            TokenRefresh
-        }
+        Reason::TokenInvalidGrant
+        | Reason::TokenRefreshTokenExpired
+        | Reason::TokenThrottled
+        | Reason::TokenEndpointTimeout
+        | Reason::TokenStoreUnwritable => TokenRefresh,
         Reason::SmtpAuthDisabled | Reason::AuthMechanismNotOffered => MailboxConfiguration,
         Reason::AuthRejected if shared => MailboxRights,
         Reason::AuthRejected => MailboxConfiguration,
@@ -344,6 +346,7 @@ remedy_keys!(
     smtp_auth_disabled,
     mailbox_not_found,
     token_endpoint_unreachable,
+    token_endpoint_timeout,
     token_bad_response,
     token_invalid_grant,
     token_refresh_token_expired,

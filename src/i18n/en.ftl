@@ -121,6 +121,7 @@ remedy-smtp_auth_disabled = SMTP AUTH is disabled for { $mailbox }: enable "Auth
 remedy-mailbox_not_found = Exchange accepted the login but found no mailbox for { $mailbox }: check that the account has an Exchange Online license (at least E3) and a mailbox.
 remedy-mailbox_not_found-shared = { $user } logged in but cannot open { $mailbox }: give { $user } Full Access to the mailbox, or check the mailbox address.
 remedy-token_endpoint_unreachable = The token endpoint could not be reached: open HTTPS (443) to login.microsoftonline.com from this server, and set `proxy` for tenant { $tenant } if a proxy is required.
+remedy-token_endpoint_timeout = The token endpoint did not answer in time: something on the path to login.microsoftonline.com (a proxy, a TLS inspection device, a firewall that accepts and then drops) holds the request; check the path from this server and `proxy` for tenant { $tenant }. The agent retries after a backoff.
 remedy-token_bad_response = The token endpoint answered with something that is not a token response, often a proxy's page: exempt login.microsoftonline.com from the proxy or set `proxy` correctly.
 remedy-token_invalid_grant = The refresh token of { $user } was refused (revoked, password changed, or issued to another app): generate it again from a private browser window, signed in as { $user }.
 remedy-token_refresh_token_expired = The refresh token of { $user } expired after 90 days without use: generate it again from a private browser window, signed in as { $user }.

@@ -120,6 +120,7 @@ remedy-smtp_auth_disabled = { $mailbox }的SMTP AUTH已禁用：请在Exchange �
 remedy-mailbox_not_found = Exchange接受了登录，但找不到{ $mailbox }的邮箱：请检查该帐户是否具有Exchange Online许可证（至少E3）和邮箱。
 remedy-mailbox_not_found-shared = { $user }已登录，但无法打开{ $mailbox }：请授予{ $user }对该邮箱的完全控制（“完全访问”权限），或检查邮箱地址。
 remedy-token_endpoint_unreachable = 无法访问令牌终结点：请从此服务器开放到login.microsoftonline.com的HTTPS（443）；如果需要代理服务器，请为租户{ $tenant }设置`proxy`。
+remedy-token_endpoint_timeout = 令牌终结点未及时响应：到login.microsoftonline.com的路径上有设备（代理服务器、TLS检查设备、先接受连接再丢弃流量的防火墙）扣住了请求；请检查从此服务器出发的路径以及租户{ $tenant }的`proxy`设置。代理程序会在退避等待后重试。
 remedy-token_bad_response = 令牌终结点返回的不是令牌响应，通常是代理服务器的页面：请让login.microsoftonline.com绕过代理服务器，或正确设置`proxy`。
 remedy-token_invalid_grant = { $user }的刷新令牌被拒绝（已撤销、密码已更改或颁发给了其他应用）：请在隐身模式或专用模式的浏览器窗口中以{ $user }身份登录，重新生成该令牌。
 remedy-token_refresh_token_expired = { $user }的刷新令牌在90天未使用后已过期：请在隐身模式或专用模式的浏览器窗口中以{ $user }身份登录，重新生成该令牌。

@@ -30,7 +30,8 @@
 //! | 90002, 900023 | `token_unknown_tenant` | no |
 //! | 70011, `invalid_scope` | `token_missing_scope` | no |
 //! | 90055, 50196, HTTP 429 | `token_throttled` | yes |
-//! | `temporarily_unavailable`, `server_error`, any other 5xx, HTTP 408, connect errors, timeouts, TLS failures | `token_endpoint_unreachable` | yes |
+//! | `temporarily_unavailable`, `server_error`, any other 5xx, HTTP 408, connect errors (a connect timeout included), TLS failures | `token_endpoint_unreachable` | yes |
+//! | no complete answer within the request's timeout or before its deadline ([`TokenEndpoint::until`]) | `token_endpoint_timeout` | yes |
 //! | any other OAuth error (`invalid_request`, `unsupported_grant_type`, unknown) | `internal`: the endpoint refused a request we built | no |
 //! | HTML, broken JSON, a body over 64 KiB, a redirect | `token_bad_response` | yes when the status is 5xx |
 //!
@@ -43,6 +44,12 @@
 //! throttling code) even when its JSON carries another code; a 5xx whose
 //! body is not a v2.0 error (an HTML page from a proxy or load balancer) is
 //! `token_bad_response`, transient. An empty 5xx body is unreachable.
+//!
+//! Numbers in an answer are the server's: `expires_in`, `interval` and
+//! `Retry-After` are parsed as `u64` seconds (anything else is
+//! `token_bad_response`), and `Retry-After` is clamped here; whoever turns
+//! them into an instant bounds or checks them first (the provider's
+//! [`access_token`](super::provider::access_token), `token init`'s clamps).
 
 use std::fmt;
 use std::sync::Arc;
@@ -53,6 +60,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use tokio::time::Instant;
 
 use crate::observation::{Failure, MAX_DETAIL_CHARS, sanitize};
 use crate::reason::Reason;
@@ -256,6 +264,8 @@ pub struct TokenEndpoint {
     client: reqwest::Client,
     token_url: String,
     device_code_url: String,
+    /// Requests not finished by then end in `token_endpoint_timeout`.
+    deadline: Option<Instant>,
 }
 
 impl TokenEndpoint {
@@ -305,7 +315,19 @@ impl TokenEndpoint {
             client,
             token_url: format!("{authority}/{tenant}/oauth2/v2.0/token"),
             device_code_url: format!("{authority}/{tenant}/oauth2/v2.0/devicecode"),
+            deadline: None,
         })
+    }
+
+    /// The same client, whose requests must also be answered by `deadline`
+    /// (the caller's remaining time budget) on top of the whole-request
+    /// timeout it was built with; one that is not ends in
+    /// `token_endpoint_timeout`, transient.
+    pub fn until(&self, deadline: Instant) -> TokenEndpoint {
+        TokenEndpoint {
+            deadline: Some(deadline),
+            ..self.clone()
+        }
     }
 
     /// The token URL, for logs (it holds no secret).
@@ -414,6 +436,25 @@ impl TokenEndpoint {
     /// anything else. `secrets` are scrubbed from every text we keep.
     async fn token_request(&self, url: &str, form: &[(&str, &str)], secrets: &[Option<&SecretString>]) -> Result<Body, TokenError> {
         let secrets: Vec<&str> = secrets.iter().flatten().map(|s| s.expose_secret()).collect();
+        let Some(deadline) = self.deadline else {
+            return self.exchange(url, form, &secrets).await;
+        };
+        let budget = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout_at(deadline, self.exchange(url, form, &secrets)).await {
+            Ok(result) => result,
+            Err(_) => Err(TokenError::new(
+                Reason::TokenEndpointTimeout,
+                true,
+                format!(
+                    "no answer from the token endpoint within {} (what was left of the run's timeout)",
+                    humantime::format_duration(Duration::from_millis(u64::try_from(budget.as_millis()).unwrap_or(u64::MAX)))
+                ),
+            )),
+        }
+    }
+
+    /// One request and its capped answer, with no deadline but the client's timeout.
+    async fn exchange(&self, url: &str, form: &[(&str, &str)], secrets: &[&str]) -> Result<Body, TokenError> {
         let mut response = self
             .client
             .post(url)
@@ -421,13 +462,13 @@ impl TokenEndpoint {
             .form(form)
             .send()
             .await
-            .map_err(|e| transport_error(&e, &secrets))?;
+            .map_err(|e| transport_error(&e, secrets))?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
         let content_type = content_type(response.headers());
         let body = match read_capped(&mut response, MAX_BODY_BYTES).await {
             Ok(body) => body,
-            Err(ReadError::Transport(e)) => return Err(transport_error(&e, &secrets)),
+            Err(ReadError::Transport(e)) => return Err(transport_error(&e, secrets)),
             Err(ReadError::TooLarge) => {
                 let mut err = if status == StatusCode::TOO_MANY_REQUESTS {
                     TokenError::new(Reason::TokenThrottled, true, format!("HTTP {status}"))
@@ -446,7 +487,7 @@ impl TokenEndpoint {
                 return Err(err);
             }
         };
-        let mut result = judge(status, &content_type, body, &secrets);
+        let mut result = judge(status, &content_type, body, secrets);
         if let Err(err) = &mut result {
             err.retry_after = retry_after;
         }
@@ -485,13 +526,24 @@ fn judge(status: StatusCode, content_type: &str, body: Body, secrets: &[&str]) -
     reason = "TokenError is the public error shape; failures are the cold path"
 )]
 pub fn judge_answer(status: u16, content_type: &str, body: &[u8], device: bool) -> Result<(), TokenError> {
-    let status = StatusCode::from_u16(status).map_err(|_| TokenError::new(Reason::TokenBadResponse, false, "bad status"))?;
-    let body = judge(status, content_type, Body(body.to_vec()), &[])?;
     if device {
-        parse_device_code(body).map(drop)
+        let status = StatusCode::from_u16(status).map_err(|_| TokenError::new(Reason::TokenBadResponse, false, "bad status"))?;
+        parse_device_code(judge(status, content_type, Body(body.to_vec()), &[])?).map(drop)
     } else {
-        parse_token(body).map(drop)
+        token_answer(status, content_type, body).map(drop)
     }
+}
+
+/// The token response in one token endpoint answer, as a grant returns it,
+/// for the fuzz targets and property tests that follow it into the provider.
+#[doc(hidden)]
+#[allow(
+    clippy::result_large_err,
+    reason = "TokenError is the public error shape; failures are the cold path"
+)]
+pub fn token_answer(status: u16, content_type: &str, body: &[u8]) -> Result<TokenResponse, TokenError> {
+    let status = StatusCode::from_u16(status).map_err(|_| TokenError::new(Reason::TokenBadResponse, false, "bad status"))?;
+    parse_token(judge(status, content_type, Body(body.to_vec()), &[])?)
 }
 
 /// A response body that is wiped when dropped (it may hold tokens).
@@ -535,17 +587,19 @@ fn content_type(headers: &HeaderMap) -> String {
     short(value.split(';').next().unwrap_or("").trim(), MAX_ID_CHARS)
 }
 
-/// Network, TLS and timeout failures: always transient.
+/// Network, TLS and timeout failures: always transient. A connection that
+/// never came up is unreachable; one that was made but not answered in time
+/// is a timeout.
 fn transport_error(e: &reqwest::Error, secrets: &[&str]) -> TokenError {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
+    let (reason, what) = if e.is_connect() {
+        (Reason::TokenEndpointUnreachable, "cannot connect")
+    } else if e.is_timeout() {
+        (Reason::TokenEndpointTimeout, "timed out")
     } else {
-        "request failed"
+        (Reason::TokenEndpointUnreachable, "request failed")
     };
     let detail = format!("{what}: {}", chain(e));
-    TokenError::new(Reason::TokenEndpointUnreachable, true, scrub(&detail, secrets))
+    TokenError::new(reason, true, scrub(&detail, secrets))
 }
 
 /// The error and its sources, without reqwest's URL and without repeats.

@@ -19,7 +19,7 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use rustls_pki_types::CertificateDer;
 use secrecy::ExposeSecret;
@@ -227,7 +227,7 @@ fn advice(stage: Stage, e: &TokenError, mailbox: &Mailbox) -> String {
             "Entra ID needs more than this sign-in (multi-factor registration or a Conditional Access policy): look up the \
              sign-in of {user} in the Entra ID sign-in logs with the correlation id below"
         ),
-        Reason::TokenEndpointUnreachable | Reason::TokenThrottled => format!(
+        Reason::TokenEndpointUnreachable | Reason::TokenEndpointTimeout | Reason::TokenThrottled => format!(
             "{} could not be reached or is busy: check the network path, the tenant's `proxy`, and `global.extra_ca_file` if a \
              proxy inspects TLS; then run this command again",
             tenant.authority
@@ -301,7 +301,7 @@ pub async fn device_code_init(
         .device_code(client_id, &scopes)
         .await
         .map_err(|e| InitError::token(Stage::DeviceCode, e, mailbox))?;
-    let expires_in = Duration::from_secs(code.expires_in).min(MAX_EXPIRES_IN);
+    let (_, expires_in) = timing(&code);
     let deadline = Instant::now() + expires_in;
     writeln!(out, "{}", instruction(&code))?;
     writeln!(
@@ -354,10 +354,7 @@ pub async fn device_code_init(
     let replacing = store.path().exists();
     store.save(&StoredToken {
         refresh_token,
-        rotated_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
+        rotated_at: super::provider::unix(SystemTime::now()),
         account: account.clone(),
         // The device code flow is a public-client flow: refreshes go without the secret.
         public_client: true,
@@ -391,7 +388,7 @@ async fn poll(
     expires_in: Duration,
     out: &mut impl Write,
 ) -> Result<TokenResponse, InitError> {
-    let mut interval = Duration::from_secs(code.interval).clamp(MIN_INTERVAL, MAX_INTERVAL);
+    let (mut interval, _) = timing(code);
     let mut transient_failures = 0;
     let mut wait = interval;
     loop {
@@ -422,6 +419,16 @@ async fn poll(
             Err(e) => return Err(InitError::token(Stage::Poll, e, mailbox)),
         }
     }
+}
+
+/// The polling interval and how long to wait for the sign-in, from the
+/// server's numbers bounded to [`MIN_INTERVAL`]..[`MAX_INTERVAL`] and
+/// [`MAX_EXPIRES_IN`]: whatever it says, the sums made with them stay small.
+fn timing(code: &DeviceCode) -> (Duration, Duration) {
+    (
+        Duration::from_secs(code.interval).clamp(MIN_INTERVAL, MAX_INTERVAL),
+        Duration::from_secs(code.expires_in).min(MAX_EXPIRES_IN),
+    )
 }
 
 /// Microsoft's instruction (it holds the URL and the code), sanitised, or
@@ -474,6 +481,24 @@ mod tests {
             transient,
             detail: format!("HTTP {status} {error}"),
         }
+    }
+
+    #[test]
+    fn server_timing_is_bounded() {
+        let code = |interval, expires_in| DeviceCode {
+            user_code: "ABCD".into(),
+            device_code: secrecy::SecretString::from("canary-device-unit".to_string()),
+            verification_uri: "https://microsoft.com/devicelogin".into(),
+            expires_in,
+            interval,
+            message: None,
+        };
+        assert_eq!(timing(&code(5, 900)), (Duration::from_secs(5), Duration::from_secs(900)));
+        assert_eq!(timing(&code(u64::MAX, u64::MAX)), (MAX_INTERVAL, MAX_EXPIRES_IN));
+        assert_eq!(timing(&code(0, 0)), (MIN_INTERVAL, Duration::ZERO));
+        // The sums the flow makes with them cannot overflow.
+        let (interval, expires_in) = timing(&code(u64::MAX, u64::MAX));
+        let _ = Instant::now() + expires_in + interval + SLOW_DOWN_STEP;
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! trap), missing scopes or roles, another audience, a lifetime under 60
 //! minutes.
 //!
+//! `exp` and `iat` are whatever the server put there: `exp - iat` is checked
+//! arithmetic (no lifetime when it does not fit), and a token whose `exp`
+//! precedes its `iat` is `token_lifetime_too_short`, never a panic.
+//!
 //! The signature is NOT verified, on purpose: the token came straight from
 //! Microsoft's token endpoint over verified TLS, Exchange Online verifies it
 //! when we use it, and we read it only to explain a failure. Opaque
@@ -66,8 +70,13 @@ impl Claims {
             .or(self.preferred_username.as_deref())
     }
 
+    /// `exp - iat` in seconds: `None` when either claim is missing or the
+    /// difference does not fit an `i64` (claims at the integer limits).
+    /// Negative when the token claims to expire before it was issued;
+    /// [`check`] calls any such token too short, whether or not the
+    /// difference fits.
     pub fn lifetime(&self) -> Option<i64> {
-        Some(self.exp? - self.iat?)
+        self.exp?.checked_sub(self.iat?)
     }
 
     fn scopes(&self) -> impl Iterator<Item = &str> {
@@ -151,6 +160,15 @@ pub fn check(claims: &Claims, want: &Expectation<'_>) -> Result<(), Failure> {
         return Err(Failure::new(
             Reason::TokenMissingScope,
             format!("the token lacks the application permission {}", missing.join(", ")),
+        ));
+    }
+    // Compared, not subtracted: the difference may not fit an i64.
+    if let (Some(exp), Some(iat)) = (claims.exp, claims.iat)
+        && exp < iat
+    {
+        return Err(Failure::new(
+            Reason::TokenLifetimeTooShort,
+            "the access token expires before it was issued (its exp claim is earlier than its iat): it cannot be used",
         ));
     }
     if let Some(lifetime) = claims.lifetime()
@@ -255,5 +273,60 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(check(&graph, &ok).unwrap_err().reason, Reason::TokenMissingScope);
+    }
+
+    fn timed(iat: i64, exp: i64) -> Claims {
+        Claims {
+            iat: Some(iat),
+            exp: Some(exp),
+            ..Claims::default()
+        }
+    }
+
+    #[test]
+    fn lifetime_at_the_integer_limits_does_not_overflow() {
+        assert_eq!(timed(i64::MIN, i64::MAX).lifetime(), None);
+        assert_eq!(timed(-1, i64::MAX).lifetime(), None);
+        assert_eq!(timed(1, i64::MIN).lifetime(), None);
+        assert_eq!(timed(0, i64::MAX).lifetime(), Some(i64::MAX));
+        assert_eq!(timed(i64::MAX, i64::MAX).lifetime(), Some(0));
+        assert_eq!(timed(i64::MIN, i64::MIN).lifetime(), Some(0));
+        assert_eq!(timed(5000, 1000).lifetime(), Some(-4000));
+        assert_eq!(
+            Claims {
+                iat: Some(1),
+                ..Claims::default()
+            }
+            .lifetime(),
+            None
+        );
+        // Straight from a token: the JSON numbers at the limits decode and judge without a panic.
+        let c = decode(&jwt(&format!(r#"{{"iat":{},"exp":{}}}"#, i64::MIN, i64::MAX))).unwrap();
+        assert_eq!(c.lifetime(), None);
+        let none = Expectation {
+            user: None,
+            scopes: &[],
+            roles: &[],
+        };
+        assert_eq!(check(&c, &none), Ok(()), "no lifetime known: nothing to judge");
+    }
+
+    #[test]
+    fn a_token_that_expires_before_it_is_issued_is_too_short() {
+        let none = Expectation {
+            user: None,
+            scopes: &[],
+            roles: &[],
+        };
+        for (iat, exp) in [(5000, 1000), (i64::MAX, 0), (0, i64::MIN), (i64::MAX, i64::MIN), (1, -i64::MAX)] {
+            let f = check(&timed(iat, exp), &none).unwrap_err();
+            assert_eq!(f.reason, Reason::TokenLifetimeTooShort, "{iat} {exp}");
+            assert!(f.detail.contains("before it was issued"), "{}", f.detail);
+        }
+        assert_eq!(
+            check(&timed(i64::MIN + 1, i64::MIN + 1), &none).unwrap_err().reason,
+            Reason::TokenLifetimeTooShort
+        );
+        assert_eq!(check(&timed(0, i64::MAX), &none), Ok(()));
     }
 }

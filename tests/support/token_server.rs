@@ -63,6 +63,8 @@ pub enum Behaviour {
     Slow(Duration),
     /// 200 at once, then a JSON body of a few hundred bytes dripped one byte per this gap.
     SlowBody(Duration),
+    /// Waits this long, then answers as the inner behaviour does.
+    After(Duration, Box<Behaviour>),
     /// 200 with this access token (a JWT the test minted), valid `expires_in`
     /// seconds, and a new refresh token when `rotate`.
     Issue {
@@ -341,7 +343,14 @@ async fn handle(state: Arc<Mutex<State>>, stats: Arc<Stats>, req: Request<Incomi
         }
         json_answer(200, &body)
     };
+    let mut behaviour = behaviour;
+    while let Behaviour::After(delay, inner) = behaviour {
+        tokio::time::sleep(delay).await;
+        behaviour = *inner;
+    }
     Ok(match behaviour {
+        // Unwrapped by the loop above.
+        Behaviour::After(..) => answer(500, "text/plain", Bytes::new()),
         Behaviour::Success { rotate } => success(rotate),
         Behaviour::Issue {
             access_token,
