@@ -6,7 +6,9 @@
 //! checks every rule (kinds, targets, durations, files) and produces plain
 //! typed values. Nothing after loading needs to re-validate or can fail on
 //! configuration. This module reads files named in the config (CA bundles)
-//! but opens no network connection.
+//! but opens no network connection. Errors and `Debug` never show the
+//! credentials of a URL (a proxy's password): [`redact_url`] and
+//! [`redact_urls`] are the one place that hides them, for every caller.
 
 mod ece;
 mod error;
@@ -371,14 +373,18 @@ impl Validator<'_> {
                 })?),
                 None => None,
             };
-            if let Some(v) = &t.authority
-                && !(v.value.starts_with("https://") || v.value.starts_with("http://"))
-            {
-                return Err(self.secret_err(
-                    v.referenced,
-                    p("authority"),
-                    format!("`{}` is not an http(s):// URL", redact_url(&v.value)),
-                ));
+            if let Some(v) = &t.authority {
+                let shown = redact_url(&v.value);
+                if !(v.value.starts_with("https://") || v.value.starts_with("http://")) {
+                    return Err(self.secret_err(v.referenced, p("authority"), format!("`{shown}` is not an http(s):// URL")));
+                }
+                if url::Url::parse(&v.value).is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+                    return Err(self.secret_err(
+                        v.referenced,
+                        p("authority"),
+                        format!("`{shown}` carries credentials; the authority is a public URL such as {DEFAULT_AUTHORITY}"),
+                    ));
+                }
             }
             if let Some(v) = &t.proxy {
                 self.proxy(v, p("proxy"))?;
