@@ -173,7 +173,13 @@ pub async fn serve_capped(listener: TcpListener, state: Arc<AppState>, max_conne
         while conns.try_join_next().is_some() {}
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             drop(stream);
-            refused.note(max_connections);
+            if let Some(refused) = refused.note(tokio::time::Instant::now()) {
+                tracing::warn!(
+                    max_connections,
+                    refused,
+                    "too many open web connections: closing new ones at once (see --web.max-connections)"
+                );
+            }
             continue;
         };
         let state = state.clone();
@@ -207,18 +213,15 @@ struct Refused {
 }
 
 impl Refused {
-    fn note(&mut self, max_connections: usize) {
+    /// Counts one refused connection; returns how many to warn about when a
+    /// warning is due (the first refusal, then at most every [`REFUSED_WARN_EVERY`]).
+    fn note(&mut self, now: tokio::time::Instant) -> Option<u64> {
         self.since_warning += 1;
-        let now = tokio::time::Instant::now();
-        if self.warned_at.is_none_or(|at| now.duration_since(at) >= REFUSED_WARN_EVERY) {
-            tracing::warn!(
-                max_connections,
-                refused = self.since_warning,
-                "too many open web connections: closing new ones at once (see --web.max-connections)"
-            );
-            self.since_warning = 0;
-            self.warned_at = Some(now);
+        if self.warned_at.is_some_and(|at| now.duration_since(at) < REFUSED_WARN_EVERY) {
+            return None;
         }
+        self.warned_at = Some(now);
+        Some(std::mem::take(&mut self.since_warning))
     }
 }
 
@@ -395,6 +398,20 @@ mod tests {
                 .expect("a queued connection")
                 .unwrap();
         }
+    }
+
+    #[test]
+    fn refusals_are_warned_about_at_most_once_a_minute() {
+        let start = tokio::time::Instant::now();
+        let mut refused = Refused::default();
+        assert_eq!(refused.note(start), Some(1));
+        for _ in 0..1000 {
+            assert_eq!(refused.note(start + Duration::from_secs(1)), None);
+        }
+        assert_eq!(refused.note(start + REFUSED_WARN_EVERY - Duration::from_millis(1)), None);
+        // The next warning counts every refusal since the last one.
+        assert_eq!(refused.note(start + REFUSED_WARN_EVERY), Some(1002));
+        assert_eq!(refused.note(start + REFUSED_WARN_EVERY), None);
     }
 
     #[tokio::test]
