@@ -329,3 +329,27 @@ checks:
     assert!(debug.contains("http://***@proxy.corp.example:3128"), "{debug}");
     assert_clean("the config's Debug", &debug, &canaries);
 }
+
+/// The token endpoint's client holds the proxy with its credentials (it
+/// sends them); its `Debug` (reqwest's) must not show them.
+#[test]
+fn the_token_endpoints_debug_hides_the_proxy_password() {
+    let tls = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+    );
+    let endpoint = ece_o365_exporter::oauth::endpoint::TokenEndpoint::new(
+        ece_o365_exporter::config::DEFAULT_AUTHORITY,
+        "common",
+        tls,
+        Some(&format!("http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:3128")),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let debug = format!("{endpoint:?}");
+    assert!(debug.contains("127.0.0.1:3128"), "{debug}");
+    assert_clean("the token endpoint's Debug", &debug, &[PROXY_USER, PROXY_PASSWORD]);
+}
