@@ -1,8 +1,15 @@
 //! The web endpoint: `/metrics`, `/-/healthy`, `/-/ready`, `POST /-/reload`
 //! and a small status page at `/`. It only reads what the scheduler already recorded: a scrape
 //! never runs a check, and no request can name a target (no SSRF surface).
+//!
+//! It also owns the listening socket (`:PORT` is every interface, IPv6 and
+//! IPv4) and bounds what clients can hold: at most `--web.max-connections`
+//! connections at once (more are closed as soon as they are accepted), each
+//! with a deadline for its request headers. Idle clients must not use up the
+//! file descriptors the checks need.
 
 use std::convert::Infallible;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -16,6 +23,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::ReloadSender;
@@ -27,6 +35,62 @@ use crate::web::{AuthOutcome, WebConfig, WebGuard};
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// A client gets this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once unless `--web.max-connections` says otherwise:
+/// far below the usual 1,024 open files, so the checks keep theirs.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// At most one warning about refused connections this often.
+const REFUSED_WARN_EVERY: Duration = Duration::from_secs(60);
+/// Connections the kernel queues before they are accepted.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Why the web endpoint cannot listen.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("--web.listen-address `{0}` is not HOST:PORT (an IP address and a port, or :PORT for every interface)")]
+    BadAddress(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// Listens on `--web.listen-address`: `IP:PORT`, `[IPv6]:PORT`, or `:PORT`
+/// for every interface, which is `[::]` accepting IPv6 and IPv4 alike, or
+/// `0.0.0.0` on a host without IPv6. Call it inside a tokio runtime.
+pub fn listen(text: &str) -> Result<TcpListener, ListenError> {
+    let bad = || ListenError::BadAddress(text.to_string());
+    let Some(port) = text.strip_prefix(':') else {
+        let addr: SocketAddr = text.parse().map_err(|_| bad())?;
+        return bind(addr, false).map_err(|source| ListenError::Bind { addr, source });
+    };
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let any6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
+    match bind(any6, true) {
+        Ok(listener) => return Ok(listener),
+        // The port is taken or forbidden: IPv4 alone would hide that.
+        Err(source) if matches!(source.kind(), std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied) => {
+            return Err(ListenError::Bind { addr: any6, source });
+        }
+        Err(e) => tracing::info!(error = %e, "no dual-stack IPv6 socket on this host; listening on IPv4 only"),
+    }
+    let any4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    bind(any4, false).map_err(|source| ListenError::Bind { addr: any4, source })
+}
+
+/// A non-blocking listening socket on `addr`; `dual_stack` lets an IPv6
+/// socket accept IPv4 too (`IPV6_V6ONLY` off, whatever the system default).
+fn bind(addr: SocketAddr, dual_stack: bool) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if dual_stack {
+        socket.set_only_v6(false)?;
+    }
+    // As tokio does: a restart may bind while old connections are in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
 
 /// A response body: small ones whole, `/metrics` in chunks.
 type Body = Either<Full<Bytes>, Exposition>;
@@ -79,8 +143,18 @@ impl AppState {
     }
 }
 
-/// Serves until `shutdown` is cancelled.
+/// Serves until `shutdown` is cancelled, at most [`DEFAULT_MAX_CONNECTIONS`] connections at once.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: CancellationToken) {
+    serve_capped(listener, state, DEFAULT_MAX_CONNECTIONS, shutdown).await;
+}
+
+/// Serves until `shutdown` is cancelled, at most `max_connections` at once:
+/// a connection over the cap is accepted and closed at once (its descriptor
+/// freed), with a warning at most every [`REFUSED_WARN_EVERY`].
+pub async fn serve_capped(listener: TcpListener, state: Arc<AppState>, max_connections: usize, shutdown: CancellationToken) {
+    let max_connections = max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let mut refused = Refused::default();
     let mut conns = tokio::task::JoinSet::new();
     loop {
         let (stream, _) = tokio::select! {
@@ -95,9 +169,24 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Cancel
             },
             () = shutdown.cancelled() => break,
         };
+        // Reap finished connections so the set does not grow.
+        while conns.try_join_next().is_some() {}
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            if let Some(refused) = refused.note(tokio::time::Instant::now()) {
+                tracing::warn!(
+                    max_connections,
+                    refused,
+                    "too many open web connections: closing new ones at once (see --web.max-connections)"
+                );
+            }
+            continue;
+        };
         let state = state.clone();
         let conn_shutdown = shutdown.clone();
         conns.spawn(async move {
+            // Held until the connection ends.
+            let _slot = slot;
             // The settings of the moment: a rotated certificate applies to the next connection.
             let web = state.web.current();
             match web.tls.clone() {
@@ -112,10 +201,28 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Cancel
                 }
             }
         });
-        // Reap finished connections so the set does not grow.
-        while conns.try_join_next().is_some() {}
     }
     while conns.join_next().await.is_some() {}
+}
+
+/// Connections refused over the cap since the last warning.
+#[derive(Default)]
+struct Refused {
+    since_warning: u64,
+    warned_at: Option<tokio::time::Instant>,
+}
+
+impl Refused {
+    /// Counts one refused connection; returns how many to warn about when a
+    /// warning is due (the first refusal, then at most every [`REFUSED_WARN_EVERY`]).
+    fn note(&mut self, now: tokio::time::Instant) -> Option<u64> {
+        self.since_warning += 1;
+        if self.warned_at.is_some_and(|at| now.duration_since(at) < REFUSED_WARN_EVERY) {
+            return None;
+        }
+        self.warned_at = Some(now);
+        Some(std::mem::take(&mut self.since_warning))
+    }
 }
 
 /// Serves HTTP/1.1 on one connection (plain or TLS) until it ends or `shutdown`.
@@ -256,4 +363,68 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether this host can listen on IPv6 loopback at all.
+    fn has_ipv6_loopback() -> bool {
+        std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
+    }
+
+    #[tokio::test]
+    async fn colon_port_listens_on_ipv6_and_ipv4() {
+        let listener = listen(":0").unwrap();
+        let local = listener.local_addr().unwrap();
+        assert!(local.ip().is_unspecified(), "{local}");
+        let port = local.port();
+        tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .unwrap_or_else(|e| panic!("{local} refuses IPv4: {e}"));
+        if !has_ipv6_loopback() {
+            eprintln!("skipped the [::1] half: this host has no IPv6 loopback");
+            return;
+        }
+        assert!(local.is_ipv6(), "IPv6 works here, yet `:0` bound {local}");
+        tokio::net::TcpStream::connect((Ipv6Addr::LOCALHOST, port))
+            .await
+            .unwrap_or_else(|e| panic!("{local} refuses IPv6: {e}"));
+        // Both reached this one listener.
+        for _ in 0..2 {
+            tokio::time::timeout(Duration::from_secs(10), listener.accept())
+                .await
+                .expect("a queued connection")
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn refusals_are_warned_about_at_most_once_a_minute() {
+        let start = tokio::time::Instant::now();
+        let mut refused = Refused::default();
+        assert_eq!(refused.note(start), Some(1));
+        for _ in 0..1000 {
+            assert_eq!(refused.note(start + Duration::from_secs(1)), None);
+        }
+        assert_eq!(refused.note(start + REFUSED_WARN_EVERY - Duration::from_millis(1)), None);
+        // The next warning counts every refusal since the last one.
+        assert_eq!(refused.note(start + REFUSED_WARN_EVERY), Some(1002));
+        assert_eq!(refused.note(start + REFUSED_WARN_EVERY), None);
+    }
+
+    #[tokio::test]
+    async fn explicit_addresses_and_errors() {
+        let v4 = listen("127.0.0.1:0").unwrap();
+        let taken = v4.local_addr().unwrap();
+        assert_eq!(taken.ip(), Ipv4Addr::LOCALHOST);
+        match listen(&taken.to_string()) {
+            Err(e @ ListenError::Bind { .. }) => assert!(e.to_string().starts_with(&format!("cannot listen on {taken}: ")), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        for bad in ["localhost:9865", ":", ":99999", "9865", "[::1]"] {
+            assert!(matches!(listen(bad), Err(ListenError::BadAddress(_))), "{bad}");
+        }
+    }
 }

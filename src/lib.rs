@@ -24,6 +24,8 @@
 //! - [`report`]: the assessment as text, JSON, HTML (`/`) and a Prometheus
 //!   textfile, for the `check` subcommand and the status page.
 //! - [`logging`]: logfmt or JSON log lines.
+//! - [`limits`]: the open-file limit raised to the hard limit at start, so
+//!   the checks do not run out of descriptors.
 //! - [`agent`]: the configuration lifecycle: start, reload (keeping the last
 //!   good configuration), stop.
 //! - `service` (Windows only): running as a Windows service, `service
@@ -43,6 +45,7 @@ pub mod fuzzing;
 pub mod guide;
 pub mod http;
 pub mod i18n;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod oauth;

@@ -2,7 +2,6 @@
 //! behaviour lives in the library; errors reach the user here, through anyhow.
 
 use std::io::IsTerminal as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,7 +20,7 @@ use ece_o365_exporter::oauth::init;
 #[cfg(windows)]
 use ece_o365_exporter::service;
 use ece_o365_exporter::web::WebGuard;
-use ece_o365_exporter::{REVISION, VERSION, checks, http, report};
+use ece_o365_exporter::{REVISION, VERSION, checks, http, limits, report};
 
 /// Exit code for a configuration that cannot be used.
 const EXIT_BAD_CONFIG: u8 = 2;
@@ -47,6 +46,10 @@ struct GlobalArgs {
     /// Address to serve /metrics on.
     #[arg(long = "web.listen-address", global = true, default_value = ":9865", value_name = "HOST:PORT")]
     listen_address: String,
+    /// Most web connections served at once; more are closed as soon as they are accepted.
+    #[arg(long = "web.max-connections", global = true, default_value_t = http::DEFAULT_MAX_CONNECTIONS as u32,
+          value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    max_connections: u32,
     /// TLS and basic auth for the web endpoint (exporter-toolkit web configuration format).
     #[arg(long = "web.config.file", global = true, value_name = "PATH")]
     web_config_file: Option<PathBuf>,
@@ -234,6 +237,7 @@ async fn token_init(global: &GlobalArgs, mailbox: &str) -> ExitCode {
 }
 
 async fn check(global: &GlobalArgs, output: Output, lang: Option<Lang>, textfile: Option<&Path>) -> ExitCode {
+    raise_open_file_limit();
     let (cfg, checks) = match load(global) {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -272,8 +276,27 @@ fn console_shutdown() -> CancellationToken {
     shutdown
 }
 
+/// Raises the soft open-file limit to the hard one, so that web clients and
+/// checks do not run out of descriptors; a failure is logged, not fatal.
+fn raise_open_file_limit() {
+    match limits::raise_nofile_limit() {
+        Ok(Some(limit)) if limit.raised() => {
+            tracing::info!(
+                from = limit.before,
+                to = limit.after,
+                hard = limit.hard,
+                "raised the open-file limit"
+            )
+        }
+        Ok(Some(limit)) => tracing::debug!(soft = limit.after, hard = limit.hard, "open-file limit"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "keeping the open-file limit"),
+    }
+}
+
 /// Runs the exporter until `shutdown` is cancelled (a signal, or the Windows service being stopped).
 async fn run(global: &GlobalArgs, shutdown: CancellationToken) -> ExitCode {
+    raise_open_file_limit();
     let cfg = match Config::load(&global.config_file) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -301,10 +324,7 @@ async fn serve(global: &GlobalArgs, cfg: Config, shutdown: CancellationToken) ->
         },
         None => WebGuard::open(),
     };
-    let addr = listen_addr(&global.listen_address)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = http::listen(&global.listen_address)?;
     let local = listener.local_addr().context("listener address")?;
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     let state = Arc::new(http::AppState::new(Arc::new(Metrics::new(VERSION, REVISION)), Some(reload_tx.clone())).with_web(web));
@@ -319,7 +339,8 @@ async fn serve(global: &GlobalArgs, cfg: Config, shutdown: CancellationToken) ->
     tracing::info!(version = VERSION, revision = REVISION, config = %file.display(), checks = state.configured.load(Ordering::SeqCst), "starting");
     tracing::info!(address = %local, "listening");
 
-    let server = tokio::spawn(http::serve(listener, state, shutdown.clone()));
+    let max_connections = usize::try_from(global.max_connections).unwrap_or(http::DEFAULT_MAX_CONNECTIONS);
+    let server = tokio::spawn(http::serve_capped(listener, state, max_connections, shutdown.clone()));
     let reloads = tokio::spawn(agent.serve_reloads(reload_rx, shutdown.clone()));
     tokio::spawn(forward_hangups(reload_tx));
 
@@ -352,17 +373,6 @@ async fn forward_hangups(reloads: ReloadSender) {
     drop(reloads);
 }
 
-/// `:9865` means every interface, as in the Go exporters.
-fn listen_addr(text: &str) -> anyhow::Result<SocketAddr> {
-    let full = if text.starts_with(':') {
-        format!("0.0.0.0{text}")
-    } else {
-        text.to_string()
-    };
-    full.parse()
-        .with_context(|| format!("--web.listen-address `{text}` is not HOST:PORT (an IP address and a port)"))
-}
-
 async fn wait_for_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -391,7 +401,7 @@ mod windows {
     use std::ffi::OsString;
     use std::process::ExitCode;
 
-    use super::{EXIT_BAD_CONFIG, GlobalArgs, LogFormat, ServiceCommand, block_on, run, service};
+    use super::{EXIT_BAD_CONFIG, GlobalArgs, LogFormat, ServiceCommand, block_on, http, run, service};
 
     pub fn service_command(command: &ServiceCommand, global: GlobalArgs) -> ExitCode {
         let result = match command {
@@ -424,7 +434,7 @@ mod windows {
         service::restrict_to_administrators(&tokens)?;
         let config = std::path::absolute(&global.config_file).unwrap_or_else(|_| global.config_file.clone());
         let log_file = global.log_file.clone().unwrap_or_else(service::default_log_file);
-        let args: Vec<OsString> = vec![
+        let mut args: Vec<OsString> = vec![
             "--config.file".into(),
             config.clone().into(),
             "--web.listen-address".into(),
@@ -440,6 +450,9 @@ mod windows {
             "--log.file".into(),
             log_file.clone().into(),
         ];
+        if global.max_connections as usize != http::DEFAULT_MAX_CONNECTIONS {
+            args.extend(["--web.max-connections".into(), global.max_connections.to_string().into()]);
+        }
         service::install(args)?;
         println!(
             "Service `{}` installed (automatic start): config {}, log {}, token stores in {} (SYSTEM and Administrators only).",

@@ -1,13 +1,19 @@
 //! Black-box tests of the binary: it runs against servers in this test
 //! process, is scraped over HTTP, and the exposition is parsed and compared
 //! with what the servers did. Also the `check` subcommand's output and exit
-//! codes, shutdown on SIGTERM, and a port already in use.
+//! codes, shutdown on SIGTERM, and a port already in use; `:PORT` on IPv4
+//! and IPv6; idle web clients against a low open-file limit.
 
 mod support;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use support::agent::{Agent, BIN, parse, request, request_with, value};
 use support::pki::{self, Leaf, Pki};
@@ -386,4 +392,151 @@ fn network_unreachable_inside_an_empty_network_namespace() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(doc["checks"][0]["reason"], "network_unreachable", "{doc}");
     assert_eq!(doc["checks"][0]["phase"], "connect");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn colon_port_serves_ipv4_and_ipv6() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("listen.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "checks:\n  - name: closed\n    kind: tcp\n    target: 127.0.0.1:{}\n",
+            closed_port()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start_listening(&config, ":0", &[]);
+    assert!(agent.addr.ip().is_unspecified(), "`:0` listens on {}", agent.addr);
+    let port = agent.addr.port();
+    let (status, _) = request(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), "GET", "/-/healthy").await;
+    assert_eq!(status, 200, "over IPv4");
+    if std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_err() {
+        eprintln!("skipped the [::1] half: this host has no IPv6 loopback");
+    } else {
+        assert!(agent.addr.is_ipv6(), "IPv6 works here, yet `:0` listens on {}", agent.addr);
+        let (status, _) = request(SocketAddr::from((Ipv6Addr::LOCALHOST, port)), "GET", "/-/healthy").await;
+        assert_eq!(status, 200, "over IPv6");
+    }
+    assert_eq!(agent.terminate(), Some(0));
+}
+
+/// One GET that tolerates a connection the agent closes at once (over
+/// `--web.max-connections`): None then.
+async fn try_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(addr).await.ok()?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut raw))
+        .await
+        .ok()?
+        .ok()?;
+    let (status, body) = support::agent::split_response(&String::from_utf8_lossy(&raw));
+    (status != 0).then_some((status, body))
+}
+
+/// Waits (bounded) until `done` holds.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..600 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never saw {what}");
+}
+
+/// Under an open-file limit of 256 (soft and hard, so raising the soft limit
+/// cannot help), 400 idle clients on the web port: the ones over
+/// `--web.max-connections` are closed as soon as accepted, so the agent keeps
+/// descriptors for its checks (a `tcp` check keeps succeeding while the idle
+/// clients stay) and serves `/metrics` again once they leave.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_web_connections_cannot_starve_the_checks() {
+    const FD_LIMIT: usize = 256;
+    const CAP: usize = 64;
+    const IDLE: usize = 400;
+    // This process holds the idle clients' sockets.
+    rlimit::increase_nofile_limit(4 * IDLE as u64).unwrap();
+    let target = servers::raw(b"", After::Close).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("fd.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  interval: 1s\n  timeout: 1s\nchecks:\n  - name: local\n    kind: tcp\n    target: {}\n",
+            target.target()
+        ),
+    )
+    .unwrap();
+    // `ulimit -n` without -S/-H sets both limits; exec keeps the pid.
+    let mut launcher = Command::new("sh");
+    launcher.args(["-c", &format!("ulimit -n {FD_LIMIT} && exec \"$0\" \"$@\""), BIN]);
+    let agent = Agent::spawn(launcher, &config, "127.0.0.1:0", &["--web.max-connections", &CAP.to_string()]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", agent.child.id())).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let soft_hard: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(soft_hard, [FD_LIMIT.to_string(), FD_LIMIT.to_string()], "{line}");
+    agent.wait_ready().await;
+
+    // The idle clients: each connects, sends nothing, and waits for the agent to hang up.
+    let closed = Arc::new(AtomicUsize::new(0));
+    let mut idle = tokio::task::JoinSet::new();
+    for i in 0..IDLE {
+        let stream = tokio::time::timeout(Duration::from_secs(30), TcpStream::connect(agent.addr))
+            .await
+            .unwrap_or_else(|_| panic!("idle client {i}: connect timed out"))
+            .unwrap_or_else(|e| panic!("idle client {i}: {e}"));
+        let closed = closed.clone();
+        idle.spawn(async move {
+            let mut stream = stream;
+            let mut buf = [0u8; 64];
+            // Until EOF or a reset: the agent closed it.
+            while let Ok(n) = stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            closed.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    // Over the cap: closed at once, their descriptors freed.
+    wait_until("the idle clients over the cap closed", || {
+        closed.load(Ordering::SeqCst) >= IDLE - CAP
+    })
+    .await;
+    // While the rest stay, the check still reaches its target, twice.
+    let before = target.connection_count();
+    wait_until("the check connect during the flood", || target.connection_count() >= before + 2).await;
+
+    idle.abort_all();
+    while idle.join_next().await.is_some() {}
+    let mut metrics = None;
+    for _ in 0..600 {
+        if let Some((200, body)) = try_get(agent.addr, "/metrics").await {
+            metrics = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let metrics = metrics.unwrap_or_else(|| panic!("/metrics never served again; log:\n{}", agent.log_text()));
+    let m = parse(&metrics);
+    assert_eq!(
+        value(&m, "ece_o365_check_success", &[("check", "local")]),
+        Some(1.0),
+        "log:\n{}",
+        agent.log_text()
+    );
+    let failures: f64 = m
+        .iter()
+        .filter(|(k, _)| k.starts_with("ece_o365_check_failures_total{") && k.contains("check=\"local\""))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(failures, 0.0, "a run failed under the flood: {metrics}");
+    let log = agent.log_text();
+    assert!(log.contains("too many open web connections"), "{log}");
+    assert!(!log.to_lowercase().contains("too many open files"), "{log}");
+    assert_eq!(agent.terminate(), Some(0));
 }

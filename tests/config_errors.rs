@@ -1,7 +1,9 @@
 //! Every configuration rule, one invalid file each (`tests/testdata/invalid-*.yaml`,
 //! run as a table): the error must name the line, column and field, and say
 //! what is wrong. The first line of each file declares what it expects:
-//! `# expect: LINE:COLUMN FIELD | MESSAGE-SUBSTRING`.
+//! `# expect: LINE:COLUMN FIELD | MESSAGE-SUBSTRING`. The error of an
+//! `invalid-proxy-*` or `*-credentials` file must not show the URL's user or
+//! password.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -82,6 +84,15 @@ fn every_invalid_file_names_line_field_and_problem() {
             .nth(expect.line as usize - 1)
             .unwrap()
             .to_string();
+        if name.starts_with("invalid-proxy-") || name.ends_with("-credentials.yaml") {
+            // A URL's credentials: redacted in the message, the snippet and Debug.
+            let debug = format!("{err:?}");
+            for (what, text) in [("shown", &shown), ("Debug", &debug)] {
+                if text.contains("pass") || text.contains("proxyuser") || !text.contains("***@") {
+                    problems.push(format!("{name}: the proxy's credentials are not redacted ({what}): {text}"));
+                }
+            }
+        }
         if expect.field.starts_with("tenants") {
             // The tenants section may hold a secret: its lines are never echoed.
             if shown.contains(source_line.trim()) || shown.contains("canary") {

@@ -123,6 +123,8 @@ fn unit_verifies_and_is_hardened() {
         "EnvironmentFile=-/etc/ece-o365-exporter/environment",
         "Restart=on-failure",
         "RestartSec=5s",
+        // Soft and hard: the filter below (@resources) forbids raising it at run time.
+        "LimitNOFILE=65536",
         "StateDirectory=ece-o365-exporter",
         "StateDirectoryMode=0700",
         "UMask=0077",

@@ -1,8 +1,11 @@
 //! Canary secrets: with unique client secret, refresh token and access
 //! token values, every path runs (token refresh with rotation, XOAUTH2 on
-//! SMTP, a refused refresh) with logging at trace level for every crate,
-//! and none of the values may appear in the logs, `/metrics`, the status
-//! page, the `check` and `config check` outputs, or `Debug` output.
+//! SMTP, a refused refresh, a refresh through a proxy with credentials) with
+//! logging at trace level for every crate, and none of the values may appear
+//! in the logs, `/metrics`, the status page, the `check` and `config check`
+//! outputs, or `Debug` output. A proxy password in an invalid `proxy:` never
+//! appears in the config error, wherever it is shown (`config check`,
+//! `check`, the agent's start, `POST /-/reload`'s 500 answer, the log).
 
 mod support;
 
@@ -22,6 +25,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
 const CLIENT_SECRET: &str = "canary-client-secret-5d1e0c93b7";
 const SEED_REFRESH: &str = "canary-refresh-seed-77f2aa04d1";
 const SECRET_ENV: &str = "ECE_O365_CANARY_CLIENT_SECRET";
+const PROXY_USER: &str = "canary-proxy-user-3a9f";
+const PROXY_PASSWORD: &str = "canary-proxy-pass-9c41e7";
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
 
 fn assert_clean(what: &str, text: &str, canaries: &[&str]) {
     for c in canaries {
@@ -76,7 +85,7 @@ async fn no_secret_reaches_any_output() {
     m.auth_replies = &["235 2.7.0 Authentication successful"];
     let smtp = servers::smtp(m).await;
 
-    for name in ["support", "sales"] {
+    for name in ["support", "sales", "proxied"] {
         TokenStore::new(dir.join(format!("{name}.token")))
             .save(&StoredToken {
                 refresh_token: SecretString::from(SEED_REFRESH.to_string()),
@@ -99,6 +108,12 @@ tenants:
     client_id: 11111111-2222-3333-4444-555555555555
     client_secret: env:{SECRET_ENV}
     authority: {refused}
+  - name: proxied
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: env:{SECRET_ENV}
+    authority: {good}
+    proxy: http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{proxy_port}
 mailboxes:
   - name: support
     address: support@contoso.com
@@ -109,6 +124,10 @@ mailboxes:
     address: sales@contoso.com
     tenant: broken
     token_store: sales.token
+  - name: proxied
+    address: support@contoso.com
+    tenant: proxied
+    token_store: proxied.token
 checks:
   - name: token-support
     kind: token
@@ -121,7 +140,11 @@ checks:
   - name: token-sales
     kind: token
     mailbox: sales
+  - name: token-proxied
+    kind: token
+    mailbox: proxied
 ",
+        proxy_port = closed_port(),
         good = good.authority(),
         refused = refused.authority(),
         smtp = smtp.target(),
@@ -134,6 +157,8 @@ checks:
         ROTATED_REFRESH_PREFIX,
         access.as_str(),
         access.split('.').nth(2).unwrap(),
+        PROXY_USER,
+        PROXY_PASSWORD,
     ];
 
     // The running agent at trace level.
@@ -192,6 +217,10 @@ checks:
         "{metrics}"
     );
     assert!(metrics.contains("reason=\"token_invalid_grant\""), "{metrics}");
+    assert!(
+        metrics.contains("ece_o365_check_success{check=\"token-proxied\",kind=\"token\""),
+        "the refresh through the proxy ran: {metrics}"
+    );
     let stored = TokenStore::new(dir.join("support.token")).load().unwrap().unwrap();
     assert!(format!("{:?}", stored.account).contains("support@contoso.com"));
     assert!(logs.contains("level=trace"), "trace logging was on");
@@ -238,4 +267,102 @@ checks:
         let mode = std::fs::metadata(dir.join("support.token")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "token file mode {mode:o}");
     }
+}
+
+/// An invalid `proxy:` with credentials, in the shapes a user writes: the
+/// error names file, line and field wherever it is shown, never the
+/// credentials.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_proxy_password_in_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = |proxy: &str| {
+        format!(
+            "tenants:
+  - name: contoso
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    proxy: {proxy}
+checks:
+  - name: tcp-closed
+    kind: tcp
+    target: 127.0.0.1:{}
+",
+            closed_port()
+        )
+    };
+    let creds = format!("{PROXY_USER}:{PROXY_PASSWORD}");
+    let shapes = [
+        // (the proxy: value, the field the error names)
+        (format!("socks5://{creds}@proxy.corp.example:1080"), "tenants[0].proxy"),
+        (format!("http://{creds}@proxy.corp.example:99999"), "tenants[0].proxy"),
+        (format!("http://{creds}@/"), "tenants[0].proxy"),
+        // Not YAML at all: the error is about the line, which it shows.
+        (format!("http://{creds}@proxy.corp.example:3128: x"), ""),
+    ];
+    let canaries = [PROXY_USER, PROXY_PASSWORD];
+
+    let config = dir.path().join("proxy.yaml");
+    std::fs::write(&config, tenant("http://proxy.corp.example:3128")).unwrap();
+    let agent = support::agent::Agent::start(&config, &["--log.level", "trace"]);
+    for (proxy, field) in &shapes {
+        let bad = dir.path().join("bad-proxy.yaml");
+        std::fs::write(&bad, tenant(proxy)).unwrap();
+        let head = format!("{}:5:", bad.display());
+        for args in [
+            &["config", "check"][..],
+            &["check"][..],
+            &["--web.listen-address", "127.0.0.1:0"][..],
+        ] {
+            let out = Command::new(BIN).args(args).arg("--config.file").arg(&bad).output().unwrap();
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert_eq!(out.status.code(), Some(2), "`{}` on {proxy}: {text}", args.join(" "));
+            assert!(
+                text.contains(&head) && text.contains(field),
+                "`{}` on {proxy}: {text}",
+                args.join(" ")
+            );
+            assert_clean(&format!("`{}` on {proxy}", args.join(" ")), &text, &canaries);
+        }
+        std::fs::write(&config, tenant(proxy)).unwrap();
+        let (status, body) = support::agent::request(agent.addr, "POST", "/-/reload").await;
+        assert_eq!(status, 500, "{body}");
+        assert!(body.contains(&format!("{}:5:", config.display())) && body.contains(field), "{body}");
+        assert_clean(&format!("the reload answer on {proxy}"), &body, &canaries);
+    }
+    let log = agent.log_text();
+    assert!(log.contains("configuration reload failed"), "{log}");
+    assert_clean("the log", &log, &canaries);
+    assert_eq!(agent.terminate(), Some(0));
+
+    // A valid proxy with credentials: Debug shows where, not who.
+    let good = dir.path().join("good-proxy.yaml");
+    std::fs::write(&good, tenant(&format!("http://{creds}@proxy.corp.example:3128"))).unwrap();
+    let cfg = Config::load(&good).unwrap();
+    let debug = format!("{cfg:?}");
+    assert!(debug.contains("http://***@proxy.corp.example:3128"), "{debug}");
+    assert_clean("the config's Debug", &debug, &canaries);
+}
+
+/// The token endpoint's client holds the proxy with its credentials (it
+/// sends them); its `Debug` (reqwest's) must not show them.
+#[test]
+fn the_token_endpoints_debug_hides_the_proxy_password() {
+    let tls = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+    );
+    let endpoint = ece_o365_exporter::oauth::endpoint::TokenEndpoint::new(
+        ece_o365_exporter::config::DEFAULT_AUTHORITY,
+        "common",
+        tls,
+        Some(&format!("http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:3128")),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let debug = format!("{endpoint:?}");
+    assert!(debug.contains("127.0.0.1:3128"), "{debug}");
+    assert_clean("the token endpoint's Debug", &debug, &[PROXY_USER, PROXY_PASSWORD]);
 }

@@ -6,12 +6,15 @@
 //! checks every rule (kinds, targets, durations, files) and produces plain
 //! typed values. Nothing after loading needs to re-validate or can fail on
 //! configuration. This module reads files named in the config (CA bundles)
-//! but opens no network connection.
+//! but opens no network connection. Errors and `Debug` never show the
+//! credentials of a URL (a proxy's password): [`redact_url`] and
+//! [`redact_urls`] are the one place that hides them, for every caller.
 
 mod ece;
 mod error;
 mod oauth;
 mod raw;
+mod redact;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -29,6 +32,7 @@ pub use error::{ConfigError, Loc};
 pub use oauth::{DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, Tenant};
 pub(crate) use raw::parse_yaml;
 pub use raw::{RecordType, TlsMode};
+pub use redact::{REDACTED, redact_url, redact_urls};
 
 use crate::reason::Kind;
 
@@ -369,12 +373,21 @@ impl Validator<'_> {
                 })?),
                 None => None,
             };
-            for (key, value) in [("authority", &t.authority), ("proxy", &t.proxy)] {
-                if let Some(v) = value
-                    && !(v.value.starts_with("https://") || v.value.starts_with("http://"))
-                {
-                    return Err(self.secret_err(v.referenced, p(key), format!("`{}` is not an http(s):// URL", v.value)));
+            if let Some(v) = &t.authority {
+                let shown = redact_url(&v.value);
+                if !(v.value.starts_with("https://") || v.value.starts_with("http://")) {
+                    return Err(self.secret_err(v.referenced, p("authority"), format!("`{shown}` is not an http(s):// URL")));
                 }
+                if url::Url::parse(&v.value).is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+                    return Err(self.secret_err(
+                        v.referenced,
+                        p("authority"),
+                        format!("`{shown}` carries credentials; the authority is a public URL such as {DEFAULT_AUTHORITY}"),
+                    ));
+                }
+            }
+            if let Some(v) = &t.proxy {
+                self.proxy(v, p("proxy"))?;
             }
             out.push(Arc::new(Tenant {
                 name: t.name.value.clone(),
@@ -391,6 +404,30 @@ impl Validator<'_> {
             }));
         }
         Ok(out)
+    }
+
+    /// A proxy URL: `http(s)://[user:password@]host[:port][/]`. Errors show
+    /// it with its credentials redacted.
+    fn proxy(&self, v: &Spanned<String>, field: String) -> Result<(), ConfigError> {
+        let shown = redact_url(&v.value);
+        let bad = |why: String| self.secret_err(v.referenced, field.clone(), format!("`{shown}` {why}"));
+        let url = url::Url::parse(&v.value)
+            .map_err(|e| bad(format!("is not a proxy URL ({e}); write it like http://proxy.corp.example:8080")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad(format!(
+                "has the scheme `{}`: only HTTP CONNECT proxies (http:// or https://) are supported",
+                url.scheme()
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("names no proxy host".to_string()));
+        }
+        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+            return Err(bad(
+                "must be scheme, host and port only, without a path, query or fragment".to_string()
+            ));
+        }
+        Ok(())
     }
 
     fn mailboxes(&self, specs: Vec<raw::MailboxSpec>, tenants: &[Arc<Tenant>]) -> Result<Vec<Arc<Mailbox>>, ConfigError> {
@@ -734,6 +771,36 @@ mod tests {
         assert_eq!(parse_target("[::1]:993").unwrap().to_string(), "[::1]:993");
         for bad in ["smtp.office365.com", "::1:993", "host:0", "host:99999", ":25", "[::1]993", "a b:25"] {
             assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn proxies_are_http_urls_shown_without_credentials() {
+        let yaml = |proxy: &str| {
+            format!(
+                "tenants:\n  - name: t\n    tenant_id: t.example\n    client_id: c\n    proxy: {proxy}\nchecks:\n  - name: a\n    kind: tcp\n    target: h:1\n"
+            )
+        };
+        for good in [
+            "http://proxy:3128",
+            "https://proxy:3128/",
+            "http://u:s3cret@proxy:3128",
+            "http://[::1]:3128",
+        ] {
+            let cfg = Config::from_yaml(Path::new("t.yaml"), &yaml(good)).unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert_eq!(cfg.tenants[0].proxy.as_deref(), Some(good));
+            assert!(!format!("{cfg:?}").contains("s3cret"));
+        }
+        for bad in [
+            "socks5://u:s3cret@h:1080",
+            "http://u:s3cret@h:99999",
+            "http://u:s3cret@/",
+            "u:s3cret@h:3128",
+            "http://u:s3cret@h:1/path",
+        ] {
+            let e = Config::from_yaml(Path::new("t.yaml"), &yaml(bad)).expect_err(bad);
+            assert_eq!((e.loc.line, e.field.as_str()), (5, "tenants[0].proxy"), "{bad}");
+            assert!(!e.to_string().contains("s3cret") && e.to_string().contains("***@"), "{e}");
         }
     }
 

@@ -1,13 +1,16 @@
 //! The OAuth2 part of the configuration, validated: tenants (app
 //! registrations) and mailboxes. Secrets are referenced (`env:NAME`,
 //! `file:PATH`) and read when used, so a rotated secret needs no restart;
-//! nothing here holds or prints a secret value.
+//! nothing here holds or prints a secret value. A proxy URL may carry
+//! credentials: `Debug` redacts them.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use secrecy::SecretString;
+
+use super::redact::redact_url;
 
 pub use super::raw::{Grant, MailProtocol};
 
@@ -56,8 +59,9 @@ impl SecretSource {
     }
 }
 
-/// An app registration in one tenant.
-#[derive(Clone, Debug, PartialEq)]
+/// An app registration in one tenant. `Debug` shows the proxy URL without
+/// its credentials.
+#[derive(Clone, PartialEq)]
 pub struct Tenant {
     pub name: String,
     pub tenant_id: String,
@@ -67,6 +71,20 @@ pub struct Tenant {
     pub client_secret_expires: Option<i64>,
     pub authority: String,
     pub proxy: Option<String>,
+}
+
+impl fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tenant")
+            .field("name", &self.name)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("client_secret_expires", &self.client_secret_expires)
+            .field("authority", &redact_url(&self.authority))
+            .field("proxy", &self.proxy.as_deref().map(redact_url))
+            .finish()
+    }
 }
 
 /// A mailbox and how its tokens are obtained.

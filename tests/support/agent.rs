@@ -23,10 +23,21 @@ pub struct Agent {
 
 impl Agent {
     pub fn start(config: &Path, extra: &[&str]) -> Agent {
-        let mut child = Command::new(BIN)
+        Agent::start_listening(config, "127.0.0.1:0", extra)
+    }
+
+    /// [`Agent::start`] on another `--web.listen-address`.
+    pub fn start_listening(config: &Path, listen: &str, extra: &[&str]) -> Agent {
+        Agent::spawn(Command::new(BIN), config, listen, extra)
+    }
+
+    /// Starts `launcher` (the agent binary, or a program that execs it with
+    /// the arguments that follow) with the agent's arguments appended.
+    pub fn spawn(mut launcher: Command, config: &Path, listen: &str, extra: &[&str]) -> Agent {
+        let mut child = launcher
             .arg("--config.file")
             .arg(config)
-            .args(["--web.listen-address", "127.0.0.1:0"])
+            .args(["--web.listen-address", listen])
             .args(extra)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
