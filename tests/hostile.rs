@@ -149,6 +149,14 @@ fn leak(bytes: Vec<u8>) -> &'static [u8] {
     Box::leak(bytes.into_boxed_slice())
 }
 
+/// Per mail protocol (in [`Proto`]'s order), a flood of lines of 8,000 `byte`s
+/// in the reply to the first command: (prefix, repeated unit).
+fn long_line_floods(byte: u8) -> [(&'static [u8], &'static [u8]); 3] {
+    let body = vec![byte; 8000];
+    let line = |head: &[u8]| leak([head, &body, b"\r\n"].concat());
+    [(b"", line(b"250-")), (b"", line(b"* CAPABILITY ")), (b"+OK\r\n", line(b""))]
+}
+
 /// A TLS alert record: fatal, handshake_failure.
 const TLS_ALERT: &[u8] = b"\x15\x03\x03\x00\x02\x02\x28";
 const HTTP_400: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: 11\r\n\r\nBad Request";
@@ -157,6 +165,10 @@ const HTTP_400: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\
 fn table(certs: &Certs) -> Vec<Case> {
     let mut cases = Vec::new();
     let huge_line = leak([b"220 ".as_slice(), &vec![b'x'; 1 << 20]].concat());
+    // Lines just under the codec's 8 KiB line limit, without end: a reply of
+    // them is bounded by its byte budget (64 KiB), whatever the bytes decode to.
+    let long_lines = long_line_floods(b'x');
+    let invalid_lines = long_line_floods(0xff);
     for kind in ALL {
         let proto = kind.proto();
         let good = certs.get(Leaf::Good);
@@ -328,6 +340,21 @@ fn table(certs: &Certs) -> Vec<Case> {
                 Reason::TooManyLines,
                 kind.first_reply_phase(),
             );
+        }
+
+        if let Some(p) = proto {
+            for (behaviour, units) in [
+                ("endless reply of long lines", &long_lines),
+                ("endless reply of long invalid UTF-8 lines", &invalid_lines),
+            ] {
+                let (prefix, unit) = units[p as usize];
+                add(
+                    behaviour,
+                    mail(Stage::FirstReply, Act::Flood { prefix, unit }),
+                    Reason::ReplyTooLarge,
+                    kind.first_reply_phase(),
+                );
+            }
         }
 
         // ---- bytes a line reader must not trust
@@ -891,36 +918,28 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// The agent's memory does not grow with what servers send: every check
-/// reads through the bounded line codec, whatever the flood.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn agent_memory_stays_bounded_under_floods() {
-    const BOUND_KIB: u64 = 64 * 1024;
-    const TARGET_SENT: usize = (4 * 64) << 20;
-    let _serial = SERIAL.lock().await;
+/// One flooding server: (protocol, stage, flood prefix, flood unit).
+type Flood = (Proto, Stage, &'static [u8], &'static [u8]);
+
+/// Runs the real agent with `checks` checks spread over one server per
+/// flood (interval and timeout 1s) until the servers have sent `target`
+/// bytes; returns the agent's peak RSS (`VmHWM`) in KiB, after checking that
+/// it kept reading and stopped cleanly.
+async fn flood_the_agent(floods: &[Flood], checks: usize, target: usize) -> u64 {
     let sent = Sent::default();
-    // (protocol, stage, flood prefix, flood unit)
-    let floods: [(Proto, Stage, &'static [u8], &'static [u8]); 8] = [
-        (Proto::Smtp, Stage::Greeting, b"220 ", b"x"),
-        (Proto::Smtp, Stage::FirstReply, b"", b"250-flood\r\n"),
-        (Proto::Imap, Stage::Greeting, b"* OK ", b"x"),
-        (Proto::Imap, Stage::FirstReply, b"", b"* CAPABILITY flood\r\n"),
-        (Proto::Imap, Stage::FirstReply, b"* CAPABILITY {999999999}\r\n", b"x"),
-        // A literal the client skips (64 KiB, its limit), then an endless line.
-        (Proto::Imap, Stage::FirstReply, b"* CAPABILITY {65536}\r\n", b"x"),
-        (Proto::Pop3, Stage::Greeting, b"+OK ", b"x"),
-        (Proto::Pop3, Stage::FirstReply, b"+OK\r\n", b"FLOOD\r\n"),
-    ];
     let mut servers = Vec::new();
-    let mut yaml = String::from("global:\n  interval: 1s\n  timeout: 1s\nchecks:\n");
-    for (i, (proto, stage, prefix, unit)) in floods.into_iter().enumerate() {
+    for (proto, stage, prefix, unit) in floods.iter().cloned() {
         let h = Hostile {
             proto,
             implicit: None,
             stage,
             act: Act::Flood { prefix, unit },
         };
-        let server = servers::hostile(h, sent.clone()).await;
+        servers.push((proto, servers::hostile(h, sent.clone()).await));
+    }
+    let mut yaml = String::from("global:\n  interval: 1s\n  timeout: 1s\nchecks:\n");
+    for i in 0..checks {
+        let (proto, server) = &servers[i % servers.len()];
         let kind = match proto {
             Proto::Smtp => "smtp",
             Proto::Imap => "imap",
@@ -930,7 +949,6 @@ async fn agent_memory_stays_bounded_under_floods() {
             "  - name: flood-{i}\n    kind: {kind}\n    tls: none\n    target: {}\n",
             server.addr
         ));
-        servers.push(server);
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("config.yaml");
@@ -941,36 +959,73 @@ async fn agent_memory_stays_bounded_under_floods() {
     let started = Instant::now();
     let mut early = None;
     // Bounded only to catch a stuck agent; on this machine it takes seconds.
-    while sent.load(Ordering::Relaxed) < TARGET_SENT && started.elapsed() < Duration::from_secs(300) {
+    while sent.load(Ordering::Relaxed) < target && started.elapsed() < Duration::from_secs(300) {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        if early.is_none() && sent.load(Ordering::Relaxed) >= TARGET_SENT / 8 {
+        if early.is_none() && sent.load(Ordering::Relaxed) >= target / 8 {
             early = Some(memory_kib(pid));
         }
     }
     let (rss, hwm) = memory_kib(pid);
     let total = sent.load(Ordering::Relaxed);
-    let runs: usize = servers.iter().map(|s| s.connection_count()).sum();
+    let runs: usize = servers.iter().map(|(_, s)| s.connection_count()).sum();
     let log = agent.log_text();
     assert_eq!(agent.terminate(), Some(0), "the agent stopped cleanly");
     eprintln!(
-        "flood: {} MiB sent over {runs} runs in {:.1?}; agent RSS {} KiB, peak {} KiB (after {} MiB: {:?})",
+        "flood: {checks} checks, {} MiB sent over {runs} runs in {:.1?}; agent RSS {} KiB, peak {} KiB (after {} MiB: {:?})",
         total >> 20,
         started.elapsed(),
         rss,
         hwm,
-        (TARGET_SENT / 8) >> 20,
+        (target / 8) >> 20,
         early
     );
     assert!(
-        total >= TARGET_SENT,
+        total >= target,
         "only {} MiB sent: the agent stopped reading? log:\n{log}",
         total >> 20
     );
     assert!(hwm > 0, "no VmHWM for the agent");
-    assert!(
-        hwm < BOUND_KIB,
-        "peak RSS {hwm} KiB over {BOUND_KIB} KiB after {} MiB sent",
-        total >> 20
-    );
     assert!(!log.contains("panicked"), "{log}");
+    hwm
+}
+
+/// The agent's memory does not grow with what servers send: every check
+/// reads through the bounded line codec, whatever the flood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_memory_stays_bounded_under_floods() {
+    const BOUND_KIB: u64 = 64 * 1024;
+    const TARGET_SENT: usize = (4 * 64) << 20;
+    let _serial = SERIAL.lock().await;
+    let floods: [Flood; 8] = [
+        (Proto::Smtp, Stage::Greeting, b"220 ", b"x"),
+        (Proto::Smtp, Stage::FirstReply, b"", b"250-flood\r\n"),
+        (Proto::Imap, Stage::Greeting, b"* OK ", b"x"),
+        (Proto::Imap, Stage::FirstReply, b"", b"* CAPABILITY flood\r\n"),
+        (Proto::Imap, Stage::FirstReply, b"* CAPABILITY {999999999}\r\n", b"x"),
+        // A literal the client skips (64 KiB, its limit), then an endless line.
+        (Proto::Imap, Stage::FirstReply, b"* CAPABILITY {65536}\r\n", b"x"),
+        (Proto::Pop3, Stage::Greeting, b"+OK ", b"x"),
+        (Proto::Pop3, Stage::FirstReply, b"+OK\r\n", b"FLOOD\r\n"),
+    ];
+    let hwm = flood_the_agent(&floods, floods.len(), TARGET_SENT).await;
+    assert!(hwm < BOUND_KIB, "peak RSS {hwm} KiB over {BOUND_KIB} KiB");
+}
+
+/// Memory per reply is bounded in bytes, not lines: 256 checks (the
+/// scheduler's bound on runs in flight) reading replies of 8,000-byte lines
+/// of `0xFF` (three bytes each once decoded) at once keep the agent's peak
+/// RSS under 128 MiB. (Keeping every line of such a reply, up to 512 of
+/// them, meant megabytes per check.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_memory_is_bounded_per_reply_with_256_checks_flooded() {
+    const BOUND_KIB: u64 = 128 * 1024;
+    const TARGET_SENT: usize = 1 << 30;
+    let _serial = SERIAL.lock().await;
+    let floods: Vec<Flood> = long_line_floods(0xff)
+        .into_iter()
+        .zip([Proto::Smtp, Proto::Imap, Proto::Pop3])
+        .map(|((prefix, unit), proto)| (proto, Stage::FirstReply, prefix, unit))
+        .collect();
+    let hwm = flood_the_agent(&floods, 256, TARGET_SENT).await;
+    assert!(hwm < BOUND_KIB, "peak RSS {hwm} KiB over {BOUND_KIB} KiB with 256 checks");
 }
