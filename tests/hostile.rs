@@ -5,8 +5,10 @@
 //! reason and phase the table names, open at most one connection (no retry
 //! storm), and leave no socket behind on either side.
 //!
-//! The memory test runs the real agent binary against flooding servers and
-//! checks that its peak RSS does not grow with the bytes they send.
+//! The memory tests run the real agent binary against flooding servers and
+//! check that its peak RSS does not grow with the bytes they send, nor with
+//! the length of the lines of a reply. Another runs the agent's `check` with
+//! too few file descriptors: that is this machine's problem, never the network's.
 
 mod support;
 
@@ -1028,4 +1030,58 @@ async fn agent_memory_is_bounded_per_reply_with_256_checks_flooded() {
         .collect();
     let hwm = flood_the_agent(&floods, 256, TARGET_SENT).await;
     assert!(hwm < BOUND_KIB, "peak RSS {hwm} KiB over {BOUND_KIB} KiB with 256 checks");
+}
+
+/// A local problem is never the network's: the agent's `check`, its open
+/// files limited (soft and hard: the agent may raise its soft limit to the
+/// hard one) to fewer than its checks need at once, reports the checks that
+/// could not open a socket as `local_resource_exhausted`, not as a network
+/// reason. The target is a black hole, so every socket that did open stays
+/// open (and ends in `connect_timeout`) while the others are tried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_file_descriptors_is_local_resource_exhausted() {
+    const CHECKS: usize = 64;
+    const NOFILE: usize = 40;
+    let _serial = SERIAL.lock().await;
+    let hole = servers::black_hole(Ipv4Addr::LOCALHOST.into()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut yaml = String::from("checks:\n");
+    for i in 0..CHECKS {
+        yaml.push_str(&format!(
+            "  - name: tcp-{i}\n    kind: tcp\n    target: {}\n    timeout: 2s\n",
+            hole.addr
+        ));
+    }
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, yaml).expect("write config");
+    let out = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("ulimit -Sn {NOFILE} && ulimit -Hn {NOFILE} && exec \"$0\" \"$@\""))
+        .arg(support::agent::BIN)
+        .arg("--config.file")
+        .arg(&config)
+        .args(["check", "--output", "json"])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), out)
+        .await
+        .expect("the check command hung")
+        .expect("run the check command under ulimit");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let count = |reason: &str| stdout.matches(&format!("\"{reason}\"")).count();
+    eprintln!(
+        "{CHECKS} checks with {NOFILE} files: local_resource_exhausted mentioned {} times, connect_timeout {} times",
+        count("local_resource_exhausted"),
+        count("connect_timeout")
+    );
+    assert!(
+        count("local_resource_exhausted") > 0,
+        "no check said local_resource_exhausted (exit {:?}); stdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    for network in ["network_unreachable", "connect_refused", "resolve_failed"] {
+        assert_eq!(count(network), 0, "a local shortage reported as {network}:\n{stdout}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
