@@ -1088,3 +1088,90 @@ async fn running_out_of_file_descriptors_is_local_resource_exhausted() {
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Set in the copy of this test binary that runs inside its own network namespace.
+const NETNS_INNER: &str = "ECE_O365_TEST_NETNS_INNER";
+/// Routed into `lo` inside that namespace only: its packets vanish there, a silent drop.
+const NETNS_DROPPED: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
+
+/// RFC 8305 connecting, in a network namespace this test creates (`unshare
+/// --net`, as root) where the first address silently drops packets: the
+/// connection is made to the second address (loopback) instead of the first
+/// attempt eating the whole timeout. The namespace holds only `lo` and a route
+/// of 10.99.0.0/24 into it; nothing leaves it.
+#[test]
+fn a_silently_dropping_first_address_in_a_network_namespace() {
+    if std::env::var_os(NETNS_INNER).is_some() {
+        return inside_the_namespace();
+    }
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let unshare = support::peers::find_binary("unshare");
+    let ip = support::peers::find_binary("ip");
+    let (true, Some(unshare), Some(_)) = (root, unshare, ip) else {
+        let why = format!("not root ({root}) or unshare/ip (util-linux, iproute2) missing");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the network namespace test cannot run in CI: {why}"
+        );
+        eprintln!("SKIPPED: the network namespace test needs root, unshare and ip: {why}");
+        return;
+    };
+    let exe = std::env::current_exe().expect("this test binary");
+    let mut child = std::process::Command::new(unshare)
+        .args(["--net", "--"])
+        .arg(exe)
+        .args(["--exact", "a_silently_dropping_first_address_in_a_network_namespace", "--nocapture"])
+        .env(NETNS_INNER, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start this test in a new network namespace");
+    // Bounded: a hang here is a failure, not a wait.
+    let mut status = None;
+    for _ in 0..1200 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        status.is_some_and(|s| s.success()) && stdout.contains("inside: connected to 127.0.0.1:"),
+        "the run inside the namespace failed ({status:?}):\n{stdout}\n{stderr}"
+    );
+}
+
+fn inside_the_namespace() {
+    for args in [&["link", "set", "lo", "up"][..], &["route", "add", "10.99.0.0/24", "dev", "lo"]] {
+        let ok = std::process::Command::new("ip").args(args).status().expect("run ip");
+        assert!(ok.success(), "ip {args:?} failed in the namespace");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        use ece_o365_exporter::proto::net::{ATTEMPT_DELAY, connect_any};
+        let good = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let good_addr = good.local_addr().expect("addr");
+        let dropped = SocketAddr::from((NETNS_DROPPED, good_addr.port()));
+        // The address really drops: a lone attempt to it is still pending
+        // when the race has connected.
+        let mut alone = std::pin::pin!(tokio::net::TcpStream::connect(dropped));
+        let raced = tokio::time::timeout(Duration::from_secs(60), async {
+            tokio::select! {
+                r = &mut alone => panic!("{dropped} answered: {r:?}"),
+                r = connect_any(vec![dropped, good_addr], ATTEMPT_DELAY) => r,
+            }
+        });
+        let (_stream, addr) = raced.await.expect("a hang").expect("connected");
+        assert_eq!(addr, good_addr);
+        println!("inside: connected to {addr}");
+    });
+}
