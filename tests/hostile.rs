@@ -1086,6 +1086,24 @@ async fn running_out_of_file_descriptors_is_local_resource_exhausted() {
     for network in ["network_unreachable", "connect_refused", "resolve_failed"] {
         assert_eq!(count(network), 0, "a local shortage reported as {network}:\n{stdout}");
     }
+    // In the guide's terms: this server's System Configuration, with its remedy.
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("the report is JSON");
+    let system = report["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["item"] == "system_configuration"))
+        .unwrap_or_else(|| panic!("no system_configuration item: {report:#}"));
+    assert_eq!(system["status"], "failed", "{system:#}");
+    let remedies: Vec<&str> = system["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["evidence"]["reason"] == "local_resource_exhausted")
+        .filter_map(|f| f["remedy"].as_str())
+        .collect();
+    assert!(
+        remedies.iter().any(|r| r.contains("LimitNOFILE")),
+        "no remedy naming the open-file limit: {system:#}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
