@@ -1,9 +1,10 @@
 //! Opening TCP connections: name resolution through the system resolver and
 //! connect over every resolved address, RFC 8305 style (families
 //! interleaved, staggered attempts, first success wins), with each failure
-//! classified into a [`Reason`]; a descriptor or
-//! buffer shortage of this machine is `local_resource_exhausted`, never a
-//! network reason. Nothing here reads or writes a byte of a protocol.
+//! classified into a [`Reason`]; a descriptor or buffer shortage of this
+//! machine is `local_resource_exhausted`, never a network reason. Nothing
+//! here reads or writes a byte of a protocol, or times a whole connect out
+//! (the check runner does).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
