@@ -28,6 +28,7 @@ REQUIRED=(
   "/usr/lib/dovecot/pop3:dovecot-pop3d"
   "/usr/sbin/postfix:postfix"
   "unshare:util-linux"
+  "ip:iproute2"
   "/usr/bin/rpm:rpm"
   "/usr/bin/systemd-nspawn:systemd-container"
   "/usr/bin/prometheus:prometheus"

@@ -26,6 +26,7 @@ use crate::reason::Reason;
 pub const LIMITS: Limits = Limits {
     max_line: 256,
     max_lines: 16,
+    max_reply: 2048,
     max_literal: 1024,
 };
 
@@ -86,12 +87,15 @@ fn run<F: Future>(f: F) -> F::Output {
     }
 }
 
-/// Every line of `data` until the codec stops, and why it stopped.
+/// Every line of `data` until the codec stops, and why it stopped. Each line
+/// is read as a reply of its own: the per-reply budgets are the reply
+/// readers' (`smtp_reply`, `imap_response`, `pop3_reply`).
 pub fn lines(data: &[u8], chunks: &[usize], limits: Limits) -> (Vec<String>, Reason) {
     let mut ls = replay(data, chunks, limits);
     run(async move {
         let mut out = Vec::new();
         loop {
+            ls.begin_reply();
             match ls.read_line().await {
                 Ok(line) => out.push(line),
                 Err(e) => return (out, e.reason()),

@@ -378,6 +378,26 @@ mod tests {
     }
 
     #[test]
+    fn the_connected_address_family_is_an_info_series_kept_until_the_next_connection() {
+        let m = Metrics::new("1", "r");
+        let check = meta("smtp-dispatcher", Kind::Smtp, None);
+        let family = |f: Option<&'static str>| Facts {
+            address_family: f,
+            ..Facts::default()
+        };
+        m.observe(&check, observation(family(Some("ipv6"))));
+        m.observe(&check, observation(family(Some("ipv4"))));
+        // A run that never connected (say, the name did not resolve) keeps the last family.
+        m.observe(&check, observation(family(None)));
+        let text = m.render();
+        assert!(
+            text.contains("ece_o365_check_connected_address_family_info{check=\"smtp-dispatcher\",family=\"ipv4\"} 1"),
+            "{text}"
+        );
+        assert_eq!(text.matches("ece_o365_check_connected_address_family_info{").count(), 1, "{text}");
+    }
+
+    #[test]
     fn a_new_issuer_replaces_the_certificate_info_series() {
         let m = Metrics::new("1", "r");
         let check = meta("tls-outlook", Kind::Tls, None);

@@ -106,6 +106,8 @@ pub struct Facts {
     pub token: Option<TokenFacts>,
     /// Messages in a folder (IMAP STATUS or POP3 STAT): `(folder, count)`.
     pub mailbox_messages: Option<(&'static str, u64)>,
+    /// The address family of the connection the run opened: `ipv4` or `ipv6`.
+    pub address_family: Option<&'static str>,
 }
 
 /// The recorder a check writes into while it runs.

@@ -61,6 +61,9 @@ label_enum! {
         ConnectRefused => "connect_refused",
         ConnectTimeout => "connect_timeout",
         NetworkUnreachable => "network_unreachable",
+        /// This machine, not the network: no file descriptor or socket buffer
+        /// left to open a connection (EMFILE, ENFILE, ENOBUFS).
+        LocalResourceExhausted => "local_resource_exhausted",
         TlsHandshakeFailed => "tls_handshake_failed",
         /// No TLS version both sides accept: the server speaks only TLS 1.0/1.1 (or something older).
         TlsVersionUnsupported => "tls_version_unsupported",
@@ -73,6 +76,8 @@ label_enum! {
         ConnectionClosed => "connection_closed",
         LineTooLong => "line_too_long",
         TooManyLines => "too_many_lines",
+        /// One reply was larger than the codec's byte budget (many long lines).
+        ReplyTooLarge => "reply_too_large",
         UnexpectedReply => "unexpected_reply",
         /// The server refused the session in its greeting (SMTP 4xx/5xx, IMAP BYE, POP3 -ERR).
         GreetingRejected => "greeting_rejected",

@@ -117,6 +117,20 @@ async fn tcp_connects() {
 }
 
 #[tokio::test]
+async fn tcp_records_the_address_family_it_connected_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let v4 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let obs = run_first(dir.path(), &one_check("tcp", &v4.local_addr().unwrap().to_string(), "")).await;
+    assert_ok(&obs);
+    assert_eq!(obs.facts.address_family, Some("ipv4"));
+    let v6 = tokio::net::TcpListener::bind("[::1]:0").await.unwrap();
+    let target = format!("\"{}\"", v6.local_addr().unwrap());
+    let obs = run_first(dir.path(), &one_check("tcp", &target, "")).await;
+    assert_ok(&obs);
+    assert_eq!(obs.facts.address_family, Some("ipv6"));
+}
+
+#[tokio::test]
 async fn tcp_refused() {
     let dir = tempfile::tempdir().unwrap();
     let port = {

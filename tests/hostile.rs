@@ -5,8 +5,10 @@
 //! reason and phase the table names, open at most one connection (no retry
 //! storm), and leave no socket behind on either side.
 //!
-//! The memory test runs the real agent binary against flooding servers and
-//! checks that its peak RSS does not grow with the bytes they send.
+//! The memory tests run the real agent binary against flooding servers and
+//! check that its peak RSS does not grow with the bytes they send, nor with
+//! the length of the lines of a reply. Another runs the agent's `check` with
+//! too few file descriptors: that is this machine's problem, never the network's.
 
 mod support;
 
@@ -149,6 +151,14 @@ fn leak(bytes: Vec<u8>) -> &'static [u8] {
     Box::leak(bytes.into_boxed_slice())
 }
 
+/// Per mail protocol (in [`Proto`]'s order), a flood of lines of 8,000 `byte`s
+/// in the reply to the first command: (prefix, repeated unit).
+fn long_line_floods(byte: u8) -> [(&'static [u8], &'static [u8]); 3] {
+    let body = vec![byte; 8000];
+    let line = |head: &[u8]| leak([head, &body, b"\r\n"].concat());
+    [(b"", line(b"250-")), (b"", line(b"* CAPABILITY ")), (b"+OK\r\n", line(b""))]
+}
+
 /// A TLS alert record: fatal, handshake_failure.
 const TLS_ALERT: &[u8] = b"\x15\x03\x03\x00\x02\x02\x28";
 const HTTP_400: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: 11\r\n\r\nBad Request";
@@ -157,6 +167,10 @@ const HTTP_400: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\
 fn table(certs: &Certs) -> Vec<Case> {
     let mut cases = Vec::new();
     let huge_line = leak([b"220 ".as_slice(), &vec![b'x'; 1 << 20]].concat());
+    // Lines just under the codec's 8 KiB line limit, without end: a reply of
+    // them is bounded by its byte budget (64 KiB), whatever the bytes decode to.
+    let long_lines = long_line_floods(b'x');
+    let invalid_lines = long_line_floods(0xff);
     for kind in ALL {
         let proto = kind.proto();
         let good = certs.get(Leaf::Good);
@@ -332,6 +346,21 @@ fn table(certs: &Certs) -> Vec<Case> {
                 Reason::TooManyLines,
                 kind.first_reply_phase(),
             );
+        }
+
+        if let Some(p) = proto {
+            for (behaviour, units) in [
+                ("endless reply of long lines", &long_lines),
+                ("endless reply of long invalid UTF-8 lines", &invalid_lines),
+            ] {
+                let (prefix, unit) = units[p as usize];
+                add(
+                    behaviour,
+                    mail(Stage::FirstReply, Act::Flood { prefix, unit }),
+                    Reason::ReplyTooLarge,
+                    kind.first_reply_phase(),
+                );
+            }
         }
 
         // ---- bytes a line reader must not trust
@@ -895,6 +924,80 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// One flooding server: (protocol, stage, flood prefix, flood unit).
+type Flood = (Proto, Stage, &'static [u8], &'static [u8]);
+
+/// Runs the real agent with `checks` checks spread over one server per
+/// flood (interval and timeout 1s) until the servers have sent `target`
+/// bytes; returns the agent's peak RSS (`VmHWM`) in KiB, after checking that
+/// it kept reading and stopped cleanly.
+async fn flood_the_agent(floods: &[Flood], checks: usize, target: usize) -> u64 {
+    let sent = Sent::default();
+    let mut servers = Vec::new();
+    for (proto, stage, prefix, unit) in floods.iter().cloned() {
+        let h = Hostile {
+            proto,
+            implicit: None,
+            stage,
+            act: Act::Flood { prefix, unit },
+        };
+        servers.push((proto, servers::hostile(h, sent.clone()).await));
+    }
+    let mut yaml = String::from("global:\n  interval: 1s\n  timeout: 1s\nchecks:\n");
+    for i in 0..checks {
+        let (proto, server) = &servers[i % servers.len()];
+        let kind = match proto {
+            Proto::Smtp => "smtp",
+            Proto::Imap => "imap",
+            Proto::Pop3 => "pop3",
+        };
+        yaml.push_str(&format!(
+            "  - name: flood-{i}\n    kind: {kind}\n    tls: none\n    target: {}\n",
+            server.addr
+        ));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, yaml).expect("write config");
+    let agent = support::agent::Agent::start(&config, &[]);
+    let pid = agent.child.id();
+
+    let started = Instant::now();
+    let mut early = None;
+    // Every check runs twice or more (the kernel buffers much of what a
+    // server sends, so bytes alone can be reached before every check read a
+    // reply). Bounded only to catch a stuck agent; on this machine it takes seconds.
+    let runs = || servers.iter().map(|(_, s)| s.connection_count()).sum::<usize>();
+    while (sent.load(Ordering::Relaxed) < target || runs() < 2 * checks) && started.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if early.is_none() && sent.load(Ordering::Relaxed) >= target / 8 {
+            early = Some(memory_kib(pid));
+        }
+    }
+    let (rss, hwm) = memory_kib(pid);
+    let total = sent.load(Ordering::Relaxed);
+    let runs = runs();
+    let log = agent.log_text();
+    assert_eq!(agent.terminate(), Some(0), "the agent stopped cleanly");
+    eprintln!(
+        "flood: {checks} checks, {} MiB sent over {runs} runs in {:.1?}; agent RSS {} KiB, peak {} KiB (after {} MiB: {:?})",
+        total >> 20,
+        started.elapsed(),
+        rss,
+        hwm,
+        (target / 8) >> 20,
+        early
+    );
+    assert!(
+        total >= target && runs >= 2 * checks,
+        "only {} MiB sent over {runs} runs: the agent stopped reading? log:\n{log}",
+        total >> 20
+    );
+    assert!(hwm > 0, "no VmHWM for the agent");
+    assert!(!log.contains("panicked"), "{log}");
+    hwm
+}
+
 /// The agent's memory does not grow with what servers send: every check
 /// reads through the bounded line codec, whatever the flood.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -902,9 +1005,7 @@ async fn agent_memory_stays_bounded_under_floods() {
     const BOUND_KIB: u64 = 64 * 1024;
     const TARGET_SENT: usize = (4 * 64) << 20;
     let _serial = SERIAL.lock().await;
-    let sent = Sent::default();
-    // (protocol, stage, flood prefix, flood unit)
-    let floods: [(Proto, Stage, &'static [u8], &'static [u8]); 8] = [
+    let floods: [Flood; 8] = [
         (Proto::Smtp, Stage::Greeting, b"220 ", b"x"),
         (Proto::Smtp, Stage::FirstReply, b"", b"250-flood\r\n"),
         (Proto::Imap, Stage::Greeting, b"* OK ", b"x"),
@@ -915,66 +1016,184 @@ async fn agent_memory_stays_bounded_under_floods() {
         (Proto::Pop3, Stage::Greeting, b"+OK ", b"x"),
         (Proto::Pop3, Stage::FirstReply, b"+OK\r\n", b"FLOOD\r\n"),
     ];
-    let mut servers = Vec::new();
-    let mut yaml = String::from("global:\n  interval: 1s\n  timeout: 1s\nchecks:\n");
-    for (i, (proto, stage, prefix, unit)) in floods.into_iter().enumerate() {
-        let h = Hostile {
-            proto,
-            implicit: None,
-            stage,
-            act: Act::Flood { prefix, unit },
-        };
-        let server = servers::hostile(h, sent.clone()).await;
-        let kind = match proto {
-            Proto::Smtp => "smtp",
-            Proto::Imap => "imap",
-            Proto::Pop3 => "pop3",
-        };
-        yaml.push_str(&format!(
-            "  - name: flood-{i}\n    kind: {kind}\n    tls: none\n    target: {}\n",
-            server.addr
-        ));
-        servers.push(server);
-    }
+    let hwm = flood_the_agent(&floods, floods.len(), TARGET_SENT).await;
+    assert!(hwm < BOUND_KIB, "peak RSS {hwm} KiB over {BOUND_KIB} KiB");
+}
+
+/// Memory per reply is bounded in bytes, not lines: 256 checks (the
+/// scheduler's bound on runs in flight) reading replies of 8,000-byte lines
+/// of `0xFF` (three bytes each once decoded) at once keep the agent's peak
+/// RSS under 128 MiB. (Keeping every line of such a reply, up to 512 of
+/// them, meant megabytes per check.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_memory_is_bounded_per_reply_with_256_checks_flooded() {
+    const BOUND_KIB: u64 = 128 * 1024;
+    const TARGET_SENT: usize = 1 << 30;
+    let _serial = SERIAL.lock().await;
+    let floods: Vec<Flood> = long_line_floods(0xff)
+        .into_iter()
+        .zip([Proto::Smtp, Proto::Imap, Proto::Pop3])
+        .map(|((prefix, unit), proto)| (proto, Stage::FirstReply, prefix, unit))
+        .collect();
+    let hwm = flood_the_agent(&floods, 256, TARGET_SENT).await;
+    assert!(hwm < BOUND_KIB, "peak RSS {hwm} KiB over {BOUND_KIB} KiB with 256 checks");
+}
+
+/// A local problem is never the network's: the agent's `check`, its open
+/// files limited (soft and hard: the agent may raise its soft limit to the
+/// hard one) to fewer than its checks need at once, reports the checks that
+/// could not open a socket as `local_resource_exhausted`, not as a network
+/// reason. The target is a black hole, so every socket that did open stays
+/// open (and ends in `connect_timeout`) while the others are tried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_file_descriptors_is_local_resource_exhausted() {
+    const CHECKS: usize = 64;
+    const NOFILE: usize = 40;
+    let _serial = SERIAL.lock().await;
+    let hole = servers::black_hole(Ipv4Addr::LOCALHOST.into()).await;
     let dir = tempfile::tempdir().expect("tempdir");
+    let mut yaml = String::from("checks:\n");
+    for i in 0..CHECKS {
+        yaml.push_str(&format!(
+            "  - name: tcp-{i}\n    kind: tcp\n    target: {}\n    timeout: 2s\n",
+            hole.addr
+        ));
+    }
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, yaml).expect("write config");
-    let agent = support::agent::Agent::start(&config, &[]);
-    let pid = agent.child.id();
-
-    let started = Instant::now();
-    let mut early = None;
-    // Bounded only to catch a stuck agent; on this machine it takes seconds.
-    while sent.load(Ordering::Relaxed) < TARGET_SENT && started.elapsed() < Duration::from_secs(300) {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        if early.is_none() && sent.load(Ordering::Relaxed) >= TARGET_SENT / 8 {
-            early = Some(memory_kib(pid));
-        }
-    }
-    let (rss, hwm) = memory_kib(pid);
-    let total = sent.load(Ordering::Relaxed);
-    let runs: usize = servers.iter().map(|s| s.connection_count()).sum();
-    let log = agent.log_text();
-    assert_eq!(agent.terminate(), Some(0), "the agent stopped cleanly");
+    let out = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("ulimit -Sn {NOFILE} && ulimit -Hn {NOFILE} && exec \"$0\" \"$@\""))
+        .arg(support::agent::BIN)
+        .arg("--config.file")
+        .arg(&config)
+        .args(["check", "--output", "json"])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), out)
+        .await
+        .expect("the check command hung")
+        .expect("run the check command under ulimit");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let count = |reason: &str| stdout.matches(&format!("\"{reason}\"")).count();
     eprintln!(
-        "flood: {} MiB sent over {runs} runs in {:.1?}; agent RSS {} KiB, peak {} KiB (after {} MiB: {:?})",
-        total >> 20,
-        started.elapsed(),
-        rss,
-        hwm,
-        (TARGET_SENT / 8) >> 20,
-        early
+        "{CHECKS} checks with {NOFILE} files: local_resource_exhausted mentioned {} times, connect_timeout {} times",
+        count("local_resource_exhausted"),
+        count("connect_timeout")
     );
     assert!(
-        total >= TARGET_SENT,
-        "only {} MiB sent: the agent stopped reading? log:\n{log}",
-        total >> 20
+        count("local_resource_exhausted") > 0,
+        "no check said local_resource_exhausted (exit {:?}); stdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
     );
-    assert!(hwm > 0, "no VmHWM for the agent");
+    for network in ["network_unreachable", "connect_refused", "resolve_failed"] {
+        assert_eq!(count(network), 0, "a local shortage reported as {network}:\n{stdout}");
+    }
+    // In the guide's terms: this server's System Configuration, with its remedy.
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("the report is JSON");
+    let system = report["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["item"] == "system_configuration"))
+        .unwrap_or_else(|| panic!("no system_configuration item: {report:#}"));
+    assert_eq!(system["status"], "failed", "{system:#}");
+    let remedies: Vec<&str> = system["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["evidence"]["reason"] == "local_resource_exhausted")
+        .filter_map(|f| f["remedy"].as_str())
+        .collect();
     assert!(
-        hwm < BOUND_KIB,
-        "peak RSS {hwm} KiB over {BOUND_KIB} KiB after {} MiB sent",
-        total >> 20
+        remedies.iter().any(|r| r.contains("LimitNOFILE")),
+        "no remedy naming the open-file limit: {system:#}"
     );
-    assert!(!log.contains("panicked"), "{log}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Set in the copy of this test binary that runs inside its own network namespace.
+const NETNS_INNER: &str = "ECE_O365_TEST_NETNS_INNER";
+/// Routed into `lo` inside that namespace only: its packets vanish there, a silent drop.
+const NETNS_DROPPED: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
+
+/// RFC 8305 connecting, in a network namespace this test creates (`unshare
+/// --net`, as root) where the first address silently drops packets: the
+/// connection is made to the second address (loopback) instead of the first
+/// attempt eating the whole timeout. The namespace holds only `lo` and a route
+/// of 10.99.0.0/24 into it; nothing leaves it.
+#[test]
+fn a_silently_dropping_first_address_in_a_network_namespace() {
+    if std::env::var_os(NETNS_INNER).is_some() {
+        return inside_the_namespace();
+    }
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let unshare = support::peers::find_binary("unshare");
+    let ip = support::peers::find_binary("ip");
+    let (true, Some(unshare), Some(_)) = (root, unshare, ip) else {
+        let why = format!("not root ({root}) or unshare/ip (util-linux, iproute2) missing");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the network namespace test cannot run in CI: {why}"
+        );
+        eprintln!("SKIPPED: the network namespace test needs root, unshare and ip: {why}");
+        return;
+    };
+    let exe = std::env::current_exe().expect("this test binary");
+    let mut child = std::process::Command::new(unshare)
+        .args(["--net", "--"])
+        .arg(exe)
+        .args(["--exact", "a_silently_dropping_first_address_in_a_network_namespace", "--nocapture"])
+        .env(NETNS_INNER, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start this test in a new network namespace");
+    // Bounded: a hang here is a failure, not a wait.
+    let mut status = None;
+    for _ in 0..1200 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        status.is_some_and(|s| s.success()) && stdout.contains("inside: connected to 127.0.0.1:"),
+        "the run inside the namespace failed ({status:?}):\n{stdout}\n{stderr}"
+    );
+}
+
+fn inside_the_namespace() {
+    for args in [&["link", "set", "lo", "up"][..], &["route", "add", "10.99.0.0/24", "dev", "lo"]] {
+        let ok = std::process::Command::new("ip").args(args).status().expect("run ip");
+        assert!(ok.success(), "ip {args:?} failed in the namespace");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        use ece_o365_exporter::proto::net::{ATTEMPT_DELAY, connect_any};
+        let good = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let good_addr = good.local_addr().expect("addr");
+        let dropped = SocketAddr::from((NETNS_DROPPED, good_addr.port()));
+        // The address really drops: a lone attempt to it is still pending
+        // when the race has connected.
+        let mut alone = std::pin::pin!(tokio::net::TcpStream::connect(dropped));
+        let raced = tokio::time::timeout(Duration::from_secs(60), async {
+            tokio::select! {
+                r = &mut alone => panic!("{dropped} answered: {r:?}"),
+                r = connect_any(vec![dropped, good_addr], ATTEMPT_DELAY) => r,
+            }
+        });
+        let (_stream, addr) = raced.await.expect("a hang").expect("connected");
+        assert_eq!(addr, good_addr);
+        println!("inside: connected to {addr}");
+    });
 }

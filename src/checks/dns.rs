@@ -15,6 +15,7 @@ use hickory_resolver::{Resolver, TokioResolver};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use crate::config::{CheckConfig, CheckSettings, RecordType};
 use crate::observation::{Failure, Probe};
+use crate::proto::net;
 use crate::reason::{Phase, Reason};
 
 pub struct DnsCheck {
@@ -99,6 +100,11 @@ impl DnsCheck {
             ),
             NetError::Dns(DnsError::ResponseCode(code)) => (rcode_reason(*code), format!("{code} for {} {}", self.name, self.record)),
             NetError::Timeout => (Reason::DnsTimeout, format!("no answer for {} {}", self.name, self.record)),
+            // No socket for the query: this machine's limits, not the resolver.
+            NetError::Io(io) if net::is_local_exhaustion(io) => (
+                Reason::LocalResourceExhausted,
+                format!("{} {}: cannot open a socket: {io}", self.name, self.record),
+            ),
             other => (Reason::DnsError, format!("{} {}: {other}", self.name, self.record)),
         };
         Failure::new(reason, detail)

@@ -2,14 +2,14 @@
 //! STARTTLS). Greeting, CAPABILITY, STARTTLS when asked, CAPABILITY again,
 //! LOGOUT; exports IMAP4rev1, AUTH=XOAUTH2, SASL-IR, IDLE and friends.
 
-use super::mail::{MailAuth, MailSession, watched, watched_after_starttls};
+use super::mail::{MailAuth, MailSession, parse_count, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{CheckConfig, CheckSettings};
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
-use crate::proto::lines::{LineError, LineStream};
+use crate::proto::lines::{Kept, LineError, LineStream, excerpt};
 use crate::reason::{Phase, Reason};
 
 /// Capabilities exported as `ece_o365_capability_advertised`.
@@ -56,26 +56,26 @@ pub enum Status {
     Bad,
 }
 
+/// The most of a server's line quoted in a failure's detail (which truncates further).
+const QUOTE: usize = 512;
+
 /// Reads lines until the tagged completion of `tag`, skipping literals
-/// (`{n}`) within the codec's bounds.
+/// (`{n}`) within the codec's bounds and keeping a bounded excerpt of the
+/// untagged lines.
 pub async fn read_response(ls: &mut LineStream<BoxStream>, tag: &str) -> Result<Response, Failure> {
-    let mut untagged = Vec::new();
-    let mut lines = 0;
+    let mut untagged = Kept::default();
     // Whether the previous line announced a literal, so this one continues it.
     let mut continues_literal = false;
     loop {
-        lines += 1;
-        if lines > ls.limits().max_lines {
-            return Err(LineError::TooManyLines(ls.limits().max_lines).into());
-        }
         let line = ls.read_line().await?;
+        let quoted = || excerpt(&line, QUOTE);
         if let Some(rest) = line.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
             let (status, text) =
-                parse_status(rest).ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not an IMAP status: {line}")))?;
+                parse_status(rest).ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not an IMAP status: {}", quoted())))?;
             return Ok(Response {
                 status,
-                text: text.to_string(),
-                untagged,
+                text: excerpt(text, QUOTE).to_string(),
+                untagged: untagged.into_lines(),
             });
         }
         let after_literal = std::mem::replace(&mut continues_literal, false);
@@ -84,16 +84,20 @@ pub async fn read_response(ls: &mut LineStream<BoxStream>, tag: &str) -> Result<
             continues_literal = true;
         }
         match line.strip_prefix("* ") {
-            Some(data) => untagged.push(data.to_string()),
+            Some(data) => {
+                untagged.push(data);
+            }
             None if line.starts_with('+') => {
                 return Err(Failure::new(
                     Reason::UnexpectedReply,
-                    format!("unexpected continuation request: {line}"),
+                    format!("unexpected continuation request: {}", quoted()),
                 ));
             }
             // The remainder of a line after a literal: part of the previous response.
             None if after_literal => {}
-            None => return Err(Failure::new(Reason::UnexpectedReply, format!("not an IMAP response: {line}"))),
+            None => {
+                return Err(Failure::new(Reason::UnexpectedReply, format!("not an IMAP response: {}", quoted())));
+            }
         }
     }
 }
@@ -172,7 +176,10 @@ pub async fn authenticate(
         ls.send_line(&format!("{tag} AUTHENTICATE XOAUTH2")).await?;
         let line = ls.read_line().await?;
         if !line.starts_with('+') {
-            return Err(Failure::new(Reason::AuthRejected, format!("AUTHENTICATE XOAUTH2: {line}")));
+            return Err(Failure::new(
+                Reason::AuthRejected,
+                format!("AUTHENTICATE XOAUTH2: {}", excerpt(&line, QUOTE)),
+            ));
         }
         ls.send_line(initial_response.expose_secret()).await?;
     }
@@ -185,25 +192,55 @@ pub async fn authenticate(
         if let Some(rest) = line.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
             return match parse_status(rest) {
                 Some((Status::Ok, _)) => Ok(()),
-                _ => Err(Failure::new(Reason::AuthRejected, format!("AUTHENTICATE XOAUTH2: {rest}"))),
+                _ => Err(Failure::new(
+                    Reason::AuthRejected,
+                    format!("AUTHENTICATE XOAUTH2: {}", excerpt(rest, QUOTE)),
+                )),
             };
         }
     }
     Err(LineError::TooManyLines(ls.limits().max_lines).into())
 }
 
-/// `MESSAGES n` from a `STATUS INBOX (MESSAGES n UNSEEN m)` line.
-pub fn status_messages(untagged: &[String]) -> Option<u64> {
-    let line = untagged.iter().find(|l| l.to_ascii_uppercase().starts_with("STATUS "))?;
-    let inner = line.rsplit_once('(')?.1.trim_end_matches(')');
-    let mut words = inner.split_ascii_whitespace();
+/// `MESSAGES n` from a `STATUS INBOX (MESSAGES n UNSEEN m)` line: `Ok(None)`
+/// when there is none, `Err(value)` when its value is not a sane count
+/// (negative, not a number, beyond 32 bits).
+pub fn status_messages(untagged: &[String]) -> Result<Option<u64>, String> {
+    let Some(line) = untagged
+        .iter()
+        .find(|l| l.get(..7).is_some_and(|w| w.eq_ignore_ascii_case("STATUS ")))
+    else {
+        return Ok(None);
+    };
+    let Some((_, inner)) = line.rsplit_once('(') else {
+        return Ok(None);
+    };
+    let mut words = inner.trim_end_matches(')').split_ascii_whitespace();
     while let Some(w) = words.next() {
-        let value = words.next()?;
+        let Some(value) = words.next() else { break };
         if w.eq_ignore_ascii_case("MESSAGES") {
-            return value.parse().ok();
+            return parse_count(value).map(Some).ok_or_else(|| excerpt(value, 40).to_string());
         }
     }
-    None
+    Ok(None)
+}
+
+/// `n` from a `* n EXISTS` line (EXAMINE/SELECT): as [`status_messages`].
+pub fn exists_count(untagged: &[String]) -> Result<Option<u64>, String> {
+    for line in untagged {
+        let mut words = line.split_ascii_whitespace();
+        if let (Some(n), Some(word), None) = (words.next(), words.next(), words.next())
+            && word.eq_ignore_ascii_case("EXISTS")
+        {
+            return parse_count(n).map(Some).ok_or_else(|| excerpt(n, 40).to_string());
+        }
+    }
+    Ok(None)
+}
+
+/// A count that is not one: the server's reply cannot be trusted.
+fn absurd(what: &str, value: &str) -> Failure {
+    Failure::new(Reason::UnexpectedReply, format!("{what}: absurd message count `{value}`"))
 }
 
 impl Check for ImapCheck {
@@ -213,14 +250,20 @@ impl Check for ImapCheck {
             let mut tags = Tags(0);
             probe.enter(Phase::Banner);
             let greeting = ls.read_line().await?;
-            let upper = greeting.to_ascii_uppercase();
+            let upper = excerpt(&greeting, 8).to_ascii_uppercase();
             if upper.starts_with("* BYE") {
-                return Err(Failure::new(Reason::GreetingRejected, format!("greeting: {greeting}")));
+                return Err(Failure::new(
+                    Reason::GreetingRejected,
+                    format!("greeting: {}", excerpt(&greeting, QUOTE)),
+                ));
             }
             if !upper.starts_with("* OK") {
                 // PREAUTH included: a session that skips authentication is not
                 // what ECE expects, and STARTTLS would be impossible after it.
-                return Err(Failure::new(Reason::UnexpectedReply, format!("greeting: {greeting}")));
+                return Err(Failure::new(
+                    Reason::UnexpectedReply,
+                    format!("greeting: {}", excerpt(&greeting, QUOTE)),
+                ));
             }
             probe.enter(Phase::Capability);
             let mut caps = capability(&mut ls, &mut tags).await?;
@@ -258,7 +301,8 @@ impl Check for ImapCheck {
                         format!("STATUS INBOX: {:?} {}", status.status, status.text),
                     ));
                 }
-                if let Some(n) = status_messages(&status.untagged) {
+                let messages = status_messages(&status.untagged).map_err(|v| absurd("STATUS INBOX", &v))?;
+                if let Some(n) = messages {
                     probe.facts.mailbox_messages = Some(("INBOX", n));
                 }
                 // Read-only: the agent never changes a flag ECE relies on.
@@ -268,6 +312,10 @@ impl Check for ImapCheck {
                         Reason::MailboxNotFound,
                         format!("EXAMINE INBOX: {:?} {}", examine.status, examine.text),
                     ));
+                }
+                let exists = exists_count(&examine.untagged).map_err(|v| absurd("EXAMINE INBOX", &v))?;
+                if let (None, Some(n)) = (messages, exists) {
+                    probe.facts.mailbox_messages = Some(("INBOX", n));
                 }
             }
             probe.enter(Phase::Quit);
@@ -297,10 +345,24 @@ mod tests {
 
     #[test]
     fn status_counts_messages() {
-        assert_eq!(status_messages(&["STATUS INBOX (MESSAGES 231 UNSEEN 5)".into()]), Some(231));
-        assert_eq!(status_messages(&["STATUS \"INBOX\" (UNSEEN 5 MESSAGES 7)".into()]), Some(7));
-        assert_eq!(status_messages(&["STATUS INBOX (UNSEEN 5)".into()]), None);
-        assert_eq!(status_messages(&["CAPABILITY IMAP4rev1".into()]), None);
+        assert_eq!(status_messages(&["STATUS INBOX (MESSAGES 231 UNSEEN 5)".into()]), Ok(Some(231)));
+        assert_eq!(status_messages(&["STATUS \"INBOX\" (UNSEEN 5 MESSAGES 7)".into()]), Ok(Some(7)));
+        assert_eq!(status_messages(&["STATUS INBOX (UNSEEN 5)".into()]), Ok(None));
+        assert_eq!(status_messages(&["CAPABILITY IMAP4rev1".into()]), Ok(None));
+        assert_eq!(status_messages(&["ST\u{e9}".into()]), Ok(None));
+    }
+
+    #[test]
+    fn absurd_counts_are_refused_not_wrapped() {
+        for bad in ["99999999999999999999", "-1", "+3", "4294967296", "x"] {
+            let line = format!("STATUS INBOX (MESSAGES {bad} UNSEEN 0)");
+            assert_eq!(status_messages(&[line]), Err(bad.to_string()), "{bad}");
+            assert_eq!(exists_count(&[format!("{bad} EXISTS")]), Err(bad.to_string()), "{bad}");
+        }
+        let examine = ["FLAGS (\\Seen)".to_string(), "172 EXISTS".into(), "1 RECENT".into()];
+        assert_eq!(exists_count(&examine), Ok(Some(172)));
+        assert_eq!(exists_count(&["OK [UIDVALIDITY 14] ok".into()]), Ok(None));
+        assert_eq!(absurd("STATUS INBOX", "-1").reason, Reason::UnexpectedReply);
     }
 
     #[test]

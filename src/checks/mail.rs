@@ -73,6 +73,24 @@ impl MailSession {
     }
 }
 
+/// The most messages a count may say: IMAP's `number` is 32-bit (RFC 3501),
+/// and a POP3 maildrop beyond it is as absurd.
+pub(crate) const MAX_COUNT: u64 = u32::MAX as u64;
+
+/// A message count a server sent: ASCII digits only (no sign, no space, no
+/// `+`), at most [`MAX_COUNT`]; `None` for anything else. Checked arithmetic:
+/// no number a server sends can panic or wrap.
+pub(crate) fn parse_count(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for b in text.bytes() {
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    (n <= MAX_COUNT).then_some(n)
+}
+
 /// Marks which of `watched` appear in `advertised` (both upper case).
 pub(crate) fn watched(watched: &[&'static str], advertised: &[String]) -> Vec<(&'static str, bool)> {
     watched.iter().map(|w| (*w, advertised.iter().any(|a| a == w))).collect()
@@ -139,5 +157,31 @@ impl MailAuth {
                 mailbox.token_user()
             ),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_digits_within_bounds() {
+        assert_eq!(parse_count("0"), Some(0));
+        assert_eq!(parse_count("231"), Some(231));
+        assert_eq!(parse_count("4294967295"), Some(MAX_COUNT));
+        for bad in [
+            "",
+            "-1",
+            "+5",
+            " 5",
+            "5 ",
+            "4294967296",
+            "99999999999999999999",
+            "999999999999999999999999999999999999999999",
+            "1e3",
+            "\u{663}",
+        ] {
+            assert_eq!(parse_count(bad), None, "{bad}");
+        }
     }
 }

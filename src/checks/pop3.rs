@@ -4,14 +4,14 @@
 //! `SASL` mechanisms as `AUTH=<MECH>`, so dashboards read the same across
 //! protocols.
 
-use super::mail::{MailAuth, MailSession, watched, watched_after_starttls};
+use super::mail::{MailAuth, MailSession, parse_count, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{CheckConfig, CheckSettings};
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
-use crate::proto::lines::{LineError, LineStream};
+use crate::proto::lines::{Kept, LineStream, excerpt};
 use crate::reason::{Phase, Reason};
 
 /// Capabilities exported as `ece_o365_capability_advertised`.
@@ -41,10 +41,14 @@ pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>
     }))
 }
 
-/// Reads a `+OK`/`-ERR` status line: Ok(text) or Err(text).
+/// The most of a server's line quoted in a failure's detail (which truncates further).
+const QUOTE: usize = 512;
+
+/// Reads a `+OK`/`-ERR` status line: Ok(text) or Err(text), the text in excerpt.
 pub async fn read_status(ls: &mut LineStream<BoxStream>) -> Result<Result<String, String>, Failure> {
     let line = ls.read_line().await?;
-    parse_status(&line).ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not a POP3 status: {line}")))
+    parse_status(excerpt(&line, QUOTE))
+        .ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not a POP3 status: {}", excerpt(&line, QUOTE))))
 }
 
 pub fn parse_status(line: &str) -> Option<Result<String, String>> {
@@ -55,18 +59,16 @@ pub fn parse_status(line: &str) -> Option<Result<String, String>> {
     }
 }
 
-/// Reads the body of a multi-line response up to the lone `.`, undoing dot-stuffing.
+/// Reads the body of a multi-line response up to the lone `.`, undoing
+/// dot-stuffing; the codec bounds the reply, [`Kept`] what stays of it.
 pub async fn read_multiline(ls: &mut LineStream<BoxStream>) -> Result<Vec<String>, Failure> {
-    let mut lines = Vec::new();
+    let mut kept = Kept::default();
     loop {
         let line = ls.read_line().await?;
         if line == "." {
-            return Ok(lines);
+            return Ok(kept.into_lines());
         }
-        if lines.len() == ls.limits().max_lines {
-            return Err(LineError::TooManyLines(ls.limits().max_lines).into());
-        }
-        lines.push(line.strip_prefix('.').map(str::to_string).unwrap_or(line));
+        kept.push(line.strip_prefix('.').unwrap_or(&line));
     }
 }
 
@@ -107,7 +109,10 @@ pub async fn auth_xoauth2(ls: &mut LineStream<BoxStream>, initial_response: &Sec
     match parse_status(&line) {
         Some(Ok(_)) => Ok(()),
         Some(Err(text)) => Err(Failure::new(Reason::AuthRejected, format!("AUTH XOAUTH2: -ERR {text}"))),
-        None => Err(Failure::new(Reason::UnexpectedReply, format!("AUTH XOAUTH2: {line}"))),
+        None => Err(Failure::new(
+            Reason::UnexpectedReply,
+            format!("AUTH XOAUTH2: {}", excerpt(&line, QUOTE)),
+        )),
     }
 }
 
@@ -115,13 +120,16 @@ pub async fn auth_xoauth2(ls: &mut LineStream<BoxStream>, initial_response: &Sec
 pub async fn stat(ls: &mut LineStream<BoxStream>) -> Result<u64, Failure> {
     ls.send_line("STAT").await?;
     match read_status(ls).await? {
-        Ok(text) => text
-            .split_ascii_whitespace()
-            .next()
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("STAT: +OK {text}"))),
+        // `+OK nn mm`: messages and octets; a count that is not one (negative,
+        // absurd, missing) makes the reply untrustworthy.
+        Ok(text) => stat_count(&text).ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("STAT: +OK {text}"))),
         Err(text) => Err(Failure::new(Reason::MailboxNotFound, format!("STAT: -ERR {text}"))),
     }
+}
+
+/// The message count of a `STAT` reply's text (`nn mm`).
+pub fn stat_count(text: &str) -> Option<u64> {
+    parse_count(text.split_ascii_whitespace().next()?)
 }
 
 impl Check for Pop3Check {
@@ -181,6 +189,15 @@ mod tests {
             Some(Err("Authentication failure".into()))
         );
         assert_eq!(parse_status("* OK imap"), None);
+    }
+
+    #[test]
+    fn stat_counts_are_checked() {
+        assert_eq!(stat_count("2 320"), Some(2));
+        assert_eq!(stat_count("0 0"), Some(0));
+        for bad in ["", "-1 0", "99999999999999999999 0", "4294967296 1", "+2 1", "two 1"] {
+            assert_eq!(stat_count(bad), None, "{bad}");
+        }
     }
 
     #[test]

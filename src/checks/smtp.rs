@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::config::{CheckConfig, CheckSettings};
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
-use crate::proto::lines::{LineError, LineStream};
+use crate::proto::lines::{Kept, LineStream, excerpt};
 use crate::reason::{Phase, Reason};
 
 /// Capabilities exported as `ece_o365_capability_advertised`.
@@ -69,7 +69,8 @@ fn default_ehlo_name() -> String {
     }
 }
 
-/// One SMTP reply: its code and the text of each line.
+/// One SMTP reply: its code and the text of its lines, as far as
+/// [`Kept`] keeps them (the first line always, in excerpt).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Reply {
     pub code: u16,
@@ -82,26 +83,31 @@ impl Reply {
     }
 }
 
-/// Reads one (possibly multi-line) reply within the codec's limits.
+/// The most of a server's line quoted in a failure's detail (which truncates further).
+const QUOTE: usize = 512;
+
+/// Reads one (possibly multi-line) reply within the codec's limits, keeping
+/// a bounded excerpt of its lines.
 pub async fn read_reply(ls: &mut LineStream<BoxStream>) -> Result<Reply, Failure> {
     let mut code = None;
-    let mut lines = Vec::new();
+    let mut kept = Kept::default();
     loop {
-        if lines.len() == ls.limits().max_lines {
-            return Err(LineError::TooManyLines(ls.limits().max_lines).into());
-        }
         let line = ls.read_line().await?;
+        let quoted = || excerpt(&line, QUOTE);
         let (this_code, more, text) =
-            parse_reply_line(&line).ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not an SMTP reply: {line}")))?;
+            parse_reply_line(&line).ok_or_else(|| Failure::new(Reason::UnexpectedReply, format!("not an SMTP reply: {}", quoted())))?;
         if *code.get_or_insert(this_code) != this_code {
             return Err(Failure::new(
                 Reason::UnexpectedReply,
-                format!("reply code changed inside a multi-line reply: {line}"),
+                format!("reply code changed inside a multi-line reply: {}", quoted()),
             ));
         }
-        lines.push(text.to_string());
+        kept.push(text);
         if !more {
-            return Ok(Reply { code: this_code, lines });
+            return Ok(Reply {
+                code: this_code,
+                lines: kept.into_lines(),
+            });
         }
     }
 }

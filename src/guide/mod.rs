@@ -293,6 +293,9 @@ pub fn item_for(reason: Reason, kind: Kind, shared: bool) -> GuideItem {
         Reason::MailboxNotFound if shared => MailboxRights,
         Reason::MailboxNotFound => ExchangeLicense,
         Reason::Internal if kind == Kind::Token => TokenRefresh,
+        // This server ran out of descriptors or buffers before the network
+        // was tried: its own configuration (limits), never the network.
+        Reason::LocalResourceExhausted => SystemConfiguration,
         _ => NetworkConnectivity,
     }
 }
@@ -326,6 +329,7 @@ remedy_keys!(
     connect_refused,
     connect_timeout,
     network_unreachable,
+    local_resource_exhausted,
     tls_handshake_failed,
     tls_version_unsupported,
     tls_cert_expired,
@@ -337,6 +341,7 @@ remedy_keys!(
     connection_closed,
     line_too_long,
     too_many_lines,
+    reply_too_large,
     unexpected_reply,
     greeting_rejected,
     starttls_not_offered,
@@ -450,7 +455,12 @@ fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl FnMut(GuideIt
     let shared = mailbox.is_some_and(|m| m.auth_user.is_some());
     let chain = chain(meta.kind, mailbox.is_some());
     let failed_item = obs.reason().map(|reason| item_for(reason, meta.kind, shared));
-    let stop = failed_item.and_then(|f| chain.iter().position(|i| *i == f)).unwrap_or(chain.len());
+    // A failure off the chain (this server's own limits) happened before the
+    // chain's first item was tried: nothing on it passed.
+    let stop = match failed_item {
+        Some(f) => chain.iter().position(|i| *i == f).unwrap_or(0),
+        None => chain.len(),
+    };
 
     // A token check's label target is its mailbox; what it reaches is the token endpoint.
     let target = match (meta.kind, mailbox) {
@@ -663,6 +673,11 @@ mod tests {
             for reason in possible {
                 for shared in [false, true] {
                     let item = item_for(*reason, *kind, shared);
+                    if *reason == Reason::LocalResourceExhausted {
+                        // This server's own limits: off every chain, never the network.
+                        assert_eq!(item, GuideItem::SystemConfiguration);
+                        continue;
+                    }
                     assert!(chain(*kind, authenticated).contains(&item), "{kind} {reason} -> {item}");
                 }
             }

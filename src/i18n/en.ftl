@@ -99,6 +99,7 @@ remedy-resolve_failed = This server could not resolve { $host }: check its DNS s
 remedy-connect_refused = { $target } refused the connection: something on the path (a firewall or proxy) rejects port { $port }; open it from this server.
 remedy-connect_timeout = No answer from { $target }: a firewall drops port { $port }. Open TCP { $port } outbound from this server (guide: Ports).
 remedy-network_unreachable = This server has no route to { $target }: check the default gateway, the proxy design and outbound routing.
+remedy-local_resource_exhausted = This server, not the network, ran out of file descriptors or socket buffers while checking { $target }: raise the agent's open-file limit (systemd `LimitNOFILE=`, `ulimit -n`), look for a process leaking sockets, and compare with `ss -s`.
 remedy-tls_handshake_failed = The TLS handshake with { $target } failed: a proxy or firewall may intercept or block TLS; exempt the Office 365 hosts from TLS inspection.
 remedy-tls_version_unsupported = { $target } speaks only TLS 1.0 or 1.1: Office 365 requires TLS 1.2, so an old proxy or load balancer answers instead of Microsoft; route the host around it or upgrade it.
 remedy-tls_cert_expired = The certificate { $target } presented has expired: if it is not Microsoft's, a TLS inspection device is in the path; exempt the host or renew its certificate.
@@ -110,6 +111,7 @@ remedy-timeout = { $target } did not finish in time: check for a slow proxy or p
 remedy-connection_closed = { $target } closed the connection early: a firewall or proxy may cut the session; check its logs for this server.
 remedy-line_too_long = { $target } sent an endless line: this is not an Exchange Online mail server; check the target and the proxy.
 remedy-too_many_lines = { $target } sent an endless reply: this is not an Exchange Online mail server; check the target and the proxy.
+remedy-reply_too_large = { $target } sent a reply larger than any mail server sends: this is not an Exchange Online mail server; check the target and the proxy.
 remedy-unexpected_reply = { $target } answered something unexpected: check that the target speaks the check's protocol (ports 587, 993, 995) and that no proxy rewrites it.
 remedy-greeting_rejected = { $target } refused the session in its greeting: the server may block this source address; check the reply below.
 remedy-starttls_not_offered = { $target } did not offer STARTTLS: a device in the path may strip it (SMTP inspection on a firewall); disable that inspection for port 587.

@@ -98,6 +98,7 @@ remedy-resolve_failed = Este servidor no pudo resolver { $host }: compruebe su c
 remedy-connect_refused = { $target } rechazó la conexión: algo en la ruta (un firewall o un proxy) rechaza el puerto { $port }; ábralo desde este servidor.
 remedy-connect_timeout = Sin respuesta de { $target }: un firewall descarta el puerto { $port }. Abra el puerto TCP { $port } de salida desde este servidor (guía: Puertos).
 remedy-network_unreachable = Este servidor no tiene ruta hacia { $target }: compruebe la puerta de enlace predeterminada, el diseño del proxy y el enrutamiento de salida.
+remedy-local_resource_exhausted = Este servidor, no la red, se quedó sin descriptores de archivo o búferes de socket al comprobar { $target }: aumente el límite de archivos abiertos del agente (`LimitNOFILE=` de systemd, `ulimit -n`), busque un proceso que pierda sockets y compárelo con `ss -s`.
 remedy-tls_handshake_failed = El protocolo de enlace TLS con { $target } falló: puede que un proxy o un firewall intercepte o bloquee TLS; excluya los hosts de Office 365 de la inspección TLS.
 remedy-tls_version_unsupported = { $target } solo habla TLS 1.0 o 1.1: Office 365 exige TLS 1.2, así que responde un proxy o equilibrador de carga antiguo en lugar de Microsoft; evítelo para este host o actualícelo.
 remedy-tls_cert_expired = El certificado que presentó { $target } ha caducado: si no es de Microsoft, hay un dispositivo de inspección TLS en la ruta; excluya el host o renueve su certificado.
@@ -109,6 +110,7 @@ remedy-timeout = { $target } no terminó a tiempo: busque un proxy lento o pérd
 remedy-connection_closed = { $target } cerró la conexión antes de tiempo: puede que un firewall o un proxy corte la sesión; revise sus registros para este servidor.
 remedy-line_too_long = { $target } envió una línea interminable: no es un servidor de correo de Exchange Online; compruebe el destino y el proxy.
 remedy-too_many_lines = { $target } envió una respuesta interminable: no es un servidor de correo de Exchange Online; compruebe el destino y el proxy.
+remedy-reply_too_large = { $target } envió una respuesta más grande que la de cualquier servidor de correo: no es un servidor de correo de Exchange Online; compruebe el destino y el proxy.
 remedy-unexpected_reply = { $target } respondió algo inesperado: compruebe que el destino habla el protocolo de la comprobación (puertos 587, 993, 995) y que ningún proxy lo reescribe.
 remedy-greeting_rejected = { $target } rechazó la sesión en su saludo: puede que el servidor bloquee esta dirección de origen; consulte la respuesta a continuación.
 remedy-starttls_not_offered = { $target } no ofreció STARTTLS: puede que un dispositivo en la ruta lo elimine (inspección SMTP en un firewall); desactive esa inspección para el puerto 587.

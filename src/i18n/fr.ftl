@@ -98,6 +98,7 @@ remedy-resolve_failed = Ce serveur n'a pas pu résoudre { $host } : vérifiez se
 remedy-connect_refused = { $target } a refusé la connexion : un élément du chemin (pare-feu ou proxy) rejette le port { $port } ; ouvrez-le depuis ce serveur.
 remedy-connect_timeout = Aucune réponse de { $target } : un pare-feu bloque le port { $port }. Ouvrez le port TCP { $port } en sortie depuis ce serveur (guide : Ports).
 remedy-network_unreachable = Ce serveur n'a pas de route vers { $target } : vérifiez la passerelle par défaut, l'architecture du proxy et le routage sortant.
+remedy-local_resource_exhausted = Ce serveur, et non le réseau, a manqué de descripteurs de fichiers ou de tampons de socket en vérifiant { $target } : augmentez la limite de fichiers ouverts de l'agent (`LimitNOFILE=` de systemd, `ulimit -n`), cherchez un processus qui laisse fuir des sockets et comparez avec `ss -s`.
 remedy-tls_handshake_failed = La négociation TLS avec { $target } a échoué : un proxy ou un pare-feu intercepte ou bloque peut-être TLS ; exemptez les hôtes Office 365 de l'inspection TLS.
 remedy-tls_version_unsupported = { $target } ne parle que TLS 1.0 ou 1.1 : Office 365 exige TLS 1.2, c'est donc un ancien proxy ou répartiteur de charge qui répond à la place de Microsoft ; contournez-le pour cet hôte ou mettez-le à niveau.
 remedy-tls_cert_expired = Le certificat présenté par { $target } a expiré : s'il n'est pas de Microsoft, un équipement d'inspection TLS se trouve sur le chemin ; exemptez l'hôte ou renouvelez son certificat.
@@ -109,6 +110,7 @@ remedy-timeout = { $target } n'a pas terminé à temps : recherchez un proxy len
 remedy-connection_closed = { $target } a fermé la connexion prématurément : un pare-feu ou un proxy coupe peut-être la session ; consultez ses journaux pour ce serveur.
 remedy-line_too_long = { $target } a envoyé une ligne sans fin : ce n'est pas un serveur de messagerie Exchange Online ; vérifiez la cible et le proxy.
 remedy-too_many_lines = { $target } a envoyé une réponse sans fin : ce n'est pas un serveur de messagerie Exchange Online ; vérifiez la cible et le proxy.
+remedy-reply_too_large = { $target } a envoyé une réponse plus grande que celle d'aucun serveur de messagerie : ce n'est pas un serveur de messagerie Exchange Online ; vérifiez la cible et le proxy.
 remedy-unexpected_reply = { $target } a répondu de façon inattendue : vérifiez que la cible parle le protocole de la vérification (ports 587, 993, 995) et qu'aucun proxy ne le réécrit.
 remedy-greeting_rejected = { $target } a refusé la session dès son message d'accueil : le serveur bloque peut-être cette adresse source ; consultez la réponse ci-dessous.
 remedy-starttls_not_offered = { $target } n'a pas proposé STARTTLS : un équipement sur le chemin le supprime peut-être (inspection SMTP d'un pare-feu) ; désactivez cette inspection pour le port 587.

@@ -98,6 +98,7 @@ remedy-resolve_failed = Deze server kon { $host } niet omzetten: controleer de D
 remedy-connect_refused = { $target } heeft de verbinding geweigerd: iets op het pad (een firewall of proxy) weigert poort { $port }; open deze poort vanaf deze server.
 remedy-connect_timeout = Geen antwoord van { $target }: een firewall laat poort { $port } vallen. Open uitgaand TCP { $port } vanaf deze server (gids: Poorten).
 remedy-network_unreachable = Deze server heeft geen route naar { $target }: controleer de standaardgateway, het proxyontwerp en de uitgaande routering.
+remedy-local_resource_exhausted = Deze server, niet het netwerk, had geen bestandsdescriptors of socketbuffers meer bij het controleren van { $target }: verhoog de limiet voor open bestanden van de agent (systemd `LimitNOFILE=`, `ulimit -n`), zoek een proces dat sockets lekt en vergelijk met `ss -s`.
 remedy-tls_handshake_failed = De TLS-handshake met { $target } is mislukt: een proxy of firewall onderschept of blokkeert mogelijk TLS; zonder de Office 365-hosts uit van TLS-inspectie.
 remedy-tls_version_unsupported = { $target } spreekt alleen TLS 1.0 of 1.1: Office 365 vereist TLS 1.2, dus een oude proxy of load balancer antwoordt in plaats van Microsoft; leid de host erlangs of werk hem bij.
 remedy-tls_cert_expired = Het certificaat dat { $target } presenteerde, is verlopen: als het niet van Microsoft is, zit er een TLS-inspectieapparaat op het pad; zonder de host uit of vernieuw het certificaat ervan.
@@ -109,6 +110,7 @@ remedy-timeout = { $target } was niet op tijd klaar: zoek naar een trage proxy o
 remedy-connection_closed = { $target } heeft de verbinding voortijdig gesloten: een firewall of proxy verbreekt mogelijk de sessie; controleer de logboeken ervan voor deze server.
 remedy-line_too_long = { $target } stuurde een eindeloze regel: dit is geen mailserver van Exchange Online; controleer het doel en de proxy.
 remedy-too_many_lines = { $target } stuurde een eindeloos antwoord: dit is geen mailserver van Exchange Online; controleer het doel en de proxy.
+remedy-reply_too_large = { $target } stuurde een antwoord groter dan een mailserver ooit stuurt: dit is geen mailserver van Exchange Online; controleer het doel en de proxy.
 remedy-unexpected_reply = { $target } gaf een onverwacht antwoord: controleer of het doel het protocol van de controle spreekt (poorten 587, 993, 995) en of geen proxy het herschrijft.
 remedy-greeting_rejected = { $target } weigerde de sessie al in de begroeting: de server blokkeert mogelijk dit bronadres; controleer het antwoord hieronder.
 remedy-starttls_not_offered = { $target } bood geen STARTTLS aan: een apparaat op het pad verwijdert het mogelijk (SMTP-inspectie op een firewall); schakel die inspectie uit voor poort 587.

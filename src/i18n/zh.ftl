@@ -98,6 +98,7 @@ remedy-resolve_failed = 此服务器无法解析{ $host }：请检查其DNS设�
 remedy-connect_refused = { $target }拒绝了连接：路径上的某个设备（防火墙或代理服务器）拒绝端口{ $port }；请从此服务器开放该端口。
 remedy-connect_timeout = { $target }没有应答：防火墙丢弃了端口{ $port }的流量。请从此服务器开放出站TCP { $port }（指南：端口）。
 remedy-network_unreachable = 此服务器没有到{ $target }的路由：请检查默认网关、代理服务器设计和出站路由。
+remedy-local_resource_exhausted = 检查{ $target }时，是此服务器本身（而非网络）耗尽了文件描述符或套接字缓冲区：请提高代理程序的打开文件数限制（systemd的`LimitNOFILE=`、`ulimit -n`），查找泄漏套接字的进程，并用`ss -s`对照。
 remedy-tls_handshake_failed = 与{ $target }的TLS握手失败：代理服务器或防火墙可能拦截或阻止了TLS；请将Office 365主机排除在TLS检测之外。
 remedy-tls_version_unsupported = { $target }仅支持TLS 1.0或1.1：Office 365要求TLS 1.2，因此是旧的代理服务器或负载均衡器代替Microsoft作出了应答；请让该主机绕过它，或升级它。
 remedy-tls_cert_expired = { $target }提供的证书已过期：如果它不是Microsoft的证书，则路径上存在TLS检测设备；请排除该主机，或续订其证书。
@@ -109,6 +110,7 @@ remedy-timeout = { $target }未能及时完成：请检查路径上是否有缓�
 remedy-connection_closed = { $target }过早关闭了连接：防火墙或代理服务器可能切断了会话；请查看其中与此服务器相关的日志。
 remedy-line_too_long = { $target }发送了一个无休止的行：这不是Exchange Online邮件服务器；请检查目标和代理服务器。
 remedy-too_many_lines = { $target }发送了无休止的回复：这不是Exchange Online邮件服务器；请检查目标和代理服务器。
+remedy-reply_too_large = { $target }发送的回复大于任何邮件服务器会发送的大小：这不是Exchange Online邮件服务器；请检查目标和代理服务器。
 remedy-unexpected_reply = { $target }的应答不符合预期：请检查目标是否使用该检查的协议（端口587、993、995），并确认没有代理服务器改写它。
 remedy-greeting_rejected = { $target }在问候消息中拒绝了会话：服务器可能阻止了此源地址；请查看下方的回复。
 remedy-starttls_not_offered = { $target }未提供STARTTLS：路径上的某个设备可能将其删除（防火墙上的SMTP检测）；请对端口587禁用该检测。

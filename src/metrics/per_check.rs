@@ -58,6 +58,8 @@ families! {
     Capability => ("capability_advertised", "gauge",
         "1 if the server advertised the capability on the last run that got that far"),
     DnsAnswers => ("dns_answers", "gauge", "Records of the queried type in the last DNS answer"),
+    AddressFamily => ("check_connected_address_family_info", "gauge",
+        "Address family (ipv4 or ipv6) of the last connection the check opened"),
 }
 
 const N: usize = FAMILIES.len();
@@ -89,6 +91,8 @@ pub(super) struct CheckSeries {
     /// From the last run that got as far as the capabilities.
     capabilities: Vec<(&'static str, bool)>,
     dns_answers: Option<u64>,
+    /// From the last run that connected.
+    address_family: Option<&'static str>,
 }
 
 impl CheckSeries {
@@ -116,6 +120,7 @@ impl CheckSeries {
             cert: None,
             capabilities: Vec::new(),
             dns_answers: None,
+            address_family: None,
         }
     }
 
@@ -142,6 +147,9 @@ impl CheckSeries {
         }
         if let Some(caps) = &obs.facts.capabilities {
             self.capabilities.clone_from(caps);
+        }
+        if obs.facts.address_family.is_some() {
+            self.address_family = obs.facts.address_family;
         }
         if let Some(n) = obs.facts.dns_answers {
             self.dns_answers = Some(n);
@@ -171,6 +179,7 @@ struct Row {
     cert_expiry: Option<i64>,
     tls_version: Option<&'static str>,
     dns_answers: Option<u64>,
+    address_family: Option<&'static str>,
     /// Whether the families read from `series` have lines for this check.
     phases: bool,
     failures: bool,
@@ -204,6 +213,7 @@ impl Snapshot {
                 cert_expiry: series.cert_expiry,
                 tls_version: series.tls_version,
                 dns_answers: series.dns_answers,
+                address_family: series.address_family,
                 phases: last.is_some_and(|o| !o.phases.is_empty()),
                 failures: !series.failures.is_empty(),
                 cert: series.cert.is_some(),
@@ -293,6 +303,11 @@ impl Row {
             F::DnsAnswers => {
                 if let Some(n) = self.dns_answers {
                     sample(out, name, "", check, &[], Value::U(n));
+                }
+            }
+            F::AddressFamily => {
+                if let Some(family) = self.address_family {
+                    sample(out, name, "", check, &[("family", family)], Value::U(1));
                 }
             }
         }

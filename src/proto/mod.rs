@@ -1,6 +1,7 @@
-//! Protocol plumbing shared by the checks: connecting with classified errors
-//! ([`net`]), TLS client setup and certificate facts ([`tls`]), and the bounded
-//! line codec every mail protocol reads through ([`lines`]).
+//! Protocol plumbing shared by the checks: connecting over every resolved
+//! address (RFC 8305 style) with classified errors ([`net`]), TLS client
+//! setup and certificate facts ([`tls`]), and the bounded line codec every
+//! mail protocol reads through, each reply within a byte budget ([`lines`]).
 //!
 //! Nothing here schedules, times out or records metrics: the check runner
 //! owns the deadline, so every read here may simply wait.

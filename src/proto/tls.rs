@@ -133,7 +133,11 @@ impl TlsClient {
 /// Classifies a failed handshake.
 pub fn handshake_reason(e: &io::Error) -> Reason {
     // Certificate and version verdicts arrive as a rustls::Error inside the io::Error;
-    // anything else (other alerts, plaintext, a peer hanging up) is a failed handshake.
+    // anything else (other alerts, plaintext, a peer hanging up) is a failed handshake,
+    // except this machine running out of socket buffers, which is never the path's fault.
+    if super::net::is_local_exhaustion(e) {
+        return Reason::LocalResourceExhausted;
+    }
     let Some(rustls_err) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) else {
         return Reason::TlsHandshakeFailed;
     };

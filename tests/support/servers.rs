@@ -712,3 +712,32 @@ async fn act(mut conn: Box<dyn Stream>, act: Act, sent: &Sent) -> io::Result<()>
         }
     }
 }
+
+/// A loopback address that silently drops connection attempts, as a
+/// firewall's DROP does: a listener that never accepts, its accept queue
+/// (backlog 0: one connection) filled by a connection it holds. Linux drops a
+/// SYN to a full queue without answering, so a client's connect hangs until
+/// it gives up. Dropping it frees the port.
+pub struct BlackHole {
+    pub addr: SocketAddr,
+    _listener: TcpListener,
+    _filler: TcpStream,
+}
+
+pub async fn black_hole(ip: std::net::IpAddr) -> BlackHole {
+    let socket = if ip.is_ipv6() {
+        tokio::net::TcpSocket::new_v6()
+    } else {
+        tokio::net::TcpSocket::new_v4()
+    }
+    .expect("socket");
+    socket.bind(SocketAddr::new(ip, 0)).expect("bind the black hole");
+    let listener = socket.listen(0).expect("listen");
+    let addr = listener.local_addr().expect("local addr");
+    let filler = TcpStream::connect(addr).await.expect("fill the accept queue");
+    BlackHole {
+        addr,
+        _listener: listener,
+        _filler: filler,
+    }
+}
