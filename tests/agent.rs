@@ -27,6 +27,15 @@ fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A config of one `tcp` check against a port nothing listens on.
+fn write_closed_port_config(path: &std::path::Path) {
+    let yaml = format!(
+        "checks:\n  - name: closed\n    kind: tcp\n    target: 127.0.0.1:{}\n",
+        closed_port()
+    );
+    std::fs::write(path, yaml).unwrap();
+}
+
 const TLS: &str = "    server_name: localhost\n    ca_file: ca.pem\n";
 
 #[tokio::test(flavor = "multi_thread")]
@@ -272,14 +281,7 @@ async fn metrics_reflect_what_the_servers_did() {
 async fn json_logs_and_a_port_in_use() {
     let pki = Pki::new();
     let config = pki.dir.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "checks:\n  - name: closed\n    kind: tcp\n    target: 127.0.0.1:{}\n",
-            closed_port()
-        ),
-    )
-    .unwrap();
+    write_closed_port_config(&config);
     let agent = Agent::start(&config, &["--log.format", "json"]);
     agent.wait_ready().await;
     let log = agent.log_text();
@@ -398,14 +400,7 @@ fn network_unreachable_inside_an_empty_network_namespace() {
 async fn colon_port_serves_ipv4_and_ipv6() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("listen.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "checks:\n  - name: closed\n    kind: tcp\n    target: 127.0.0.1:{}\n",
-            closed_port()
-        ),
-    )
-    .unwrap();
+    write_closed_port_config(&config);
     let agent = Agent::start_listening(&config, ":0", &[]);
     assert!(agent.addr.ip().is_unspecified(), "`:0` listens on {}", agent.addr);
     let port = agent.addr.port();

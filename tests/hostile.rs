@@ -1177,6 +1177,15 @@ fn a_silently_dropping_first_address_in_a_network_namespace() {
 }
 
 fn inside_the_namespace() {
+    // Never outside the namespace this test made: there the dropped address
+    // would be sent to the real network. A new namespace has `lo` alone.
+    let interfaces: Vec<String> = std::fs::read_to_string("/proc/net/dev")
+        .expect("read /proc/net/dev")
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next().map(|n| n.trim().to_string()))
+        .collect();
+    assert_eq!(interfaces, ["lo"], "not inside a new network namespace: refusing to connect");
     for args in [&["link", "set", "lo", "up"][..], &["route", "add", "10.99.0.0/24", "dev", "lo"]] {
         let ok = std::process::Command::new("ip").args(args).status().expect("run ip");
         assert!(ok.success(), "ip {args:?} failed in the namespace");
