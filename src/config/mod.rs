@@ -725,7 +725,7 @@ impl Validator<'_> {
 /// `YYYY-MM-DD` as Unix seconds at midnight UTC.
 fn parse_date(text: &str) -> Option<i64> {
     let t = humantime::parse_rfc3339_weak(&format!("{} 00:00:00", text.trim())).ok()?;
-    t.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs() as i64)
+    Some(crate::clock::unix_seconds(t))
 }
 
 /// Parses `host:port` or `[v6addr]:port`.
