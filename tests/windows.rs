@@ -12,6 +12,7 @@
 //! wine prefix gets the shim in `packaging/windows/wine-shim`, compiled here
 //! with mingw-w64. When an artifact, wine or msitools is missing, a test
 //! fails in CI (`CI` set) and otherwise skips, saying why.
+#![allow(clippy::unwrap_used)]
 #![cfg(target_os = "linux")]
 
 mod support;
