@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// A step of [`commit`], for the caller's error message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Creating the temporary file ([`write`] only).
+    /// Creating the temporary file ([`write()`] only).
     Create,
     /// Setting the temporary file's mode (unix only).
     Chmod,

@@ -1,7 +1,7 @@
 //! The configuration file: typed, validated once at load, with errors that
 //! name file, line, column and field.
 //!
-//! Loading happens in two steps. [`raw`] mirrors the YAML with source
+//! Loading happens in two steps. `raw` mirrors the YAML with source
 //! locations (`deny_unknown_fields` everywhere); [`Config::from_yaml`] then
 //! checks every rule (kinds, targets, durations, files) and produces plain
 //! typed values. Nothing after loading needs to re-validate or can fail on
