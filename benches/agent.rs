@@ -51,7 +51,7 @@
 //! (as `cargo test --benches` runs it) it does a 2-second smoke run. Nothing
 //! here asserts on timing; it exits non-zero only when checks fail, which
 //! means the bench is broken. Linux only (reads `/proc`).
-
+#![allow(clippy::unwrap_used)]
 #![forbid(unsafe_code)]
 
 mod common;

@@ -45,7 +45,7 @@
 //! Run without `--bench` (as `cargo test --benches` does) it only does a
 //! tiny smoke run. Other arguments are ignored. On a busy machine wall time
 //! and checks/s are noisy; CPU per check is the steadier number.
-
+#![allow(clippy::unwrap_used)]
 #![forbid(unsafe_code)]
 
 mod common;

@@ -19,6 +19,7 @@
 //! cargo bench --bench render                       # 1000 and 10000 checks
 //! cargo bench --bench render -- --checks 100,50000 # other sizes
 //! ```
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

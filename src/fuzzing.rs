@@ -190,7 +190,7 @@ pub fn token_expiry(body: &[u8], now: SystemTime) -> Result<Expiry, Reason> {
     };
     Ok(Expiry {
         expires_at: token.expires_at,
-        expires_at_unix: provider::unix(token.expires_at),
+        expires_at_unix: crate::clock::unix_seconds(token.expires_at),
         lifetime: token.claims.as_ref().and_then(Claims::lifetime),
         lifetime_verdict,
     })

@@ -150,7 +150,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Cancel
 
 /// Serves until `shutdown` is cancelled, at most `max_connections` at once:
 /// a connection over the cap is accepted and closed at once (its descriptor
-/// freed), with a warning at most every [`REFUSED_WARN_EVERY`].
+/// freed), with a warning at most every `REFUSED_WARN_EVERY`.
 pub async fn serve_capped(listener: TcpListener, state: Arc<AppState>, max_connections: usize, shutdown: CancellationToken) {
     let max_connections = max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max_connections));

@@ -24,6 +24,9 @@
 //! - [`report`]: the assessment as text, JSON, HTML (`/`) and a Prometheus
 //!   textfile, for the `check` subcommand and the status page.
 //! - [`logging`]: logfmt or JSON log lines.
+//! - [`atomic_file`]: replacing a file atomically and durably (the token
+//!   store, the textfile).
+//! - [`clock`]: wall-clock time as Unix seconds.
 //! - [`limits`]: the open-file limit raised to the hard limit at start, so
 //!   the checks do not run out of descriptors.
 //! - [`agent`]: the configuration lifecycle: start, reload (keeping the last
@@ -38,7 +41,9 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod atomic_file;
 pub mod checks;
+pub mod clock;
 pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;

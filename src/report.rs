@@ -68,14 +68,7 @@ pub async fn run_all(checks: &[ScheduledCheck]) -> Vec<Entry> {
 /// Assesses one run's results against the guide, now.
 pub fn assess(config: &crate::config::Config, entries: &[Entry]) -> Assessment {
     let results: Vec<CheckResult<'_>> = entries.iter().map(Entry::as_result).collect();
-    crate::guide::assess(config, &results, unix_now())
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::guide::assess(config, &results, crate::clock::now_unix())
 }
 
 /// One run's results as a Prometheus textfile: the same series as `/metrics`
@@ -102,7 +95,7 @@ pub fn status_page(config: Option<&crate::config::Config>, last: &[crate::metric
         })
         .collect();
     let empty = crate::config::Config::default();
-    let a = crate::guide::assess(config.unwrap_or(&empty), &results, unix_now());
+    let a = crate::guide::assess(config.unwrap_or(&empty), &results, crate::clock::now_unix());
     render_html(&a, lang, last.len(), configured)
 }
 
@@ -517,24 +510,11 @@ pub fn openmetrics_to_textfile(openmetrics: &str) -> String {
     out
 }
 
-/// Writes `content` to `path` atomically (temporary file in the same
-/// directory, fsync, rename), so a collector never reads half a file.
+/// Writes `content` to `path` atomically and durably (temporary file in
+/// the same directory, fsync, rename, directory fsync; see
+/// [`crate::atomic_file`]), so a collector never reads half a file.
 pub fn write_atomically(path: &Path, content: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("textfile");
-    // node_exporter ignores files not ending in .prom, so the temporary one is never read.
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(content.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    Ok(crate::atomic_file::write(path, content.as_bytes())?)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! with what the servers did. Also the `check` subcommand's output and exit
 //! codes, shutdown on SIGTERM, and a port already in use; `:PORT` on IPv4
 //! and IPv6; idle web clients against a low open-file limit.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! Every check kind against in-process servers on loopback: the success
 //! path with its phases and facts, and each failure reason a server can cause.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

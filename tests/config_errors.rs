@@ -4,6 +4,7 @@
 //! `# expect: LINE:COLUMN FIELD | MESSAGE-SUBSTRING`. The error of an
 //! `invalid-proxy-*` or `*-credentials` file must not show the URL's user or
 //! password.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -9,6 +9,7 @@
 //! check that its peak RSS does not grow with the bytes they send, nor with
 //! the length of the lines of a reply. Another runs the agent's `check` with
 //! too few file descriptors: that is this machine's problem, never the network's.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

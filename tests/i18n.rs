@@ -1,6 +1,7 @@
 //! The language files: every message the report can show exists in every
 //! language of the guide, with the same variables and select variants as
 //! English, and is really translated (not an English copy).
+#![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

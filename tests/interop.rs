@@ -5,6 +5,7 @@
 //!
 //! Needs the servers installed (`scripts/test` does it; or
 //! `scripts/install-test-peers.sh`) and root for Postfix's master.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

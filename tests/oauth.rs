@@ -4,6 +4,7 @@
 //! validating the JWTs the tests mint. Also what a token answer's numbers,
 //! a definitive refusal and a silent endpoint do to the runs of a mailbox's
 //! checks: a verdict each, and exactly as many requests as the README says.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -3,6 +3,7 @@
 //! AADSTS family, throttling, server errors, hostile bodies, timeouts, TLS
 //! trust, the device code flow, an HTTP CONNECT proxy, and that no secret
 //! ever shows in an error, a `Debug` output or a log line.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -12,6 +12,7 @@
 //! tool or not being root is a failure that says what to do, never a skip.
 //! The .deb test needs root and a machine where the package is not installed
 //! for real: it refuses to touch an installation it did not make.
+#![allow(clippy::unwrap_used)]
 #![cfg(target_os = "linux")]
 
 mod support;

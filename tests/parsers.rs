@@ -4,6 +4,7 @@
 //! as it does whole, and where there is a round trip it holds. The numbers
 //! of a token answer are followed into the expiry and lifetime the provider
 //! keeps.
+#![allow(clippy::unwrap_used)]
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

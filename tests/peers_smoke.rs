@@ -6,6 +6,7 @@
 //!
 //! Needs the servers: `sudo scripts/install-test-peers.sh`. Postfix needs
 //! root; without root only the Dovecot part runs.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -8,6 +8,7 @@
 //!
 //! Nothing here passes or fails on speed: the test waits (bounded) for
 //! conditions, never for a time.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

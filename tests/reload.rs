@@ -3,6 +3,7 @@
 //! restart, removed ones' series disappear, tokens survive; an invalid file
 //! is refused with its file/line/field error while the last good
 //! configuration keeps running.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

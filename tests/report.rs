@@ -6,6 +6,7 @@
 //!
 //! Set `UPDATE_GOLDEN=1` to rewrite the golden files after a deliberate
 //! change, then review the diff.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -6,6 +6,7 @@
 //! outputs, or `Debug` output. A proxy password in an invalid `proxy:` never
 //! appears in the config error, wherever it is shown (`config check`,
 //! `check`, the agent's start, `POST /-/reload`'s 500 answer, the log).
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

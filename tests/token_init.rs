@@ -4,6 +4,7 @@
 //! binary covers the command line. Checks that the right user's token is
 //! stored (0600), the wrong user's never is, every failure says what to do,
 //! and no device code or token reaches the output.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -15,6 +15,7 @@
 //! It must not touch anything outside its own temporary directory, and it is
 //! bounded: a fixed number of kills, bounded waits, and a writer that stops
 //! by itself.
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

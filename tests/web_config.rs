@@ -2,6 +2,7 @@
 //! with real TLS clients (rustls, and OpenSSL's `s_client` for the old
 //! protocol versions rustls cannot even speak), plus the table of invalid
 //! web configuration files under `tests/testdata/web/`.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -12,6 +12,7 @@
 //! wine prefix gets the shim in `packaging/windows/wine-shim`, compiled here
 //! with mingw-w64. When an artifact, wine or msitools is missing, a test
 //! fails in CI (`CI` set) and otherwise skips, saying why.
+#![allow(clippy::unwrap_used)]
 #![cfg(target_os = "linux")]
 
 mod support;
@@ -32,7 +33,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const SERVICE: &str = "ece-o365-exporter";
 /// packaging/windows/ece-o365-exporter.wxs: never changes.
 const UPGRADE_CODE: &str = "{8C4A4B9E-2F3D-4E6A-9B1C-7D5E0F2A6B31}";
-/// Generous bound for one wine command (a prefix's first boot takes ~10 s on 2 busy cores).
+/// Generous bound for one wine command (a prefix's first boot is slow on a busy machine).
 const WINE_TIMEOUT: Duration = Duration::from_secs(180);
 
 fn repo(rel: &str) -> PathBuf {

@@ -24,7 +24,7 @@ pub struct DnsCheck {
     record: HickoryType,
 }
 
-pub fn build(cfg: &CheckConfig, _ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
+pub fn build(cfg: &CheckConfig, _ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
     let CheckSettings::Dns { query, record, servers } = &cfg.settings else {
         return Err(BuildError::Mismatch);
     };

@@ -29,7 +29,7 @@ pub struct ImapCheck {
     auth: Option<MailAuth>,
 }
 
-pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
+pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
     let CheckSettings::Mail { target, mode, tls, .. } = &cfg.settings else {
         return Err(BuildError::Mismatch);
     };

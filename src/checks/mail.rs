@@ -27,7 +27,7 @@ pub(crate) struct MailSession {
 }
 
 impl MailSession {
-    pub fn new(ctx: &mut BuildContext, target: &Target, mode: TlsMode, tls: &TlsSettings) -> Result<Self, BuildError> {
+    pub fn new(ctx: &mut BuildContext<'_>, target: &Target, mode: TlsMode, tls: &TlsSettings) -> Result<Self, BuildError> {
         let tls = match mode {
             TlsMode::None => None,
             TlsMode::Starttls | TlsMode::Implicit => Some(TlsClient::new(&mut ctx.tls, tls, target)?),
@@ -114,7 +114,7 @@ pub(crate) struct MailAuth {
 }
 
 impl MailAuth {
-    pub fn new(ctx: &mut BuildContext, mailbox: Option<&Arc<Mailbox>>) -> Result<Option<MailAuth>, BuildError> {
+    pub fn new(ctx: &mut BuildContext<'_>, mailbox: Option<&Arc<Mailbox>>) -> Result<Option<MailAuth>, BuildError> {
         mailbox
             .map(|m| {
                 Ok(MailAuth {

@@ -34,7 +34,7 @@ pub struct SmtpCheck {
     auth: Option<MailAuth>,
 }
 
-pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
+pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
     let CheckSettings::Mail {
         target,
         mode,

@@ -13,7 +13,7 @@ pub struct TcpCheck {
     target: Target,
 }
 
-pub fn build(cfg: &CheckConfig, _ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
+pub fn build(cfg: &CheckConfig, _ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
     let CheckSettings::Tcp { target } = &cfg.settings else {
         return Err(BuildError::Mismatch);
     };

@@ -15,7 +15,7 @@ pub struct TlsCheck {
     tls: TlsClient,
 }
 
-pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
+pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
     let CheckSettings::Tls { target, tls } = &cfg.settings else {
         return Err(BuildError::Mismatch);
     };

@@ -15,7 +15,7 @@ pub struct TokenCheck {
     provider: Arc<TokenProvider>,
 }
 
-pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext) -> Result<Box<dyn Check>, BuildError> {
+pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
     let mailbox = cfg.mailbox.as_ref().ok_or(BuildError::Mismatch)?;
     Ok(Box::new(TokenCheck {
         provider: ctx.provider(mailbox)?,

@@ -1,7 +1,7 @@
 //! The configuration file: typed, validated once at load, with errors that
 //! name file, line, column and field.
 //!
-//! Loading happens in two steps. [`raw`] mirrors the YAML with source
+//! Loading happens in two steps. `raw` mirrors the YAML with source
 //! locations (`deny_unknown_fields` everywhere); [`Config::from_yaml`] then
 //! checks every rule (kinds, targets, durations, files) and produces plain
 //! typed values. Nothing after loading needs to re-validate or can fail on
@@ -725,7 +725,7 @@ impl Validator<'_> {
 /// `YYYY-MM-DD` as Unix seconds at midnight UTC.
 fn parse_date(text: &str) -> Option<i64> {
     let t = humantime::parse_rfc3339_weak(&format!("{} 00:00:00", text.trim())).ok()?;
-    t.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs() as i64)
+    Some(crate::clock::unix_seconds(t))
 }
 
 /// Parses `host:port` or `[v6addr]:port`.

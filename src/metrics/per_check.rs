@@ -5,9 +5,9 @@
 //!
 //! Why not prometheus-client's families for these: a service provider's agent
 //! runs thousands of checks. Encoding every sample through the generic
-//! encoder cost ~70 ms per scrape of 10,000 checks, and its per-series
-//! structures (or lines kept ready-encoded) cost the agent more memory than
-//! the checks themselves. Here each check keeps compact values; a scrape
+//! encoder took more than twice as long per scrape (README, Performance),
+//! and its per-series structures (or lines kept ready-encoded) cost the
+//! agent more memory than the checks themselves. Here each check keeps compact values; a scrape
 //! takes a snapshot (one reference per check) and writes the lines in
 //! chunks as the body is sent (`cargo bench --bench render`).
 
@@ -163,9 +163,9 @@ impl CheckSeries {
 /// What the families' passes of one scrape read of one check, copied
 /// from its [`CheckSeries`] in one pass. Twelve passes over ten thousand
 /// checks scattered on the heap spent most of a scrape waiting for memory;
-/// these rows (and their labels) lie one after another. Measured in the
-/// agent at 10,000 checks: 28-30 ms to write the body with them, 64-72 ms
-/// reading each check's state in every pass.
+/// these rows (and their labels) lie one after another, which more than
+/// halves the time to write the body in the agent at scale (README,
+/// Performance, has the figures).
 struct Row {
     series: Arc<CheckSeries>,
     /// Where this check's labels lie in [`Snapshot::labels`]: start,

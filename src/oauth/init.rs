@@ -19,7 +19,7 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 use secrecy::ExposeSecret;
@@ -354,7 +354,7 @@ pub async fn device_code_init(
     let replacing = store.path().exists();
     store.save(&StoredToken {
         refresh_token,
-        rotated_at: super::provider::unix(SystemTime::now()),
+        rotated_at: crate::clock::now_unix(),
         account: account.clone(),
         // The device code flow is a public-client flow: refreshes go without the secret.
         public_client: true,

@@ -31,7 +31,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
@@ -40,6 +40,7 @@ use tokio::time::Instant;
 use super::endpoint::{TokenEndpoint, TokenError, TokenResponse};
 use super::jwt::{self, Claims, Expectation};
 use super::store::{StoredToken, TokenStore};
+use crate::clock::{now_unix, unix_seconds};
 use crate::config::{Grant, MailProtocol, Mailbox, SecretSource};
 use crate::observation::{Failure, Probe, TokenFacts};
 use crate::reason::{Phase, Reason};
@@ -111,13 +112,6 @@ pub fn access_token(response: TokenResponse, now: SystemTime) -> Result<AccessTo
         expires_at,
         claims,
     })
-}
-
-/// Unix seconds, saturating (0 before the epoch, `i64::MAX` past its range).
-pub fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// What `stat` says about a file: enough to see it replaced or rewritten
@@ -352,7 +346,7 @@ impl TokenProvider {
     fn facts(&self, t: &AccessToken, rotated_at: Option<i64>) -> TokenFacts {
         TokenFacts {
             mailbox: self.inner.mailbox.name.clone(),
-            expires_at: unix(t.expires_at),
+            expires_at: unix_seconds(t.expires_at),
             lifetime: t.claims.as_ref().and_then(Claims::lifetime),
             refresh_token_rotated_at: rotated_at,
         }
@@ -489,7 +483,7 @@ impl Inner {
                     let claims = jwt::decode(response.access_token.expose_secret());
                     let rotated = StoredToken {
                         refresh_token: new.clone(),
-                        rotated_at: unix(SystemTime::now()),
+                        rotated_at: now_unix(),
                         account: claims.as_ref().and_then(|c| c.user().map(str::to_string)),
                         public_client: stored.public_client,
                     };

@@ -4,7 +4,9 @@
 //!
 //! It owns reading that file and replacing it atomically and durably: a
 //! temporary file in the same directory (mode 0600 on unix), written in full,
-//! `fsync`ed, renamed over the target, then the directory `fsync`ed. Until the
+//! `fsync`ed, renamed over the target, then the directory `fsync`ed (those
+//! steps are [`crate::atomic_file`]'s; the temporary file's name, its mode and
+//! the stale-file cleanup are this store's). Until the
 //! rename the previous file is untouched, so a crash or an error at any step
 //! leaves either the old token or the new one on disk, never an empty or
 //! partial file. Temporary files left by a writer that died are removed by
@@ -18,7 +20,7 @@
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -29,6 +31,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
 
+#[cfg(test)]
+use crate::atomic_file::FAIL_AT;
+use crate::atomic_file::{self, Step, failpoint};
 use crate::observation::Failure;
 use crate::reason::Reason;
 
@@ -154,11 +159,7 @@ impl TokenStore {
     /// The directory holding the file (`.` for a bare file name) and the file name.
     fn parts(&self) -> Option<(PathBuf, OsString)> {
         let name = self.path.file_name()?.to_os_string();
-        let dir = match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        Some((dir, name))
+        Some((atomic_file::parent_dir(&self.path), name))
     }
 
     /// Reads the stored token: `Ok(None)` when the file does not exist.
@@ -258,19 +259,21 @@ impl TokenStore {
 
     fn replace(&self, dir: &Path, name: &OsString, contents: &[u8]) -> Result<(), StoreError> {
         let (tmp, file) = self.create_temp(dir, name)?;
-        let written = self.fill(file, contents).and_then(|()| {
-            failpoint("rename")
-                .and_then(|()| fs::rename(&tmp, &self.path))
-                .map_err(self.io("rename the temporary file over it"))
-        });
-        if written.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
+        let committed = atomic_file::commit(file, &tmp, &self.path, contents, Some(0o600));
         if let Some(tmp_name) = tmp.file_name() {
             in_progress(|set| set.remove(tmp_name));
         }
-        written?;
-        sync_dir(dir).map_err(self.io("sync its directory"))
+        committed.map_err(|e| {
+            let op = match e.step {
+                Step::Create => "create a temporary file beside it",
+                Step::Chmod => "restrict the temporary file to mode 0600",
+                Step::Write => "write the temporary file",
+                Step::Sync => "sync the temporary file",
+                Step::Rename => "rename the temporary file over it",
+                Step::SyncDir => "sync its directory",
+            };
+            self.io(op)(e.source)
+        })
     }
 
     /// Creates a new temporary file beside the target, mode 0600 on unix,
@@ -299,25 +302,6 @@ impl TokenStore {
                 }
             }
         }
-    }
-
-    /// Sets the mode (whatever the umask), writes everything, syncs, closes.
-    fn fill(&self, mut file: File, contents: &[u8]) -> Result<(), StoreError> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            failpoint("chmod")
-                .and_then(|()| file.set_permissions(fs::Permissions::from_mode(0o600)))
-                .map_err(self.io("restrict the temporary file to mode 0600"))?;
-        }
-        failpoint("write")
-            .and_then(|()| file.write_all(contents))
-            .map_err(self.io("write the temporary file"))?;
-        failpoint("sync")
-            .and_then(|()| file.sync_all())
-            .map_err(self.io("sync the temporary file"))?;
-        drop(file);
-        Ok(())
     }
 }
 
@@ -378,40 +362,6 @@ fn process_alive(pid: u32) -> bool {
         let _ = pid;
         false
     }
-}
-
-/// Makes the rename durable. Filesystems that cannot sync a directory
-/// (`EINVAL`, unsupported) are accepted: the rename itself has happened.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        failpoint("sync_dir")?;
-        match File::open(dir).and_then(|d| d.sync_all()) {
-            Err(e) if matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported) => Ok(()),
-            other => other,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-thread_local! {
-    /// The save step to fail on this thread, for the unit tests.
-    static FAIL_AT: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
-}
-
-/// Fails the named step when a unit test asks for it; a no-op otherwise.
-fn failpoint(step: &'static str) -> io::Result<()> {
-    #[cfg(test)]
-    if FAIL_AT.with(|f| f.get()) == Some(step) {
-        return Err(io::Error::other(format!("injected failure at {step}")));
-    }
-    let _ = step;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -52,6 +52,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rustix::process::{Pid, Signal};
+
 /// How long a peer may take to accept connections on all its ports.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a peer may take to exit after SIGTERM before it gets SIGKILL.
@@ -558,22 +560,26 @@ fn postfix_master() -> Option<PathBuf> {
 // Processes, ports, files
 // ---------------------------------------------------------------------------
 
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-    fn geteuid() -> u32;
-    fn getegid() -> u32;
-}
-const SIGTERM: i32 = 15;
-const SIGKILL: i32 = 9;
+// The syscalls through rustix's safe wrappers: the package forbids `unsafe`.
+const SIGTERM: Signal = Signal::TERM;
+const SIGKILL: Signal = Signal::KILL;
 
 fn euid() -> u32 {
-    // SAFETY: geteuid() has no preconditions and cannot fail.
-    unsafe { geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 fn egid() -> u32 {
-    // SAFETY: getegid() has no preconditions and cannot fail.
-    unsafe { getegid() }
+    rustix::process::getegid().as_raw()
+}
+
+/// Sends `sig` to a process (`pid` > 0) or, negated, to a process group;
+/// errors (ESRCH) are irrelevant here.
+fn kill(pid: i32, sig: Signal) {
+    let _ = match Pid::from_raw(pid.abs()) {
+        Some(p) if pid > 0 => rustix::process::kill_process(p, sig),
+        Some(p) => rustix::process::kill_process_group(p, sig),
+        None => Ok(()),
+    };
 }
 
 /// A server master process that leads its own process group.
@@ -602,12 +608,9 @@ impl PeerProcess {
         self.child.id() as i32
     }
 
-    fn signal_group(&self, sig: i32) {
+    fn signal_group(&self, sig: Signal) {
         if self.pgid() > 1 {
-            // SAFETY: plain syscall; errors (ESRCH) are irrelevant here.
-            unsafe {
-                kill(-self.pgid(), sig);
-            }
+            kill(-self.pgid(), sig);
         }
     }
 
@@ -631,10 +634,7 @@ impl PeerProcess {
                     break;
                 }
                 for pid in workers {
-                    // SAFETY: plain syscall on a member of our peer's group.
-                    unsafe {
-                        kill(pid, SIGKILL);
-                    }
+                    kill(pid, SIGKILL);
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
