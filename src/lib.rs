@@ -56,6 +56,7 @@ pub mod report;
 pub mod scheduler;
 #[cfg(windows)]
 pub mod service;
+pub mod state;
 pub mod web;
 
 /// The exporter's version, from Cargo.
