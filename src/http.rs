@@ -300,12 +300,7 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
                 .map(Lang::from_accept_language)
                 .unwrap_or(Lang::En);
             let config = state.running.config();
-            let page = crate::report::status_page(
-                config.as_deref(),
-                &state.running.metrics.last_results(),
-                state.running.configured(),
-                lang,
-            );
+            let page = crate::report::status_page(config.as_deref(), &state.running.last_runs(), state.running.configured(), lang);
             let mut r = Response::new(Either::Left(Full::new(Bytes::from(page))));
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));

@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::metrics::{LastRuns, Metrics};
 
 /// A request to reload; the sender (if any) gets the outcome as text for the HTTP answer.
 pub type ReloadRequest = Option<oneshot::Sender<Result<String, String>>>;
@@ -56,6 +56,11 @@ impl RunningState {
     /// The configuration running now (none before the first start).
     pub fn config(&self) -> Option<Arc<Config>> {
         self.config.read().ok().and_then(|c| c.clone())
+    }
+
+    /// The last run of every check, borrowed from where [`Metrics`] keeps it.
+    pub fn last_runs(&self) -> LastRuns {
+        self.metrics.last_runs()
     }
 
     /// How many checks have run at least once.
