@@ -8,8 +8,11 @@
 //! run in `benches/agent.rs`), with realistic label values: every phase, the
 //! watched capabilities, the certificate info. For each N it prints the body
 //! size, bytes per check, and the wall time of writing the body (p50 and max
-//! of several), plus the time to record one run (`Metrics::observe`) and the
-//! growth of the process's RSS with the N checks' state.
+//! of several), plus the time to record one run (`Metrics::observe`), the
+//! growth of the process's RSS with the N checks' state, and the wall time of
+//! the status page `GET /` (`report::status_page`: the guide's assessment of
+//! a configuration of those N checks and their last runs, then the HTML),
+//! which is worked out anew on every request.
 //!
 //! Nothing here asserts on timing; it only prints.
 //!
@@ -25,9 +28,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use ece_o365_exporter::checks::CheckMeta;
+use ece_o365_exporter::config::Config;
+use ece_o365_exporter::i18n::Lang;
 use ece_o365_exporter::metrics::Metrics;
 use ece_o365_exporter::observation::{CertSummary, Facts, Observation, TlsFacts};
 use ece_o365_exporter::reason::{Kind, Phase};
+use ece_o365_exporter::report;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -38,10 +44,12 @@ fn main() {
         .map(|v| v.split(',').map(|n| n.parse().expect("--checks wants N[,N...]")).collect())
         .unwrap_or_else(|| vec![1_000, 10_000]);
     println!(
-        "{:>7} {:>10} {:>13} {:>18} {:>13} {:>9}",
-        "checks", "body_kib", "bytes/check", "render_ms p50/max", "observe_us", "rss_mib"
+        "{:>7} {:>10} {:>13} {:>18} {:>13} {:>9} {:>18}",
+        "checks", "body_kib", "bytes/check", "render_ms p50/max", "observe_us", "rss_mib", "status_ms p50/max"
     );
     for n in sizes {
+        // Before the RSS baseline: the configuration is not the metrics' state.
+        let config = config_of(n);
         let rss0 = rss_kib();
         let metrics = Metrics::new("bench", "bench");
         let runs: Vec<(Arc<CheckMeta>, Observation)> = (0..n).map(run).collect();
@@ -60,17 +68,43 @@ fn main() {
             times.push(t.elapsed());
         }
         times.sort_unstable();
+        let rss = rss_kib().saturating_sub(rss0);
+        let mut page_times = Vec::new();
+        for _ in 0..7 {
+            // As `GET /` does: the last runs, the assessment, the HTML.
+            let t = Instant::now();
+            let page = report::status_page(Some(&config), &metrics.last_runs(), n, Lang::En);
+            page_times.push(t.elapsed());
+            assert!(!page.is_empty());
+        }
+        page_times.sort_unstable();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
-            "{:>7} {:>10.0} {:>13} {:>18} {:>13.2} {:>9.1}",
+            "{:>7} {:>10.0} {:>13} {:>18} {:>13.2} {:>9.1} {:>18}",
             n,
             len as f64 / 1024.0,
             len / n.max(1),
             format!("{:.1}/{:.1}", ms(times[3]), ms(times[6])),
             observe.as_secs_f64() * 1e6,
-            rss_kib().saturating_sub(rss0) as f64 / 1024.0
+            rss as f64 / 1024.0,
+            format!("{:.1}/{:.1}", ms(page_times[3]), ms(page_times[6]))
         );
     }
+}
+
+/// The configuration that runs these checks, as the agent's status page has it.
+fn config_of(n: usize) -> Config {
+    let mut yaml = String::from("checks:\n");
+    for (meta, _) in (0..n).map(run) {
+        let tls = if meta.kind == Kind::Smtp { ", tls: starttls" } else { "" };
+        yaml.push_str(&format!(
+            "  - {{ name: {}, kind: {}, target: \"{}\"{tls} }}\n",
+            meta.name,
+            meta.kind.as_str(),
+            meta.target
+        ));
+    }
+    Config::from_yaml(std::path::Path::new("render.yaml"), &yaml).expect("the bench's configuration")
 }
 
 /// One run of check `i`: even ones `tls`, odd ones SMTP with STARTTLS.

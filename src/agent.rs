@@ -8,37 +8,32 @@
 //! the token endpoint again at once.
 //!
 //! It does not listen for signals or requests itself: `main` wires those to
-//! [`Agent::reload`] through a [`ReloadRequest`] channel.
+//! [`Agent::reload`] through a [`ReloadRequest`] channel. It writes what runs
+//! into the [`RunningState`] the web endpoint reads, and knows nothing of HTTP.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::{Providers, build_with};
 use crate::config::{Config, ConfigError};
-use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::scheduler::{Applied, Scheduler};
-
-/// A request to reload; the sender (if any) gets the outcome as text for the HTTP answer.
-pub type ReloadRequest = Option<oneshot::Sender<Result<String, String>>>;
-/// Where reload requests are sent.
-pub type ReloadSender = mpsc::Sender<ReloadRequest>;
+use crate::state::{ReloadRequest, RunningState};
 
 pub struct Agent {
     file: PathBuf,
     scheduler: Scheduler,
     providers: Providers,
     metrics: Arc<Metrics>,
-    state: Arc<AppState>,
+    state: Arc<RunningState>,
 }
 
 impl Agent {
     /// Starts the checks of `config`.
-    pub async fn start(config: Config, state: Arc<AppState>, shutdown: CancellationToken) -> Result<Agent, ConfigError> {
+    pub async fn start(config: Config, state: Arc<RunningState>, shutdown: CancellationToken) -> Result<Agent, ConfigError> {
         let metrics = state.metrics.clone();
         let mut agent = Agent {
             file: config.file.clone(),
@@ -77,10 +72,7 @@ impl Agent {
         let applied = self.scheduler.apply(config.checks.iter().cloned().zip(checks).collect()).await;
         self.metrics.configured(&config);
         self.metrics.config_loaded(true);
-        self.state.configured.store(self.scheduler.len(), Ordering::SeqCst);
-        if let Ok(mut running) = self.state.config.write() {
-            *running = Some(Arc::new(config));
-        }
+        self.state.running(Arc::new(config), self.scheduler.len());
         Ok(applied)
     }
 

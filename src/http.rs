@@ -1,5 +1,6 @@
 //! The web endpoint: `/metrics`, `/-/healthy`, `/-/ready`, `POST /-/reload`
-//! and a small status page at `/`. It only reads what the scheduler already recorded: a scrape
+//! and a small status page at `/`. It only reads what the scheduler already recorded (the
+//! [`RunningState`] the agent writes; it never imports the agent): a scrape
 //! never runs a check, and no request can name a target (no SSRF surface).
 //!
 //! It also owns the listening socket (`:PORT` is every interface, IPv6 and
@@ -11,7 +12,6 @@
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,10 +26,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::ReloadSender;
-use crate::config::Config;
 use crate::i18n::Lang;
-use crate::metrics::Metrics;
+use crate::state::RunningState;
 use crate::web::{AuthOutcome, WebConfig, WebGuard};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -112,46 +110,33 @@ impl http_body::Body for Exposition {
     }
 }
 
-/// What the handlers read.
-pub struct AppState {
-    pub metrics: Arc<Metrics>,
-    /// How many checks are configured (for readiness); updated on reload.
-    pub configured: AtomicUsize,
-    /// Where `POST /-/reload` sends its request; None disables the endpoint.
-    pub reload: Option<ReloadSender>,
-    /// The configuration running now, for the status page's assessment.
-    pub config: std::sync::RwLock<Option<Arc<Config>>>,
+/// What the handlers read: the agent's running state and the web settings.
+struct AppState {
+    running: Arc<RunningState>,
     /// TLS and basic auth from `--web.config.file` (none without it).
-    pub web: Arc<WebGuard>,
-}
-
-impl AppState {
-    pub fn new(metrics: Arc<Metrics>, reload: Option<ReloadSender>) -> Self {
-        AppState {
-            metrics,
-            configured: AtomicUsize::new(0),
-            reload,
-            config: std::sync::RwLock::new(None),
-            web: Arc::new(WebGuard::open()),
-        }
-    }
-
-    /// Serves with the TLS and basic auth of a web configuration file.
-    pub fn with_web(mut self, web: WebGuard) -> Self {
-        self.web = Arc::new(web);
-        self
-    }
+    web: Arc<WebGuard>,
 }
 
 /// Serves until `shutdown` is cancelled, at most [`DEFAULT_MAX_CONNECTIONS`] connections at once.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: CancellationToken) {
-    serve_capped(listener, state, DEFAULT_MAX_CONNECTIONS, shutdown).await;
+pub async fn serve(listener: TcpListener, running: Arc<RunningState>, web: WebGuard, shutdown: CancellationToken) {
+    serve_capped(listener, running, web, DEFAULT_MAX_CONNECTIONS, shutdown).await;
 }
 
 /// Serves until `shutdown` is cancelled, at most `max_connections` at once:
 /// a connection over the cap is accepted and closed at once (its descriptor
-/// freed), with a warning at most every `REFUSED_WARN_EVERY`.
-pub async fn serve_capped(listener: TcpListener, state: Arc<AppState>, max_connections: usize, shutdown: CancellationToken) {
+/// freed), with a warning at most every `REFUSED_WARN_EVERY`. `web` is the
+/// TLS and basic auth of `--web.config.file` ([`WebGuard::open`] without it).
+pub async fn serve_capped(
+    listener: TcpListener,
+    running: Arc<RunningState>,
+    web: WebGuard,
+    max_connections: usize,
+    shutdown: CancellationToken,
+) {
+    let state = Arc::new(AppState {
+        running,
+        web: Arc::new(web),
+    });
     let max_connections = max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max_connections));
     let mut refused = Refused::default();
@@ -290,14 +275,14 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
     }
     match req.uri().path() {
         "/metrics" => {
-            let mut r = Response::new(Either::Right(Exposition(Box::new(state.metrics.exposition()))));
+            let mut r = Response::new(Either::Right(Exposition(Box::new(state.running.metrics.exposition()))));
             r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS));
             r
         }
         "/-/healthy" => text(StatusCode::OK, "Healthy.\n"),
         "/-/ready" => {
-            let ran = state.metrics.ran();
-            let configured = state.configured.load(Ordering::SeqCst);
+            let ran = state.running.ran();
+            let configured = state.running.configured();
             if ran >= configured {
                 text(StatusCode::OK, "Ready: every check has run.\n")
             } else {
@@ -314,13 +299,8 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
                 .and_then(|v| v.to_str().ok())
                 .map(Lang::from_accept_language)
                 .unwrap_or(Lang::En);
-            let config = state.config.read().ok().and_then(|c| c.clone());
-            let page = crate::report::status_page(
-                config.as_deref(),
-                &state.metrics.last_results(),
-                state.configured.load(Ordering::SeqCst),
-                lang,
-            );
+            let config = state.running.config();
+            let page = crate::report::status_page(config.as_deref(), &state.running.last_runs(), state.running.configured(), lang);
             let mut r = Response::new(Either::Left(Full::new(Bytes::from(page))));
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
@@ -340,7 +320,7 @@ async fn reload(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
         r.headers_mut().insert("allow", HeaderValue::from_static("POST"));
         return r;
     }
-    let Some(sender) = &state.reload else {
+    let Some(sender) = &state.running.reload else {
         return text(StatusCode::NOT_FOUND, "Reloading is not enabled.\n");
     };
     let (tx, rx) = tokio::sync::oneshot::channel();

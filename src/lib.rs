@@ -5,17 +5,43 @@
 //! # Layout
 //!
 //! Data flows one way:
-//! `config` -> `scheduler` -> `checks` -> `observation` -> `metrics` -> `http`.
+//! `config` -> `scheduler` -> `checks` -> `observation` -> `metrics` ->
+//! `state` -> `http`. No module imports one that imports it back; each
+//! depends only on those listed after it below (besides `reason`, which
+//! everything may use):
+//!
+//! - `agent` -> `scheduler`, `state`, `metrics`, `checks`, `config`
+//! - `http` -> `state`, `report`, `web`, `i18n`
+//! - `state` -> `metrics`, `config`
+//! - `report` -> `guide`, `metrics`, `i18n`, `checks`, `observation`, `config`
+//! - `guide` -> `checks`, `observation`, `config`
+//! - `scheduler` -> `metrics`, `checks`, `observation`, `config`
+//! - `metrics` -> `checks`, `observation`, `config`
+//! - `checks` -> `oauth`, `proto`, `observation`, `config`
+//! - `oauth` -> `proto`, `observation`, `config`
+//! - `proto` -> `observation`, `config`
+//! - `web` -> `config`
+//! - `fuzzing` (hidden) -> `checks`, `oauth`, `proto`, `observation`
+//! - `observation`, `config` -> `reason` only; `i18n`, `limits`, `logging`,
+//!   `service` -> nothing of the crate
+//!
+//! `main.rs` wires `agent` and `http` together through [`state`].
+//! To check: `grep -rhoE '^[^/]*crate::[a-z0-9_]+' src/<module>` lists what a module uses.
 //!
 //! - [`config`]: the YAML file, validated once at load into typed values;
-//!   errors name file, line, column and field.
+//!   errors name file, line, column and field (including parsing the ECE
+//!   version, which [`guide`] judges).
 //! - [`checks`]: one file per protocol behind one [`checks::Check`] trait and a
 //!   registration table; [`checks::run_check`] owns the timeout.
 //! - [`proto`]: what the checks share: connecting, TLS, the bounded line codec.
 //! - [`observation`]: what a run saw (phases, failure, facts).
 //! - [`reason`]: the bounded label vocabularies (`Reason`, `Phase`, `Kind`).
 //! - [`scheduler`]: one task per check, interval with jitter, shutdown.
-//! - [`metrics`]: the only place that knows metric names.
+//! - [`metrics`]: the only place that knows metric names; it also keeps each
+//!   check's last run, once, and lends it to readers.
+//! - [`state`]: what the agent has running (configuration, configured
+//!   checks, the last runs, the reload channel), written by [`agent`] and
+//!   read by [`http`].
 //! - [`http`]: `/metrics`, health, readiness and a status page; never runs a check.
 //! - [`web`]: `--web.config.file` (exporter-toolkit format): TLS and basic auth for [`http`].
 //! - [`guide`]: Cisco's troubleshooting guide as an assessment: config and
@@ -61,6 +87,7 @@ pub mod report;
 pub mod scheduler;
 #[cfg(windows)]
 pub mod service;
+pub mod state;
 pub mod web;
 
 /// The exporter's version, from Cargo.

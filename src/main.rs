@@ -5,13 +5,12 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use ece_o365_exporter::agent::{Agent, ReloadSender};
+use ece_o365_exporter::agent::Agent;
 use ece_o365_exporter::config::Config;
 use ece_o365_exporter::i18n::Lang;
 use ece_o365_exporter::logging::{self, LogFormat};
@@ -19,6 +18,7 @@ use ece_o365_exporter::metrics::Metrics;
 use ece_o365_exporter::oauth::init;
 #[cfg(windows)]
 use ece_o365_exporter::service;
+use ece_o365_exporter::state::{ReloadSender, RunningState};
 use ece_o365_exporter::web::WebGuard;
 use ece_o365_exporter::{REVISION, VERSION, checks, http, limits, report};
 
@@ -327,7 +327,10 @@ async fn serve(global: &GlobalArgs, cfg: Config, shutdown: CancellationToken) ->
     let listener = http::listen(&global.listen_address)?;
     let local = listener.local_addr().context("listener address")?;
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
-    let state = Arc::new(http::AppState::new(Arc::new(Metrics::new(VERSION, REVISION)), Some(reload_tx.clone())).with_web(web));
+    let state = Arc::new(RunningState::new(
+        Arc::new(Metrics::new(VERSION, REVISION)),
+        Some(reload_tx.clone()),
+    ));
     let file = cfg.file.clone();
     let agent = match Agent::start(cfg, state.clone(), shutdown.clone()).await {
         Ok(agent) => agent,
@@ -336,11 +339,11 @@ async fn serve(global: &GlobalArgs, cfg: Config, shutdown: CancellationToken) ->
             return Ok(ExitCode::from(EXIT_BAD_CONFIG));
         }
     };
-    tracing::info!(version = VERSION, revision = REVISION, config = %file.display(), checks = state.configured.load(Ordering::SeqCst), "starting");
+    tracing::info!(version = VERSION, revision = REVISION, config = %file.display(), checks = state.configured(), "starting");
     tracing::info!(address = %local, "listening");
 
     let max_connections = usize::try_from(global.max_connections).unwrap_or(http::DEFAULT_MAX_CONNECTIONS);
-    let server = tokio::spawn(http::serve_capped(listener, state, max_connections, shutdown.clone()));
+    let server = tokio::spawn(http::serve_capped(listener, state, web, max_connections, shutdown.clone()));
     let reloads = tokio::spawn(agent.serve_reloads(reload_rx, shutdown.clone()));
     tokio::spawn(forward_hangups(reload_tx));
 

@@ -1,6 +1,8 @@
 //! The only place that knows metric names. Turns each [`Observation`] into
-//! series and renders them for `/metrics`; also keeps the last result of
-//! every check for the `/` page and readiness.
+//! series and renders them for `/metrics`. The per-check state keeps each
+//! check's last run (moved in, once); [`Metrics::last_runs`] lends it to
+//! readers (the status page, readiness) without copying. It must not know
+//! the guide, the HTTP side or the agent.
 //!
 //! Every label value here is a configured name, a fixed enum, a watched
 //! capability from a static list, or a certificate field of the one leaf a
@@ -27,7 +29,8 @@ use crate::checks::CheckMeta;
 use crate::observation::Observation;
 use crate::reason::{Kind, Phase};
 
-const PREFIX: &str = "ece_o365";
+/// The prefix of every metric name.
+pub const PREFIX: &str = "ece_o365";
 /// Buckets for whole runs and single phases: 5 ms (loopback) to 30 s (a
 /// timed-out run), dense where Office 365 answers (50 ms to 2 s).
 const DURATION_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -71,11 +74,15 @@ struct BuildLabels {
     revision: String,
 }
 
-/// The last result of one check, for the status page.
-#[derive(Clone, Debug)]
-pub struct LastResult {
-    pub meta: Arc<CheckMeta>,
-    pub observation: Observation,
+/// Every check's stored state at one moment, by name: one reference per
+/// check, sharing (not copying) its last [`Observation`].
+pub struct LastRuns(Vec<Arc<per_check::CheckSeries>>);
+
+impl LastRuns {
+    /// The last run of every check that has run, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<CheckMeta>, &Observation)> {
+        self.0.iter().filter_map(|c| c.last.as_ref().map(|o| (&c.meta, o)))
+    }
 }
 
 /// About this much of `/metrics` is written at a time (see [`Metrics::exposition`]).
@@ -250,40 +257,14 @@ impl Metrics {
         }
     }
 
-    /// The last result of every check that has run, by name.
-    pub fn last_results(&self) -> Vec<LastResult> {
-        let snapshot = self.per_check.lock().map(|p| p.snapshot()).unwrap_or_default();
-        snapshot
-            .iter()
-            .filter_map(|c| {
-                c.last.as_ref().map(|observation| LastResult {
-                    meta: c.meta.clone(),
-                    observation: observation.clone(),
-                })
-            })
-            .collect()
+    /// Every check's last run as it is now, shared with the store (see [`LastRuns`]).
+    pub fn last_runs(&self) -> LastRuns {
+        LastRuns(self.per_check.lock().map(|p| p.snapshot()).unwrap_or_default())
     }
 
     /// How many checks have run at least once.
     pub fn ran(&self) -> usize {
         self.per_check.lock().map(|p| p.ran()).unwrap_or(0)
-    }
-
-    /// The guide's check items as a state set for a textfile: one series per
-    /// item and status, 1 for the item's current status.
-    pub fn guide_items_text(assessment: &crate::guide::Assessment) -> String {
-        use std::fmt::Write as _;
-        let name = format!("{PREFIX}_guide_item_status");
-        let mut out = format!(
-            "# HELP {name} Check items of Cisco's troubleshooting guide: 1 for the item's status (passed, failed, not_checked)\n# TYPE {name} gauge\n"
-        );
-        for item in &assessment.items {
-            for status in crate::guide::Status::ALL {
-                let value = u8::from(item.status == *status);
-                let _ = writeln!(out, "{name}{{item=\"{}\",status=\"{}\"}} {value}", item.item, status);
-            }
-        }
-        out
     }
 
     /// Every series in the OpenMetrics text format, as chunks of about
@@ -527,7 +508,7 @@ mod tests {
         assert!(after.contains("reason=\"connect_refused\"} 1\n"), "{after}");
         assert_eq!(m.ran(), 1);
         assert_eq!(
-            m.last_results()[0].observation.reason(),
+            m.last_runs().iter().next().unwrap().1.reason(),
             Some(crate::reason::Reason::ConnectRefused)
         );
     }

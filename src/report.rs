@@ -81,22 +81,32 @@ pub fn render_textfile(config: &crate::config::Config, entries: &[Entry], a: &As
         metrics.observe(&e.meta, e.observation.clone());
     }
     let mut text = openmetrics_to_textfile(&metrics.render());
-    text.push_str(&crate::metrics::Metrics::guide_items_text(a));
+    text.push_str(&guide_items_text(a));
     text
 }
 
-/// The status page for the scheduler's last results.
-pub fn status_page(config: Option<&crate::config::Config>, last: &[crate::metrics::LastResult], configured: usize, lang: Lang) -> String {
-    let results: Vec<CheckResult<'_>> = last
-        .iter()
-        .map(|r| CheckResult {
-            meta: &r.meta,
-            observation: &r.observation,
-        })
-        .collect();
+/// The guide's check items as a state set for a textfile: one series per
+/// item and status, 1 for the item's current status.
+fn guide_items_text(assessment: &Assessment) -> String {
+    let name = format!("{}_guide_item_status", crate::metrics::PREFIX);
+    let mut out = format!(
+        "# HELP {name} Check items of Cisco's troubleshooting guide: 1 for the item's status (passed, failed, not_checked)\n# TYPE {name} gauge\n"
+    );
+    for item in &assessment.items {
+        for status in Status::ALL {
+            let value = u8::from(item.status == *status);
+            let _ = writeln!(out, "{name}{{item=\"{}\",status=\"{}\"}} {value}", item.item, status);
+        }
+    }
+    out
+}
+
+/// The status page for the scheduler's last results (borrowed, not copied).
+pub fn status_page(config: Option<&crate::config::Config>, last: &crate::metrics::LastRuns, configured: usize, lang: Lang) -> String {
+    let results: Vec<CheckResult<'_>> = last.iter().map(|(meta, observation)| CheckResult { meta, observation }).collect();
     let empty = crate::config::Config::default();
     let a = crate::guide::assess(config.unwrap_or(&empty), &results, crate::clock::now_unix());
-    render_html(&a, lang, last.len(), configured)
+    render_html(&a, lang, results.len(), configured)
 }
 
 pub fn all_passed(entries: &[Entry]) -> bool {

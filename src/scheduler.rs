@@ -300,11 +300,12 @@ mod tests {
         // fall within 210 s (the fourth at 165 to 195 s, a fifth not before 220 s).
         tokio::time::sleep(Duration::from_secs(210)).await;
         assert_eq!(runs.load(Ordering::SeqCst), 4, "runs in 210 s");
-        let last = metrics.last_results();
+        let runs = metrics.last_runs();
+        let last: Vec<_> = runs.iter().map(|(_, observation)| observation).collect();
         assert_eq!(last.len(), 1);
-        let failure = last[0].observation.outcome.clone().unwrap_err();
+        let failure = last[0].outcome.clone().unwrap_err();
         assert_eq!(failure.reason, Reason::Internal);
-        assert_eq!(last[0].observation.failed_phase, Some(Phase::Connect));
+        assert_eq!(last[0].failed_phase, Some(Phase::Connect));
         assert!(failure.detail.contains("panicked on purpose"), "{}", failure.detail);
         assert!(metrics.render().contains(r#"reason="internal""#));
         shutdown.cancel();

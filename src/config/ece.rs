@@ -1,14 +1,13 @@
 //! The optional `ece:` section: facts about the ECE installation that no
 //! probe can see (its version, External URL, the app registration's redirect
-//! URI, this server's role). Validated here; judged against the guide in
-//! [`crate::guide`].
+//! URI, this server's role). Validated here; judged against the guide by the
+//! `guide` module, which reads these values: nothing in `config` depends on it.
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use url::Url;
 
-use super::{ConfigError, Validator};
-use crate::guide::EceVersion;
+use super::{ConfigError, EceVersion, Validator};
 
 /// The role of the server the agent runs on (guide: "Network Connectivity").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

@@ -15,6 +15,7 @@ mod error;
 mod oauth;
 mod raw;
 mod redact;
+mod version;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -33,6 +34,7 @@ pub use oauth::{DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, T
 pub(crate) use raw::parse_yaml;
 pub use raw::{RecordType, TlsMode};
 pub use redact::{REDACTED, redact_url, redact_urls};
+pub use version::EceVersion;
 
 use crate::reason::Kind;
 

@@ -142,8 +142,9 @@ pub fn assess(config: &Config, results: &[CheckResult<'_>], now: i64) -> Assessm
     for r in results {
         from_check(config, r, &mut add);
     }
+    let ran: std::collections::HashSet<&str> = results.iter().map(|r| r.meta.name.as_str()).collect();
     for c in &config.checks {
-        if !results.iter().any(|r| r.meta.name == c.name) {
+        if !ran.contains(c.name.as_str()) {
             let item = chain(c.kind, c.mailbox.is_some())[0];
             add(item, not_checked(Message::new("check-not-run").arg("check", &c.name)));
         }
