@@ -175,7 +175,7 @@ checks:
             "{check} still runs"
         );
     }
-    assert!(agent.log_text().contains("configuration reload failed"), "{}", agent.log_text());
+    agent.wait_for_log("configuration reload failed").await;
 
     // SIGHUP with a good file again.
     std::fs::write(&config, &v2).unwrap();

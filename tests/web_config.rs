@@ -299,7 +299,7 @@ async fn a_changed_web_config_applies_to_new_connections_and_a_broken_one_is_ign
     file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(4))
         .unwrap();
     assert_eq!(status(new_password).await, 200);
-    assert!(agent.log_text().contains("web configuration not reloaded"), "{}", agent.log_text());
+    agent.wait_for_log("web configuration not reloaded").await;
 }
 
 #[test]

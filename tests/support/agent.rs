@@ -85,6 +85,19 @@ impl Agent {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// Waits (bounded) until a log line contains `needle`: the agent's
+    /// stderr is read by a thread, so a line written just before an HTTP
+    /// answer may reach the test after it.
+    pub async fn wait_for_log(&self, needle: &str) {
+        for _ in 0..500 {
+            if self.log_text().contains(needle) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no log line contains {needle:?} after 10 s:\n{}", self.log_text());
+    }
+
     /// SIGTERM, then the exit status (bounded wait).
     pub fn terminate(mut self) -> Option<i32> {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
