@@ -32,7 +32,7 @@ use ece_o365_exporter::config::Config;
 use ece_o365_exporter::i18n::Lang;
 use ece_o365_exporter::metrics::Metrics;
 use ece_o365_exporter::observation::{CertSummary, Facts, Observation, TlsFacts};
-use ece_o365_exporter::reason::{Kind, Phase};
+use ece_o365_exporter::reason::Phase;
 use ece_o365_exporter::report;
 
 fn main() {
@@ -96,7 +96,11 @@ fn main() {
 fn config_of(n: usize) -> Config {
     let mut yaml = String::from("checks:\n");
     for (meta, _) in (0..n).map(run) {
-        let tls = if meta.kind == Kind::Smtp { ", tls: starttls" } else { "" };
+        let tls = if meta.kind == ece_o365_exporter::checks::smtp::KIND {
+            ", tls: starttls"
+        } else {
+            ""
+        };
         yaml.push_str(&format!(
             "  - {{ name: {}, kind: {}, target: \"{}\"{tls} }}\n",
             meta.name,
@@ -112,7 +116,11 @@ fn run(i: usize) -> (Arc<CheckMeta>, Observation) {
     let smtp = i % 2 == 1;
     let meta = CheckMeta {
         name: format!("tenant-{:05}-{}", i / 2, if smtp { "smtp" } else { "tls" }),
-        kind: if smtp { Kind::Smtp } else { Kind::Tls },
+        kind: if smtp {
+            ece_o365_exporter::checks::smtp::KIND
+        } else {
+            ece_o365_exporter::checks::tls::KIND
+        },
         target: if smtp {
             "smtp.office365.com:587"
         } else {

@@ -30,12 +30,16 @@
 //!
 //! - [`config`]: the YAML file, validated once at load into typed values;
 //!   errors name file, line, column and field (including parsing the ECE
-//!   version, which [`guide`] judges).
-//! - [`checks`]: one file per protocol behind one [`checks::Check`] trait and a
-//!   registration table; [`checks::run_check`] owns the timeout.
+//!   version, which [`guide`] judges). It knows no check kind: each kind
+//!   reads its own keys through [`config::KindKeys`].
+//! - [`checks`]: one file per kind (its `kind:` name, keys and settings,
+//!   place in the guide, and run) behind one [`checks::Check`] trait, and the
+//!   registration table [`checks::KINDS`]; [`checks::run_check`] owns the
+//!   timeout. `Config::load` is implemented there, with every kind.
 //! - [`proto`]: what the checks share: connecting, TLS, the bounded line codec.
 //! - [`observation`]: what a run saw (phases, failure, facts).
-//! - [`reason`]: the bounded label vocabularies (`Reason`, `Phase`, `Kind`).
+//! - [`reason`]: the bounded label vocabularies (`Reason`, declared with
+//!   its guide item; `Phase`, `Kind`, `GuideItem`).
 //! - [`scheduler`]: one task per check, interval with jitter, shutdown.
 //! - [`metrics`]: the only place that knows metric names; it also keeps each
 //!   check's last run, once, and lends it to readers.

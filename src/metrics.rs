@@ -345,7 +345,10 @@ mod tests {
             mailbox_messages: Some(("INBOX", 42)),
             ..Facts::default()
         };
-        m.observe(&meta("imap-support", Kind::Imap, Some("support")), observation(facts));
+        m.observe(
+            &meta("imap-support", crate::checks::imap::KIND, Some("support")),
+            observation(facts),
+        );
         let text = m.render();
         for line in [
             "ece_o365_token_expiry_timestamp_seconds{mailbox=\"support\"} 1900000000",
@@ -361,7 +364,7 @@ mod tests {
     #[test]
     fn the_connected_address_family_is_an_info_series_kept_until_the_next_connection() {
         let m = Metrics::new("1", "r");
-        let check = meta("smtp-dispatcher", Kind::Smtp, None);
+        let check = meta("smtp-dispatcher", crate::checks::smtp::KIND, None);
         let family = |f: Option<&'static str>| Facts {
             address_family: f,
             ..Facts::default()
@@ -381,7 +384,7 @@ mod tests {
     #[test]
     fn a_new_issuer_replaces_the_certificate_info_series() {
         let m = Metrics::new("1", "r");
-        let check = meta("tls-outlook", Kind::Tls, None);
+        let check = meta("tls-outlook", crate::checks::tls::KIND, None);
         m.observe(&check, observation(tls_facts("CN=DigiCert Cloud Services CA-1")));
         m.observe(&check, observation(tls_facts("CN=Zscaler Intermediate Root CA")));
         let text = m.render();
@@ -405,13 +408,13 @@ mod tests {
         let ms = Duration::from_millis;
         for name in ["a", "b"] {
             m.observe(
-                &meta(name, Kind::Smtp, None),
+                &meta(name, crate::checks::smtp::KIND, None),
                 run(vec![(Phase::Connect, ms(10)), (Phase::Banner, ms(20)), (Phase::Tls, ms(40))]),
             );
         }
         // `b` fails in its banner on the next run: its later phases are gone, `a`'s stay.
         m.observe(
-            &meta("b", Kind::Smtp, None),
+            &meta("b", crate::checks::smtp::KIND, None),
             run(vec![(Phase::Connect, ms(12)), (Phase::Banner, ms(30))]),
         );
         let text = m.render();
@@ -430,7 +433,7 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("_bucket{check="), "no histogram is per check: {text}");
-        m.forget(&meta("a", Kind::Smtp, None));
+        m.forget(&meta("a", crate::checks::smtp::KIND, None));
         let text = m.render();
         assert!(!text.contains("check=\"a\""), "{text}");
         assert!(text.contains("ece_o365_check_duration_seconds_count{kind=\"smtp\"} 3"), "{text}");
@@ -443,7 +446,7 @@ mod tests {
     fn a_large_exposition_comes_in_chunks_of_whole_lines() {
         let m = Metrics::new("1", "r");
         for i in 0..2000 {
-            let check = meta(&format!("tls-{i:04}"), Kind::Tls, None);
+            let check = meta(&format!("tls-{i:04}"), crate::checks::tls::KIND, None);
             m.declare(&check);
             m.observe(&check, observation(tls_facts("CN=DigiCert Cloud Services CA-1")));
         }
@@ -479,7 +482,7 @@ mod tests {
     #[test]
     fn a_scrape_in_progress_is_a_consistent_snapshot() {
         let m = Metrics::new("1", "r");
-        let check = meta("tcp-a", Kind::Tcp, None);
+        let check = meta("tcp-a", crate::checks::tcp::KIND, None);
         m.declare(&check);
         let fail = || {
             let mut probe = Probe::default();

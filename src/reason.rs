@@ -1,12 +1,16 @@
 //! The bounded vocabularies that become label values: why a check failed
-//! ([`Reason`]), which protocol step it was in ([`Phase`]) and what kind of
-//! check it is ([`Kind`]).
+//! ([`Reason`]), which protocol step it was in ([`Phase`]), what kind of
+//! check it is ([`Kind`]) and which item of Cisco's troubleshooting guide a
+//! result belongs to ([`GuideItem`]).
+//!
+//! A reason is declared once, below, with its guide item; its remedy's
+//! message key is derived from its label. The texts live in the language
+//! files (`src/i18n/*.ftl`), the alert that routes it in
+//! `prometheus/alerts.yaml`; tests hold both to this list.
 //!
 //! Every value is a fixed `&'static str`, so no server text, secret or
 //! configuration value can ever reach a label through these types. Extend the
 //! enums with care: each new variant is a new series for every check.
-
-use serde::Deserialize;
 
 /// Declares a fieldless enum with a stable snake_case string per variant and
 /// the trait impls every label enum needs.
@@ -47,67 +51,137 @@ macro_rules! label_enum {
 }
 pub(crate) use label_enum;
 
+/// Declares [`Reason`]: a label enum whose variants also name their guide
+/// item (`Item`, `Item shared Item`, or `check` for the check's own item).
+macro_rules! reasons {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal, $item:ident $(shared $shared:ident)?;)+ }) => {
+        label_enum! {
+            $(#[$meta])*
+            pub enum $name { $($(#[$vmeta])* $variant => $text,)+ }
+        }
+
+        impl $name {
+            /// Where a failure with this reason belongs in the guide. `shared`:
+            /// the mailbox is used through another account (`auth_user`).
+            pub const fn route(self, shared: bool) -> Route {
+                match self {
+                    $($name::$variant => {
+                        $(if shared { return Route::Item(GuideItem::$shared); })?
+                        let _ = shared;
+                        reasons!(@route $item)
+                    })+
+                }
+            }
+
+            /// The message key of this reason's remedy (`remedy-<reason>`,
+            /// or `remedy-<reason>-shared` where the advice differs for a
+            /// shared mailbox).
+            pub const fn remedy_key(self, shared: bool) -> &'static str {
+                match self {
+                    $($name::$variant => {
+                        $(if shared { let _ = GuideItem::$shared; return concat!("remedy-", $text, "-shared"); })?
+                        let _ = shared;
+                        concat!("remedy-", $text)
+                    })+
+                }
+            }
+        }
+    };
+    (@route check) => { Route::CheckItem };
+    (@route $item:ident) => { Route::Item(GuideItem::$item) };
+}
+
+/// Where a failure belongs in the guide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// This item, whatever the check's kind.
+    Item(GuideItem),
+    /// The item of the check's own kind (a bug inside a token check is the
+    /// token refresh's, inside a network check the network's).
+    CheckItem,
+}
+
 label_enum! {
+    /// The guide's check items, in the guide's order (plus token refresh,
+    /// which the guide covers under "Network Connectivity" and the services server).
+    pub enum GuideItem {
+        MinimumVersion => "minimum_version",
+        SystemConfiguration => "system_configuration",
+        AzureAdApplication => "azure_ad_application",
+        TokenGeneration => "token_generation",
+        MailboxConfiguration => "mailbox_configuration",
+        ExchangeLicense => "exchange_license",
+        MailboxRights => "mailbox_rights",
+        NetworkConnectivity => "network_connectivity",
+        TokenRefresh => "token_refresh",
+    }
+}
+
+reasons! {
     /// Why a check run failed. One run ends in success or exactly one reason.
+    /// Each reason names the guide item it belongs to (and, after `shared`,
+    /// the item when the mailbox is used through another account); `check`
+    /// means the item of the check's own kind. Its remedy's message key is
+    /// `remedy-<reason>` (`remedy-<reason>-shared` for the shared variant).
     pub enum Reason {
-        DnsNxdomain => "dns_nxdomain",
-        DnsServfail => "dns_servfail",
-        DnsRefused => "dns_refused",
-        DnsNoAnswer => "dns_no_answer",
-        DnsTimeout => "dns_timeout",
-        DnsError => "dns_error",
+        DnsNxdomain => "dns_nxdomain", NetworkConnectivity;
+        DnsServfail => "dns_servfail", NetworkConnectivity;
+        DnsRefused => "dns_refused", NetworkConnectivity;
+        DnsNoAnswer => "dns_no_answer", NetworkConnectivity;
+        DnsTimeout => "dns_timeout", NetworkConnectivity;
+        DnsError => "dns_error", NetworkConnectivity;
         /// The system resolver (getaddrinfo) could not resolve a target host.
-        ResolveFailed => "resolve_failed",
-        ConnectRefused => "connect_refused",
-        ConnectTimeout => "connect_timeout",
-        NetworkUnreachable => "network_unreachable",
+        ResolveFailed => "resolve_failed", NetworkConnectivity;
+        ConnectRefused => "connect_refused", NetworkConnectivity;
+        ConnectTimeout => "connect_timeout", NetworkConnectivity;
+        NetworkUnreachable => "network_unreachable", NetworkConnectivity;
         /// This machine, not the network: no file descriptor or socket buffer
         /// left to open a connection (EMFILE, ENFILE, ENOBUFS).
-        LocalResourceExhausted => "local_resource_exhausted",
-        TlsHandshakeFailed => "tls_handshake_failed",
+        LocalResourceExhausted => "local_resource_exhausted", SystemConfiguration;
+        TlsHandshakeFailed => "tls_handshake_failed", NetworkConnectivity;
         /// No TLS version both sides accept: the server speaks only TLS 1.0/1.1 (or something older).
-        TlsVersionUnsupported => "tls_version_unsupported",
-        TlsCertExpired => "tls_cert_expired",
-        TlsCertNotYetValid => "tls_cert_not_yet_valid",
-        TlsCertUntrusted => "tls_cert_untrusted",
-        TlsCertNameMismatch => "tls_cert_name_mismatch",
-        TlsUnexpectedIssuer => "tls_unexpected_issuer",
-        Timeout => "timeout",
-        ConnectionClosed => "connection_closed",
-        LineTooLong => "line_too_long",
-        TooManyLines => "too_many_lines",
+        TlsVersionUnsupported => "tls_version_unsupported", NetworkConnectivity;
+        TlsCertExpired => "tls_cert_expired", NetworkConnectivity;
+        TlsCertNotYetValid => "tls_cert_not_yet_valid", NetworkConnectivity;
+        TlsCertUntrusted => "tls_cert_untrusted", NetworkConnectivity;
+        TlsCertNameMismatch => "tls_cert_name_mismatch", NetworkConnectivity;
+        TlsUnexpectedIssuer => "tls_unexpected_issuer", NetworkConnectivity;
+        Timeout => "timeout", NetworkConnectivity;
+        ConnectionClosed => "connection_closed", NetworkConnectivity;
+        LineTooLong => "line_too_long", NetworkConnectivity;
+        TooManyLines => "too_many_lines", NetworkConnectivity;
         /// One reply was larger than the codec's byte budget (many long lines).
-        ReplyTooLarge => "reply_too_large",
-        UnexpectedReply => "unexpected_reply",
+        ReplyTooLarge => "reply_too_large", NetworkConnectivity;
+        UnexpectedReply => "unexpected_reply", NetworkConnectivity;
         /// The server refused the session in its greeting (SMTP 4xx/5xx, IMAP BYE, POP3 -ERR).
-        GreetingRejected => "greeting_rejected",
-        StarttlsNotOffered => "starttls_not_offered",
+        GreetingRejected => "greeting_rejected", NetworkConnectivity;
+        StarttlsNotOffered => "starttls_not_offered", NetworkConnectivity;
         /// STARTTLS/STLS was advertised but the command was refused.
-        StarttlsRejected => "starttls_rejected",
-        AuthMechanismNotOffered => "auth_mechanism_not_offered",
-        AuthRejected => "auth_rejected",
-        SmtpAuthDisabled => "smtp_auth_disabled",
-        MailboxNotFound => "mailbox_not_found",
-        TokenEndpointUnreachable => "token_endpoint_unreachable",
+        StarttlsRejected => "starttls_rejected", NetworkConnectivity;
+        AuthMechanismNotOffered => "auth_mechanism_not_offered", MailboxConfiguration;
+        AuthRejected => "auth_rejected", MailboxConfiguration shared MailboxRights;
+        SmtpAuthDisabled => "smtp_auth_disabled", MailboxConfiguration;
+        MailboxNotFound => "mailbox_not_found", ExchangeLicense shared MailboxRights;
+        TokenEndpointUnreachable => "token_endpoint_unreachable", NetworkConnectivity;
         /// The token endpoint (or something on the way to it) did not answer
         /// within the run's time budget.
-        TokenEndpointTimeout => "token_endpoint_timeout",
+        TokenEndpointTimeout => "token_endpoint_timeout", TokenRefresh;
         /// The token endpoint answered with something that is not a v2.0 token response (HTML, broken JSON, huge body).
-        TokenBadResponse => "token_bad_response",
-        TokenInvalidGrant => "token_invalid_grant",
-        TokenRefreshTokenExpired => "token_refresh_token_expired",
-        TokenInvalidClient => "token_invalid_client",
-        TokenClientSecretExpired => "token_client_secret_expired",
-        TokenConsentRequired => "token_consent_required",
-        TokenInteractionRequired => "token_interaction_required",
-        TokenUnknownTenant => "token_unknown_tenant",
-        TokenUnknownClient => "token_unknown_client",
-        TokenThrottled => "token_throttled",
-        TokenWrongUser => "token_wrong_user",
-        TokenMissingScope => "token_missing_scope",
-        TokenLifetimeTooShort => "token_lifetime_too_short",
-        TokenStoreUnwritable => "token_store_unwritable",
-        Internal => "internal",
+        TokenBadResponse => "token_bad_response", NetworkConnectivity;
+        TokenInvalidGrant => "token_invalid_grant", TokenRefresh;
+        TokenRefreshTokenExpired => "token_refresh_token_expired", TokenRefresh;
+        TokenInvalidClient => "token_invalid_client", AzureAdApplication;
+        TokenClientSecretExpired => "token_client_secret_expired", AzureAdApplication;
+        TokenConsentRequired => "token_consent_required", AzureAdApplication;
+        TokenInteractionRequired => "token_interaction_required", TokenGeneration;
+        TokenUnknownTenant => "token_unknown_tenant", AzureAdApplication;
+        TokenUnknownClient => "token_unknown_client", AzureAdApplication;
+        TokenThrottled => "token_throttled", TokenRefresh;
+        TokenWrongUser => "token_wrong_user", TokenGeneration;
+        TokenMissingScope => "token_missing_scope", TokenGeneration;
+        TokenLifetimeTooShort => "token_lifetime_too_short", TokenGeneration;
+        TokenStoreUnwritable => "token_store_unwritable", TokenRefresh;
+        Internal => "internal", check;
     }
 }
 
@@ -130,27 +204,39 @@ label_enum! {
     }
 }
 
-label_enum! {
-    /// The protocol a check speaks. Also the `kind:` key of a configured check.
-    pub enum Kind {
-        Dns => "dns",
-        Tcp => "tcp",
-        Tls => "tls",
-        Smtp => "smtp",
-        Imap => "imap",
-        Pop3 => "pop3",
-        /// An OAuth2 token refresh on its own schedule.
-        Token => "token",
+/// The kind of a check: the `kind:` key of a configured check and the
+/// `kind` label. Each kind's file in `checks/` declares its own (`KIND`);
+/// only `'static` names from the code exist, so the label stays bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Kind(&'static str);
+
+impl Kind {
+    /// A kind named `name` (snake_case). Only `checks/<kind>.rs` makes one.
+    pub const fn new(name: &'static str) -> Kind {
+        Kind(name)
+    }
+
+    /// The stable string used in labels, logs, reports and the YAML.
+    pub const fn as_str(self) -> &'static str {
+        self.0
     }
 }
 
-impl<'de> Deserialize<'de> for Kind {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Kind::ALL.iter().copied().find(|k| k.as_str() == text).ok_or_else(|| {
-            let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-            serde::de::Error::custom(format!("unknown check kind `{text}`, expected one of {}", names.join(", ")))
-        })
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for Kind {
+    fn encode(&self, encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.0)
+    }
+}
+
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
     }
 }
 
@@ -172,12 +258,20 @@ mod tests {
     }
 
     #[test]
-    fn kind_parses_from_its_label() {
-        for k in Kind::ALL {
-            let parsed: Kind = serde_json::from_str(&format!("\"{}\"", k.as_str())).unwrap();
-            assert_eq!(parsed, *k);
+    fn remedy_keys_are_derived_from_the_labels() {
+        let mut shared = 0;
+        for r in Reason::ALL {
+            assert_eq!(r.remedy_key(false), format!("remedy-{}", r.as_str()));
+            let key = r.remedy_key(true);
+            if key != r.remedy_key(false) {
+                assert_eq!(key, format!("remedy-{}-shared", r.as_str()));
+                assert_ne!(r.route(true), r.route(false), "{r}: a shared remedy comes with a shared item");
+                shared += 1;
+            }
         }
-        let err = serde_json::from_str::<Kind>("\"smtpx\"").unwrap_err().to_string();
-        assert!(err.contains("unknown check kind `smtpx`"), "{err}");
+        assert_eq!(shared, 2, "auth_rejected and mailbox_not_found have shared variants");
+        assert_eq!(Reason::Internal.route(false), Route::CheckItem);
+        assert_eq!(Reason::AuthRejected.route(true), Route::Item(GuideItem::MailboxRights));
+        assert_eq!(Reason::ConnectRefused.route(true), Route::Item(GuideItem::NetworkConnectivity));
     }
 }

@@ -441,7 +441,7 @@ async fn xoauth2_against_dovecot_and_postfix() {
             dovecot.log_tail(20),
             postfix.log_tail(20)
         );
-        if entry.meta.kind != ece_o365_exporter::reason::Kind::Smtp {
+        if entry.meta.kind != ece_o365_exporter::checks::smtp::KIND {
             assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 0)), "{}", entry.meta.name);
         }
     }

@@ -4,6 +4,7 @@
 //! and a silent server are distinct reasons.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
@@ -12,11 +13,96 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RecordType as HickoryType};
 use hickory_resolver::{Resolver, TokioResolver};
 
-use super::{BoxFuture, BuildContext, BuildError, Check};
-use crate::config::{CheckConfig, CheckSettings, RecordType};
+use serde::Deserialize;
+
+use super::kind::{self, Covers, KindGuide, KindSpec};
+use super::{BoxFuture, BuildContext, BuildError, Check, CheckMeta};
+use crate::config::{CheckConfig, CheckSchema, ConfigError, DynSettings, KindKeys, KindSettings, Mailbox, MailboxUse};
 use crate::observation::{Failure, Probe};
 use crate::proto::net;
-use crate::reason::{Phase, Reason};
+use crate::reason::{GuideItem, Kind, Phase, Reason};
+
+pub const KIND: Kind = Kind::new("dns");
+
+pub static SPEC: KindSpec = KindSpec {
+    schema: CheckSchema {
+        kind: KIND,
+        keys: &["query", "record", "dns_servers"],
+        mailbox: MailboxUse::NotUsed,
+        settings,
+    },
+    build,
+    guide: KindGuide {
+        item: GuideItem::NetworkConnectivity,
+        chain: kind::NETWORK_CHAIN,
+        chain_with_mailbox: kind::NETWORK_CHAIN,
+        covers: Covers::Nothing,
+        target: guide_target,
+    },
+};
+
+/// A `dns` check's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DnsSettings {
+    pub query: String,
+    pub record: RecordType,
+    /// Empty: the system resolver.
+    pub servers: Vec<SocketAddr>,
+}
+
+impl KindSettings for DnsSettings {
+    fn target_label(&self) -> String {
+        format!("{}/{}", self.query, self.record.as_str())
+    }
+}
+
+/// DNS record types the `dns` check can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum RecordType {
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+    #[serde(rename = "CNAME")]
+    Cname,
+    #[serde(rename = "MX")]
+    Mx,
+    #[serde(rename = "TXT")]
+    Txt,
+}
+
+impl RecordType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+            RecordType::Cname => "CNAME",
+            RecordType::Mx => "MX",
+            RecordType::Txt => "TXT",
+        }
+    }
+}
+
+/// `query` (required), `record` (default `A`), `dns_servers` (default the global ones).
+fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError> {
+    let Some((query, loc)) = keys.take::<String>("query")? else {
+        return Err(keys.missing("query", "a dns check needs `query: host.name`"));
+    };
+    if query.is_empty() || query.len() > 253 || query.contains(char::is_whitespace) {
+        return Err(keys.error(loc, "query", format!("`{query}` is not a DNS name")));
+    }
+    let servers = keys.dns_servers()?;
+    let record = keys.take::<RecordType>("record")?.map_or(RecordType::A, |(r, _)| r);
+    Ok(Arc::new(DnsSettings { query, record, servers }))
+}
+
+/// The name asked for; no host:port to split.
+fn guide_target(meta: &CheckMeta, _mailbox: Option<&Mailbox>) -> kind::GuideTarget {
+    kind::GuideTarget {
+        target: meta.target.clone(),
+        host: meta.target.split('/').next().unwrap_or_default().to_string(),
+        port: String::new(),
+    }
+}
 
 pub struct DnsCheck {
     resolver: TokioResolver,
@@ -25,9 +111,7 @@ pub struct DnsCheck {
 }
 
 pub fn build(cfg: &CheckConfig, _ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
-    let CheckSettings::Dns { query, record, servers } = &cfg.settings else {
-        return Err(BuildError::Mismatch);
-    };
+    let DnsSettings { query, record, servers } = cfg.settings::<DnsSettings>().ok_or(BuildError::Mismatch)?;
     // Fully qualified, so search domains never turn a failure into a success.
     let fqdn = if query.ends_with('.') { query.clone() } else { format!("{query}.") };
     let name = Name::from_ascii(&fqdn).map_err(|e| BuildError::Resolver(format!("`{query}`: {e}")))?;

@@ -2,11 +2,18 @@
 //! STARTTLS). Greeting, CAPABILITY, STARTTLS when asked, CAPABILITY again,
 //! LOGOUT; exports IMAP4rev1, AUTH=XOAUTH2, SASL-IR, IDLE and friends.
 
+use std::sync::Arc;
+
+use super::kind::{self, Covers, EceUse, KindGuide, KindSpec};
+use super::mail::{AUTHENTICATED_CHAIN, MailSettings, TlsMode, mail_settings};
+use crate::config::{CheckSchema, ConfigError, DynSettings, KindKeys, MailProtocol, MailboxUse};
+use crate::reason::{GuideItem, Kind};
+
 use super::mail::{MailAuth, MailSession, parse_count, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{CheckConfig, CheckSettings};
+use crate::config::CheckConfig;
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
 use crate::proto::lines::{Kept, LineError, LineStream, excerpt};
@@ -24,15 +31,36 @@ pub const WATCHED: &[&str] = &[
     "IDLE",
 ];
 
+pub const KIND: Kind = Kind::new("imap");
+
+pub static SPEC: KindSpec = KindSpec {
+    schema: CheckSchema {
+        kind: KIND,
+        keys: super::mail::MAIL_KEYS,
+        mailbox: MailboxUse::Optional(MailProtocol::Imap),
+        settings,
+    },
+    build,
+    guide: KindGuide {
+        item: GuideItem::NetworkConnectivity,
+        chain: kind::NETWORK_CHAIN,
+        chain_with_mailbox: AUTHENTICATED_CHAIN,
+        covers: Covers::Use(EceUse::Retriever),
+        target: kind::host_port_target,
+    },
+};
+
+fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError> {
+    Ok(Arc::new(mail_settings(keys, TlsMode::Implicit)?))
+}
+
 pub struct ImapCheck {
     session: MailSession,
     auth: Option<MailAuth>,
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
-    let CheckSettings::Mail { target, mode, tls, .. } = &cfg.settings else {
-        return Err(BuildError::Mismatch);
-    };
+    let MailSettings { target, mode, tls, .. } = cfg.settings::<MailSettings>().ok_or(BuildError::Mismatch)?;
     Ok(Box::new(ImapCheck {
         session: MailSession::new(ctx, target, *mode, tls)?,
         auth: MailAuth::new(ctx, cfg.mailbox.as_ref())?,

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use crate::config::{Mailbox, Target, TlsMode, TlsSettings};
+use serde::Deserialize;
+
+use crate::config::{ConfigError, KindKeys, KindSettings, Mailbox, Target, TlsSettings};
 use crate::oauth::provider::{AccessToken, TokenProvider, xoauth2};
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
@@ -17,6 +19,80 @@ use crate::proto::tls::TlsClient;
 use crate::reason::{Phase, Reason};
 
 use super::{BuildContext, BuildError};
+
+/// The items an authenticated mail check passes through, in order: the
+/// network, the token (application, refresh, claims), then the mailbox.
+pub(crate) const AUTHENTICATED_CHAIN: &[crate::reason::GuideItem] = {
+    use crate::reason::GuideItem::*;
+    &[
+        NetworkConnectivity,
+        AzureAdApplication,
+        TokenRefresh,
+        TokenGeneration,
+        MailboxConfiguration,
+        MailboxRights,
+        ExchangeLicense,
+    ]
+};
+
+/// How a mail check gets TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain connection upgraded with STARTTLS (SMTP 587, IMAP 143) or STLS (POP3 110).
+    Starttls,
+    /// TLS from the first byte (SMTP 465, IMAP 993, POP3 995).
+    Implicit,
+    /// No TLS at all (lab use only; Exchange Online requires TLS).
+    None,
+}
+
+/// The settings of an `smtp`, `imap` or `pop3` check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MailSettings {
+    pub target: Target,
+    pub mode: TlsMode,
+    pub tls: TlsSettings,
+    /// SMTP only.
+    pub ehlo_name: Option<String>,
+}
+
+impl KindSettings for MailSettings {
+    fn target_label(&self) -> String {
+        self.target.to_string()
+    }
+
+    fn endpoint(&self) -> Option<&Target> {
+        Some(&self.target)
+    }
+}
+
+/// The keys of every mail kind (SMTP adds `ehlo_name`).
+pub(crate) const MAIL_KEYS: &[&str] = &["target", "tls", "server_name", "ca_file", "expected_issuer"];
+
+/// Reads a mail check's keys; `tls:` defaults to `default_mode`.
+pub(crate) fn mail_settings(keys: &mut KindKeys<'_>, default_mode: TlsMode) -> Result<MailSettings, ConfigError> {
+    let mode = keys.take::<TlsMode>("tls")?.map_or(default_mode, |(m, _)| m);
+    if mode == TlsMode::None {
+        for key in ["server_name", "ca_file", "expected_issuer"] {
+            if let Some(loc) = keys.loc_of(key) {
+                return Err(keys.error(loc, key, format!("`{key}` needs TLS, but this check has `tls: none`")));
+            }
+        }
+    }
+    let ehlo_name = keys.take::<String>("ehlo_name")?;
+    if let Some((e, loc)) = &ehlo_name
+        && (e.is_empty() || !e.chars().all(|ch| ch.is_ascii_alphanumeric() || "-.[]:".contains(ch)))
+    {
+        return Err(keys.error(*loc, "ehlo_name", "ehlo_name must be a domain name or address literal"));
+    }
+    Ok(MailSettings {
+        target: keys.target()?,
+        mode,
+        tls: keys.tls_settings()?,
+        ehlo_name: ehlo_name.map(|(e, _)| e),
+    })
+}
 
 /// How to reach a mail server and secure the session.
 pub(crate) struct MailSession {

@@ -1,12 +1,16 @@
-//! The checks: one file per protocol, one [`Check`] trait, one registration
-//! table ([`REGISTRY`]), and the runner that owns the timeout.
+//! The checks: one file per kind, one [`Check`] trait, one registration
+//! table ([`KINDS`]), and the runner that owns the timeout.
 //!
 //! A check only speaks its protocol and writes phases and facts into its
 //! [`Probe`]; it never touches metrics, the HTTP server or the clock's
 //! deadline. [`run_check`] puts the timeout around it, tells the probe when
 //! it falls (so the token request can give its own verdict first), and turns
-//! the probe into an [`Observation`]. A new protocol is one file here plus
-//! one line in [`REGISTRY`] (and its `Kind`).
+//! the probe into an [`Observation`].
+//!
+//! A kind's file owns all of it: its `Kind`, its config keys and their
+//! validation (a [`CheckSchema`] the loader calls), its settings type, its
+//! target label, its place in the guide ([`KindGuide`]) and its run. A new
+//! kind is that file plus one line in [`KINDS`] (docs/development.md).
 
 pub mod dns;
 pub mod imap;
@@ -16,7 +20,11 @@ pub mod tcp;
 pub mod tls;
 pub mod token;
 
+mod kind;
 mod mail;
+
+pub use kind::{Covers, EceUse, GuideTarget, KindGuide, KindSpec, NETWORK_CHAIN, host_port_target};
+pub use mail::TlsMode;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,7 +35,7 @@ use std::time::{Duration, Instant};
 use rustls_pki_types::CertificateDer;
 use tracing::Instrument;
 
-use crate::config::{CheckConfig, Config, ConfigError, Mailbox};
+use crate::config::{CheckConfig, CheckSchema, Config, ConfigError, Mailbox};
 use crate::oauth::endpoint::TokenEndpoint;
 use crate::oauth::provider::TokenProvider;
 use crate::observation::{Failure, Observation, Probe};
@@ -147,18 +155,45 @@ pub enum BuildError {
     Mismatch,
 }
 
-type Builder = fn(&CheckConfig, &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError>;
+/// Makes a kind's runnable check from its validated settings.
+pub type Builder = fn(&CheckConfig, &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError>;
 
-/// The registration table: which builder makes which kind.
-pub const REGISTRY: &[(Kind, Builder)] = &[
-    (Kind::Dns, dns::build),
-    (Kind::Tcp, tcp::build),
-    (Kind::Tls, tls::build),
-    (Kind::Smtp, smtp::build),
-    (Kind::Imap, imap::build),
-    (Kind::Pop3, pop3::build),
-    (Kind::Token, token::build),
+/// The registration table: every kind of check the agent has, each declared
+/// in its own file.
+pub const KINDS: &[&KindSpec] = &[
+    &dns::SPEC,
+    &tcp::SPEC,
+    &tls::SPEC,
+    &smtp::SPEC,
+    &imap::SPEC,
+    &pop3::SPEC,
+    &token::SPEC,
 ];
+
+/// The declaration of `kind`.
+pub fn spec(kind: Kind) -> Option<&'static KindSpec> {
+    KINDS.iter().copied().find(|k| k.schema.kind == kind)
+}
+
+/// The config schemas of every kind, for the loader.
+pub fn schemas() -> Vec<&'static CheckSchema> {
+    KINDS.iter().map(|k| &k.schema).collect()
+}
+
+/// Loading a configuration with every kind there is. These live here, not in
+/// `config`, because the kinds are declared above `config`.
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &std::path::Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, &schemas())
+    }
+
+    /// Validates configuration text; `path` is used for messages and to
+    /// resolve relative file names.
+    pub fn from_yaml(path: &std::path::Path, text: &str) -> Result<Config, ConfigError> {
+        Config::from_yaml_with(path, text, &schemas())
+    }
+}
 
 /// Builds every configured check. Errors name the file and the check.
 pub fn build_all(config: &Config) -> Result<Vec<ScheduledCheck>, ConfigError> {
@@ -182,11 +217,7 @@ pub fn build_with(config: &Config, providers: &mut Providers) -> Result<Vec<Sche
         .iter()
         .enumerate()
         .map(|(i, cfg)| {
-            let builder = REGISTRY
-                .iter()
-                .find(|(k, _)| *k == cfg.kind)
-                .map(|(_, b)| *b)
-                .ok_or(BuildError::Mismatch);
+            let builder = spec(cfg.kind).map(|k| k.build).ok_or(BuildError::Mismatch);
             let check = builder.and_then(|b| b(cfg, &mut ctx)).map_err(|e| ConfigError {
                 file: config.file.clone(),
                 loc: cfg.loc,
@@ -270,5 +301,68 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "(no message)".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_registered_once_under_its_own_name() {
+        let mut names = std::collections::HashSet::new();
+        for spec in KINDS {
+            let name = spec.schema.kind.as_str();
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{name}"
+            );
+            assert!(names.insert(name), "kind {name} registered twice");
+            assert!(super::spec(spec.schema.kind).is_some_and(|found| std::ptr::eq(found, *spec)));
+            for key in spec.schema.keys {
+                assert!(!crate::config::COMMON_KEYS.contains(key), "{name} redeclares the common key {key}");
+            }
+        }
+        assert_eq!(names.len(), 7);
+    }
+
+    /// Every key a kind declares is read by its settings function: a config
+    /// setting all of them loads, and a key it forgot would be refused.
+    #[test]
+    fn every_declared_key_is_read_by_its_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.example".to_string()]).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.cert.pem()).unwrap();
+        let value = |key: &str| match key {
+            "target" => "outlook.office365.com:993",
+            "query" => "outlook.office365.com",
+            "record" => "AAAA",
+            "dns_servers" => "[\"192.0.2.53\"]",
+            "tls" => "implicit",
+            "server_name" => "outlook.office365.com",
+            "ca_file" => "ca.pem",
+            "expected_issuer" => "DigiCert",
+            "ehlo_name" => "ece.example.com",
+            other => panic!("no test value for key `{other}`: add one here"),
+        };
+        let mut yaml = String::from(
+            "tenants:\n  - {name: t, tenant_id: 00000000-0000-0000-0000-000000000001, client_id: 00000000-0000-0000-0000-000000000002}\n\
+             mailboxes:\n  - {name: m, address: ece@example.com, tenant: t, token_store: tok.json, protocols: [smtp, imap, pop3]}\nchecks:\n",
+        );
+        for spec in KINDS {
+            let kind = spec.schema.kind;
+            yaml.push_str(&format!("  - name: {kind}-all\n    kind: {kind}\n"));
+            if spec.schema.mailbox != crate::config::MailboxUse::NotUsed {
+                yaml.push_str("    mailbox: m\n");
+            }
+            for key in spec.schema.keys {
+                yaml.push_str(&format!("    {key}: {}\n", value(key)));
+            }
+        }
+        let cfg = Config::from_yaml(&dir.path().join("config.yaml"), &yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert_eq!(cfg.checks.len(), KINDS.len());
+        for (check, spec) in cfg.checks.iter().zip(KINDS) {
+            assert_eq!(check.kind, spec.schema.kind);
+        }
     }
 }

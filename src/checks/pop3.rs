@@ -4,11 +4,18 @@
 //! `SASL` mechanisms as `AUTH=<MECH>`, so dashboards read the same across
 //! protocols.
 
+use std::sync::Arc;
+
+use super::kind::{self, Covers, EceUse, KindGuide, KindSpec};
+use super::mail::{AUTHENTICATED_CHAIN, MailSettings, TlsMode, mail_settings};
+use crate::config::{CheckSchema, ConfigError, DynSettings, KindKeys, MailProtocol, MailboxUse};
+use crate::reason::{GuideItem, Kind};
+
 use super::mail::{MailAuth, MailSession, parse_count, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{CheckConfig, CheckSettings};
+use crate::config::CheckConfig;
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
 use crate::proto::lines::{Kept, LineStream, excerpt};
@@ -26,15 +33,36 @@ pub const WATCHED: &[&str] = &[
     "PIPELINING",
 ];
 
+pub const KIND: Kind = Kind::new("pop3");
+
+pub static SPEC: KindSpec = KindSpec {
+    schema: CheckSchema {
+        kind: KIND,
+        keys: super::mail::MAIL_KEYS,
+        mailbox: MailboxUse::Optional(MailProtocol::Pop3),
+        settings,
+    },
+    build,
+    guide: KindGuide {
+        item: GuideItem::NetworkConnectivity,
+        chain: kind::NETWORK_CHAIN,
+        chain_with_mailbox: AUTHENTICATED_CHAIN,
+        covers: Covers::Use(EceUse::Retriever),
+        target: kind::host_port_target,
+    },
+};
+
+fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError> {
+    Ok(Arc::new(mail_settings(keys, TlsMode::Implicit)?))
+}
+
 pub struct Pop3Check {
     session: MailSession,
     auth: Option<MailAuth>,
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
-    let CheckSettings::Mail { target, mode, tls, .. } = &cfg.settings else {
-        return Err(BuildError::Mismatch);
-    };
+    let MailSettings { target, mode, tls, .. } = cfg.settings::<MailSettings>().ok_or(BuildError::Mismatch)?;
     Ok(Box::new(Pop3Check {
         session: MailSession::new(ctx, target, *mode, tls)?,
         auth: MailAuth::new(ctx, cfg.mailbox.as_ref())?,

@@ -3,11 +3,18 @@
 //! server advertised (STARTTLS before TLS, AUTH mechanisms after it). Never
 //! sends mail.
 
+use std::sync::Arc;
+
+use super::kind::{self, Covers, EceUse, KindGuide, KindSpec};
+use super::mail::{AUTHENTICATED_CHAIN, MailSettings, TlsMode, mail_settings};
+use crate::config::{CheckSchema, ConfigError, DynSettings, KindKeys, MailProtocol, MailboxUse};
+use crate::reason::{GuideItem, Kind};
+
 use super::mail::{MailAuth, MailSession, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{CheckConfig, CheckSettings};
+use crate::config::CheckConfig;
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
 use crate::proto::lines::{Kept, LineStream, excerpt};
@@ -28,6 +35,29 @@ pub const WATCHED: &[&str] = &[
     "CHUNKING",
 ];
 
+pub const KIND: Kind = Kind::new("smtp");
+
+pub static SPEC: KindSpec = KindSpec {
+    schema: CheckSchema {
+        kind: KIND,
+        keys: &["target", "tls", "server_name", "ca_file", "expected_issuer", "ehlo_name"],
+        mailbox: MailboxUse::Optional(MailProtocol::Smtp),
+        settings,
+    },
+    build,
+    guide: KindGuide {
+        item: GuideItem::NetworkConnectivity,
+        chain: kind::NETWORK_CHAIN,
+        chain_with_mailbox: AUTHENTICATED_CHAIN,
+        covers: Covers::Use(EceUse::Smtp),
+        target: kind::host_port_target,
+    },
+};
+
+fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError> {
+    Ok(Arc::new(mail_settings(keys, TlsMode::Starttls)?))
+}
+
 pub struct SmtpCheck {
     session: MailSession,
     ehlo_name: String,
@@ -35,15 +65,12 @@ pub struct SmtpCheck {
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
-    let CheckSettings::Mail {
+    let MailSettings {
         target,
         mode,
         tls,
         ehlo_name,
-    } = &cfg.settings
-    else {
-        return Err(BuildError::Mismatch);
-    };
+    } = cfg.settings::<MailSettings>().ok_or(BuildError::Mismatch)?;
     Ok(Box::new(SmtpCheck {
         session: MailSession::new(ctx, target, *mode, tls)?,
         ehlo_name: ehlo_name.clone().unwrap_or_else(default_ehlo_name),

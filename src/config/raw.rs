@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::{ConfigError, Loc};
-use crate::reason::Kind;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,7 +58,7 @@ pub enum Grant {
 }
 
 /// A mail protocol a mailbox is used with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MailProtocol {
     Imap,
@@ -76,30 +75,84 @@ pub(super) struct GlobalSpec {
     pub extra_ca_file: Option<Spanned<PathBuf>>,
 }
 
-/// One entry of `checks:`. Flat on purpose: a tagged enum would lose the
-/// source locations; kind-specific rules are applied in validation.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One entry of `checks:`, flat as the user writes it: the keys every check
+/// has, typed, and the kind's own keys kept with their locations until the
+/// kind (in `checks/<kind>.rs`) reads them (see `KindKeys`). An unknown key
+/// is refused there, naming the keys of the check's kind.
+#[derive(Debug)]
 pub(super) struct CheckSpec {
     pub name: Spanned<String>,
-    pub kind: Spanned<Kind>,
+    pub kind: Spanned<String>,
     pub interval: Option<Spanned<HumanDuration>>,
     pub timeout: Option<Spanned<HumanDuration>>,
-    pub target: Option<Spanned<String>>,
-    pub query: Option<Spanned<String>>,
-    pub record: Option<Spanned<RecordType>>,
-    pub dns_servers: Option<Spanned<Vec<String>>>,
-    pub tls: Option<Spanned<TlsMode>>,
-    pub server_name: Option<Spanned<String>>,
-    pub ca_file: Option<Spanned<PathBuf>>,
-    pub expected_issuer: Option<Spanned<String>>,
-    pub ehlo_name: Option<Spanned<String>>,
     pub mailbox: Option<Spanned<String>>,
+    pub keys: Vec<KindKey>,
+}
+
+/// A key of a check that is not common to all kinds, as written.
+#[derive(Debug)]
+pub(crate) struct KindKey {
+    pub key: String,
+    /// The value, with where it is written.
+    pub value: Spanned<serde_json::Value>,
+}
+
+/// The keys every check has; everything else belongs to its kind.
+pub const COMMON_KEYS: &[&str] = &["name", "kind", "interval", "timeout", "mailbox"];
+
+impl<'de> Deserialize<'de> for CheckSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = CheckSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a check: a map with `name`, `kind` and the kind's keys")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<CheckSpec, A::Error> {
+                use serde::de::Error;
+                let (mut name, mut kind, mut interval, mut timeout, mut mailbox) = (None, None, None, None, None);
+                let mut keys: Vec<KindKey> = Vec::new();
+                // Plain string keys, so the error path names the key; where
+                // a key is written is found from its value (`key_loc`).
+                while let Some(key) = map.next_key::<String>()? {
+                    let seen = match key.as_str() {
+                        "name" => name.replace(map.next_value()?).is_some(),
+                        "kind" => kind.replace(map.next_value()?).is_some(),
+                        "interval" => interval.replace(map.next_value()?).is_some(),
+                        "timeout" => timeout.replace(map.next_value()?).is_some(),
+                        "mailbox" => mailbox.replace(map.next_value()?).is_some(),
+                        other => {
+                            let seen = keys.iter().any(|k| k.key == other);
+                            keys.push(KindKey {
+                                key: other.to_string(),
+                                value: map.next_value()?,
+                            });
+                            seen
+                        }
+                    };
+                    if seen {
+                        return Err(A::Error::custom(format!("duplicate field `{key}`")));
+                    }
+                }
+                Ok(CheckSpec {
+                    name: name.ok_or_else(|| A::Error::missing_field("name"))?,
+                    kind: kind.ok_or_else(|| A::Error::missing_field("kind"))?,
+                    interval,
+                    timeout,
+                    mailbox,
+                    keys,
+                })
+            }
+        }
+        d.deserialize_map(Entry)
+    }
 }
 
 /// A duration written the humantime way: `30s`, `5m`, `1h 30m`.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct HumanDuration(pub Duration);
+pub(crate) struct HumanDuration(pub Duration);
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -108,44 +161,6 @@ impl<'de> Deserialize<'de> for HumanDuration {
             .map(HumanDuration)
             .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a duration ({e}); write it like 30s, 5m or 1h")))
     }
-}
-
-/// DNS record types the `dns` check can ask for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-pub enum RecordType {
-    A,
-    #[serde(rename = "AAAA")]
-    Aaaa,
-    #[serde(rename = "CNAME")]
-    Cname,
-    #[serde(rename = "MX")]
-    Mx,
-    #[serde(rename = "TXT")]
-    Txt,
-}
-
-impl RecordType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordType::A => "A",
-            RecordType::Aaaa => "AAAA",
-            RecordType::Cname => "CNAME",
-            RecordType::Mx => "MX",
-            RecordType::Txt => "TXT",
-        }
-    }
-}
-
-/// How a mail check gets TLS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsMode {
-    /// Plain connection upgraded with STARTTLS (SMTP 587, IMAP 143) or STLS (POP3 110).
-    Starttls,
-    /// TLS from the first byte (SMTP 465, IMAP 993, POP3 995).
-    Implicit,
-    /// No TLS at all (lab use only; Exchange Online requires TLS).
-    None,
 }
 
 /// Deserializes the YAML, tracking the field path for error messages.

@@ -14,26 +14,11 @@ use std::sync::Arc;
 
 pub use version::{EceVersion, Verdict};
 
-use crate::checks::CheckMeta;
-use crate::config::{CheckSettings, Config, Mailbox, ServerRole};
+use crate::checks::{self, CheckMeta, Covers, EceUse, GuideTarget, KindGuide};
+use crate::config::{Config, MailProtocol, Mailbox, MailboxUse, ServerRole};
 use crate::observation::Observation;
-use crate::reason::{Kind, Phase, Reason, label_enum};
-
-label_enum! {
-    /// The guide's check items, in the guide's order (plus token refresh,
-    /// which the guide covers under "Network Connectivity" and the services server).
-    pub enum GuideItem {
-        MinimumVersion => "minimum_version",
-        SystemConfiguration => "system_configuration",
-        AzureAdApplication => "azure_ad_application",
-        TokenGeneration => "token_generation",
-        MailboxConfiguration => "mailbox_configuration",
-        ExchangeLicense => "exchange_license",
-        MailboxRights => "mailbox_rights",
-        NetworkConnectivity => "network_connectivity",
-        TokenRefresh => "token_refresh",
-    }
-}
+pub use crate::reason::GuideItem;
+use crate::reason::{Kind, Phase, Reason, Route, label_enum};
 
 label_enum! {
     /// The outcome of a check item or of one finding.
@@ -252,130 +237,39 @@ fn client_secrets(config: &Config, now: i64, add: &mut impl FnMut(GuideItem, Fin
     }
 }
 
+/// A kind's place in the guide; a kind the registry does not know (none
+/// should exist) counts as a network check.
+fn guide_of(kind: Kind) -> &'static KindGuide {
+    static NETWORK: KindGuide = KindGuide {
+        item: GuideItem::NetworkConnectivity,
+        chain: checks::NETWORK_CHAIN,
+        chain_with_mailbox: checks::NETWORK_CHAIN,
+        covers: Covers::Nothing,
+        target: checks::host_port_target,
+    };
+    checks::spec(kind).map_or(&NETWORK, |s| &s.guide)
+}
+
 /// The items a check passes through, in the order it meets them.
 fn chain(kind: Kind, authenticated: bool) -> &'static [GuideItem] {
-    use GuideItem::*;
-    match (kind, authenticated) {
-        (Kind::Token, _) => &[NetworkConnectivity, AzureAdApplication, TokenRefresh, TokenGeneration],
-        (Kind::Smtp | Kind::Imap | Kind::Pop3, true) => &[
-            NetworkConnectivity,
-            AzureAdApplication,
-            TokenRefresh,
-            TokenGeneration,
-            MailboxConfiguration,
-            MailboxRights,
-            ExchangeLicense,
-        ],
-        _ => &[NetworkConnectivity],
-    }
+    let guide = guide_of(kind);
+    if authenticated { guide.chain_with_mailbox } else { guide.chain }
 }
 
-/// The check item a failure belongs to. A shared account's refused login
-/// points at its rights on the mailbox; a mailbox account's at the protocol.
+/// The check item a failure belongs to (declared with the reason). A shared
+/// account's refused login points at its rights on the mailbox; a mailbox
+/// account's at the protocol.
 pub fn item_for(reason: Reason, kind: Kind, shared: bool) -> GuideItem {
-    use GuideItem::*;
-    match reason {
-        Reason::TokenInvalidClient
-        | Reason::TokenClientSecretExpired
-        | Reason::TokenUnknownTenant
-        | Reason::TokenUnknownClient
-        | Reason::TokenConsentRequired => AzureAdApplication,
-        Reason::TokenWrongUser | Reason::TokenMissingScope | Reason::TokenLifetimeTooShort | Reason::TokenInteractionRequired => {
-            TokenGeneration
-        }
-        Reason::TokenInvalidGrant
-        | Reason::TokenRefreshTokenExpired
-        | Reason::TokenThrottled
-        | Reason::TokenEndpointTimeout
-        | Reason::TokenStoreUnwritable => TokenRefresh,
-        Reason::SmtpAuthDisabled | Reason::AuthMechanismNotOffered => MailboxConfiguration,
-        Reason::AuthRejected if shared => MailboxRights,
-        Reason::AuthRejected => MailboxConfiguration,
-        Reason::MailboxNotFound if shared => MailboxRights,
-        Reason::MailboxNotFound => ExchangeLicense,
-        Reason::Internal if kind == Kind::Token => TokenRefresh,
-        // This server ran out of descriptors or buffers before the network
-        // was tried: its own configuration (limits), never the network.
-        Reason::LocalResourceExhausted => SystemConfiguration,
-        _ => NetworkConnectivity,
+    match reason.route(shared) {
+        Route::Item(item) => item,
+        Route::CheckItem => guide_of(kind).item,
     }
 }
-
-/// The remedy's message key for a failure: `remedy-<reason>`, with a
-/// shared-account variant where the advice differs.
-pub fn remedy_key(reason: Reason, shared: bool) -> &'static str {
-    match (reason, shared) {
-        (Reason::AuthRejected, true) => "remedy-auth_rejected-shared",
-        (Reason::MailboxNotFound, true) => "remedy-mailbox_not_found-shared",
-        _ => REMEDY_KEYS[reason as usize],
-    }
-}
-
-macro_rules! remedy_keys {
-    ($($variant:ident),+ $(,)?) => {
-        /// `remedy-<reason>` for every reason, indexed by the enum's discriminant.
-        const REMEDY_KEYS: &[&str] = &[$(concat!("remedy-", stringify!($variant))),+];
-    };
-}
-// The variant names here must be the reasons' label strings, in declaration
-// order; `remedy_keys_follow_the_reasons` checks both.
-remedy_keys!(
-    dns_nxdomain,
-    dns_servfail,
-    dns_refused,
-    dns_no_answer,
-    dns_timeout,
-    dns_error,
-    resolve_failed,
-    connect_refused,
-    connect_timeout,
-    network_unreachable,
-    local_resource_exhausted,
-    tls_handshake_failed,
-    tls_version_unsupported,
-    tls_cert_expired,
-    tls_cert_not_yet_valid,
-    tls_cert_untrusted,
-    tls_cert_name_mismatch,
-    tls_unexpected_issuer,
-    timeout,
-    connection_closed,
-    line_too_long,
-    too_many_lines,
-    reply_too_large,
-    unexpected_reply,
-    greeting_rejected,
-    starttls_not_offered,
-    starttls_rejected,
-    auth_mechanism_not_offered,
-    auth_rejected,
-    smtp_auth_disabled,
-    mailbox_not_found,
-    token_endpoint_unreachable,
-    token_endpoint_timeout,
-    token_bad_response,
-    token_invalid_grant,
-    token_refresh_token_expired,
-    token_invalid_client,
-    token_client_secret_expired,
-    token_consent_required,
-    token_interaction_required,
-    token_unknown_tenant,
-    token_unknown_client,
-    token_throttled,
-    token_wrong_user,
-    token_missing_scope,
-    token_lifetime_too_short,
-    token_store_unwritable,
-    internal,
-);
 
 /// Every message key the assessment can produce, for the language files' test.
 pub fn message_keys() -> BTreeSet<&'static str> {
-    let mut keys: BTreeSet<&'static str> = REMEDY_KEYS.iter().copied().collect();
+    let mut keys: BTreeSet<&'static str> = Reason::ALL.iter().flat_map(|r| [r.remedy_key(false), r.remedy_key(true)]).collect();
     keys.extend([
-        "remedy-auth_rejected-shared",
-        "remedy-mailbox_not_found-shared",
         "remedy-version-below",
         "remedy-version-too-old",
         "remedy-urls-differ",
@@ -463,16 +357,9 @@ fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl FnMut(GuideIt
         None => chain.len(),
     };
 
-    // A token check's label target is its mailbox; what it reaches is the token endpoint.
-    let target = match (meta.kind, mailbox) {
-        (Kind::Token, Some(mb)) => mb
-            .tenant
-            .authority
-            .split_once("://")
-            .map_or(&*mb.tenant.authority, |(_, h)| h)
-            .to_string(),
-        _ => meta.target.clone(),
-    };
+    // What the sentences name: a token check's label is its mailbox, but
+    // what it reaches is the token endpoint (the kind decides).
+    let GuideTarget { target, host, port } = (guide_of(meta.kind).target)(meta, mailbox);
     let base = |key: &'static str| {
         let m = Message::new(key).arg("check", &meta.name).arg("target", &target);
         match mailbox {
@@ -512,13 +399,7 @@ fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl FnMut(GuideIt
             trace_id,
             correlation_id,
         };
-        let mut remedy = base(remedy_key(f.reason, shared));
-        // `host:port`, `[v6]:port`, or `name/TYPE` for DNS.
-        let (host, port) = match target.rsplit_once(':') {
-            Some((h, p)) if meta.kind != Kind::Dns => (h.trim_matches(['[', ']']).to_string(), p.to_string()),
-            _ => (target.split('/').next().unwrap_or_default().to_string(), String::new()),
-        };
-        remedy = remedy.arg("port", port);
+        let remedy = base(f.reason.remedy_key(shared)).arg("port", port);
         let msg = base("check-failed")
             .arg("reason", f.reason)
             .arg("phase", obs.failed_phase.map(Phase::as_str).unwrap_or("-"));
@@ -558,58 +439,44 @@ fn token_ids(detail: &str) -> (Option<String>, Option<String>, Option<String>) {
 /// server's role, and per mailbox SMTP plus IMAP or POP3.
 fn coverage(config: &Config, add: &mut impl FnMut(GuideItem, Finding)) {
     // What each check exercises: by its protocol, or for TCP/TLS by the port.
-    let mut uses: BTreeSet<&str> = BTreeSet::new();
+    let mut uses: BTreeSet<EceUse> = BTreeSet::new();
     for c in &config.checks {
-        match (&c.settings, c.kind) {
-            (_, Kind::Token) => {
-                uses.insert("token");
-            }
-            (_, Kind::Smtp) => {
-                uses.insert("smtp");
-            }
-            (_, Kind::Imap | Kind::Pop3) => {
-                uses.insert("retriever");
-            }
-            (CheckSettings::Tcp { target } | CheckSettings::Tls { target, .. }, _) => match target.port {
-                443 => {
-                    uses.insert("token");
-                }
-                587 => {
-                    uses.insert("smtp");
-                }
-                993 | 995 => {
-                    uses.insert("retriever");
-                }
-                _ => {}
-            },
-            _ => {}
-        }
+        let used = match guide_of(c.kind).covers {
+            Covers::Nothing => None,
+            Covers::Use(u) => Some(u),
+            Covers::ByPort => c.settings.endpoint().and_then(|t| EceUse::of_port(t.port)),
+        };
+        uses.extend(used);
     }
     let role = config.ece.role.unwrap_or(ServerRole::Both);
-    let mut needed = vec![("443", "token"), ("587", "smtp")];
+    let mut needed = vec![("443", EceUse::Token), ("587", EceUse::Smtp)];
     if role.runs_services() {
-        needed.push(("993/995", "retriever"));
+        needed.push(("993/995", EceUse::Retriever));
     }
     for (port, use_) in needed {
-        if !uses.contains(use_) {
+        if !uses.contains(&use_) {
             add(
                 GuideItem::NetworkConnectivity,
-                not_checked(Message::new("port-not-checked").arg("port", port).arg("use", use_)),
+                not_checked(Message::new("port-not-checked").arg("port", port).arg("use", use_.as_str())),
             );
         }
     }
     for mb in &config.mailboxes {
-        let kinds: BTreeSet<Kind> = config
+        // The protocols this mailbox's checks speak.
+        let spoken: BTreeSet<MailProtocol> = config
             .checks
             .iter()
             .filter(|c| c.mailbox.as_ref().is_some_and(|m| Arc::ptr_eq(m, mb) || m.name == mb.name))
-            .map(|c| c.kind)
+            .filter_map(|c| match checks::spec(c.kind).map(|s| s.schema.mailbox) {
+                Some(MailboxUse::Optional(p)) => Some(p),
+                _ => None,
+            })
             .collect();
         let mut missing = Vec::new();
-        if !kinds.contains(&Kind::Smtp) {
+        if !spoken.contains(&MailProtocol::Smtp) {
             missing.push("SMTP");
         }
-        if !kinds.contains(&Kind::Imap) && !kinds.contains(&Kind::Pop3) {
+        if !spoken.contains(&MailProtocol::Imap) && !spoken.contains(&MailProtocol::Pop3) {
             missing.push("IMAP/POP3");
         }
         for protocol in missing {
@@ -647,15 +514,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn remedy_keys_follow_the_reasons() {
-        assert_eq!(REMEDY_KEYS.len(), Reason::ALL.len());
-        for (key, reason) in REMEDY_KEYS.iter().zip(Reason::ALL) {
-            assert_eq!(*key, format!("remedy-{}", reason.as_str()));
-            assert_eq!(remedy_key(*reason, false), *key);
-        }
-    }
-
-    #[test]
     fn every_failure_belongs_to_an_item_on_its_checks_chain() {
         let mail_only = [
             Reason::SmtpAuthDisabled,
@@ -663,13 +521,15 @@ mod tests {
             Reason::AuthRejected,
             Reason::MailboxNotFound,
         ];
-        for kind in Kind::ALL {
-            let authenticated = matches!(kind, Kind::Smtp | Kind::Imap | Kind::Pop3 | Kind::Token);
+        assert_eq!(checks::KINDS.len(), 7);
+        for spec in checks::KINDS {
+            let kind = &spec.schema.kind;
+            let authenticated = spec.schema.mailbox != MailboxUse::NotUsed;
             // The reasons each kind of check can end with.
-            let possible = Reason::ALL.iter().filter(|r| match kind {
-                Kind::Smtp | Kind::Imap | Kind::Pop3 => true,
-                Kind::Token => !mail_only.contains(r),
-                _ => !mail_only.contains(r) && !r.as_str().starts_with("token_"),
+            let possible = Reason::ALL.iter().filter(|r| match spec.schema.mailbox {
+                MailboxUse::Optional(_) => true,
+                MailboxUse::Required => !mail_only.contains(r),
+                MailboxUse::NotUsed => !mail_only.contains(r) && !r.as_str().starts_with("token_"),
             });
             for reason in possible {
                 for shared in [false, true] {
@@ -690,7 +550,7 @@ mod tests {
             Reason::StarttlsNotOffered,
             Reason::Timeout,
         ] {
-            assert_eq!(item_for(reason, Kind::Imap, false), GuideItem::NetworkConnectivity);
+            assert_eq!(item_for(reason, checks::imap::KIND, false), GuideItem::NetworkConnectivity);
         }
     }
 

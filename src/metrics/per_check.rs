@@ -18,7 +18,7 @@ use std::sync::Arc;
 use super::unix_seconds;
 use crate::checks::CheckMeta;
 use crate::observation::Observation;
-use crate::reason::{Kind, Reason};
+use crate::reason::Reason;
 
 /// Longest certificate subject/issuer kept in a label.
 const MAX_CERT_LABEL: usize = 256;
@@ -153,7 +153,7 @@ impl CheckSeries {
         }
         if let Some(n) = obs.facts.dns_answers {
             self.dns_answers = Some(n);
-        } else if self.meta.kind == Kind::Dns {
+        } else if self.meta.kind == crate::checks::dns::KIND {
             self.dns_answers = Some(0);
         }
         self.last = Some(obs);

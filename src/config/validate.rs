@@ -1,0 +1,513 @@
+//! Validation of the parsed YAML into typed values: the sections (`global`,
+//! `tenants`, `mailboxes`, `ece`) and what every check has; a check's own
+//! keys are read by its kind (see [`super::check::KindKeys`]). Each rule's
+//! error names file, line, column and field.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use serde_saphyr::Spanned;
+
+use super::check::{self, CheckConfig, CheckSchema, KindKeys, MailboxUse};
+use super::ece::EceSettings;
+use super::error::{ConfigError, Loc};
+use super::oauth::{DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, Tenant};
+use super::raw;
+use super::redact::redact_url;
+use super::{Config, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, Global};
+
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+const MAX_NAME_LEN: usize = 64;
+
+pub(crate) struct Validator<'a> {
+    file: &'a Path,
+    source: &'a str,
+    base: &'a Path,
+    /// The check kinds there are.
+    kinds: &'a [&'a CheckSchema],
+    /// Trust sets (global extra CAs + one `ca_file`) by the file's path: ten
+    /// thousand checks naming one CA file share one set, and with it one TLS
+    /// client configuration (see `proto::tls::ClientConfigCache`).
+    ca_sets: std::cell::RefCell<std::collections::HashMap<PathBuf, Arc<Vec<CertificateDer<'static>>>>>,
+}
+
+impl<'a> Validator<'a> {
+    pub(super) fn new(file: &'a Path, source: &'a str, kinds: &'a [&'a CheckSchema]) -> Self {
+        Validator {
+            file,
+            source,
+            base: file.parent().unwrap_or(Path::new(".")),
+            kinds,
+            ca_sets: Default::default(),
+        }
+    }
+
+    pub(super) fn err(&self, loc: impl Into<Loc>, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.file, Some(self.source), loc.into(), field, message)
+    }
+
+    /// Where `key` is written, given where its value is: on the value's line
+    /// before it, or on one of the lines just above (a block value).
+    pub(super) fn key_loc(&self, key: &str, value: Loc) -> Loc {
+        let lines: Vec<&str> = self.source.lines().collect();
+        let last = usize::try_from(value.line).unwrap_or(0).min(lines.len());
+        for n in (last.saturating_sub(3).max(1)..=last).rev() {
+            let line = lines[n - 1];
+            let upto = if n == last {
+                line.len().min(usize::try_from(value.column).unwrap_or(0).saturating_sub(1))
+            } else {
+                line.len()
+            };
+            let Some(head) = line.get(..upto) else { continue };
+            let found = head.match_indices(key).find(|(i, _)| {
+                let before = head[..*i].chars().next_back();
+                let after = head[i + key.len()..].trim_start();
+                before.is_none_or(|c| !(c.is_alphanumeric() || c == '_')) && after.starts_with(':')
+            });
+            if let Some((i, _)) = found {
+                let column = head[..i].chars().count() + 1;
+                return Loc {
+                    line: u32::try_from(n).unwrap_or(u32::MAX),
+                    column: u32::try_from(column).unwrap_or(u32::MAX),
+                };
+            }
+        }
+        value
+    }
+
+    pub(super) fn at<T>(&self, spanned: &Spanned<T>, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        self.err(spanned.referenced, field, message)
+    }
+
+    pub(super) fn validate(&self, raw: raw::ConfigFile) -> Result<Config, ConfigError> {
+        let g = raw.global.unwrap_or_default();
+        let interval = g.interval.as_ref().map(|d| d.value.0).unwrap_or(DEFAULT_INTERVAL);
+        let timeout = g.timeout.as_ref().map(|d| d.value.0).unwrap_or(DEFAULT_TIMEOUT);
+        if let Some(i) = &g.interval {
+            self.check_interval(i, "global.interval")?;
+        }
+        if let Some(t) = &g.timeout {
+            self.check_timeout(t, interval, "global.timeout")?;
+        }
+        let dns_servers = match &g.dns_servers {
+            Some(s) => self.dns_servers(&s.value, s.referenced.into(), "global.dns_servers")?,
+            None => Vec::new(),
+        };
+        let extra_ca = match &g.extra_ca_file {
+            Some(f) => self.ca_file(&f.value, f.referenced.into(), "global.extra_ca_file")?,
+            None => Arc::default(),
+        };
+        let global = Global {
+            interval,
+            timeout,
+            dns_servers,
+            extra_ca,
+        };
+        let ece = match raw.ece {
+            Some(spec) => self.ece(spec)?,
+            None => EceSettings::default(),
+        };
+        let tenants = self.tenants(raw.tenants.unwrap_or_default())?;
+        let mailboxes = self.mailboxes(raw.mailboxes.unwrap_or_default(), &tenants)?;
+
+        let Some(raw_checks) = raw.checks else {
+            return Err(self.err(Loc::default(), "checks", "at least one check is required"));
+        };
+        if raw_checks.value.is_empty() {
+            return Err(self.at(&raw_checks, "checks", "at least one check is required"));
+        }
+        let mut names = HashSet::new();
+        let mut checks = Vec::with_capacity(raw_checks.value.len());
+        for (i, c) in raw_checks.value.into_iter().enumerate() {
+            let name_loc: Loc = c.name.referenced.into();
+            let check = self.check(i, c, &global, &mailboxes)?;
+            if !names.insert(check.name.clone()) {
+                return Err(self.err(
+                    name_loc,
+                    format!("checks[{i}].name"),
+                    format!("duplicate check name `{}`: every check needs a unique name", check.name),
+                ));
+            }
+            checks.push(Arc::new(check));
+        }
+        Ok(Config {
+            file: self.file.to_path_buf(),
+            global,
+            tenants,
+            mailboxes,
+            checks,
+            ece,
+        })
+    }
+
+    fn check_interval(&self, i: &Spanned<raw::HumanDuration>, field: &str) -> Result<(), ConfigError> {
+        if i.value.0 < MIN_INTERVAL {
+            return Err(self.at(
+                i,
+                field,
+                format!("interval must be at least {}", humantime::format_duration(MIN_INTERVAL)),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_timeout(&self, t: &Spanned<raw::HumanDuration>, interval: Duration, field: &str) -> Result<(), ConfigError> {
+        if t.value.0.is_zero() {
+            return Err(self.at(t, field, "timeout must be greater than zero"));
+        }
+        if t.value.0 > interval {
+            return Err(self.at(
+                t,
+                field,
+                format!(
+                    "timeout ({}) is longer than the interval ({}): a run would still be going when the next is due",
+                    humantime::format_duration(t.value.0),
+                    humantime::format_duration(interval)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn dns_servers(&self, list: &[String], loc: Loc, field: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+        let mut out = Vec::new();
+        for (i, text) in list.iter().enumerate() {
+            let addr = check::name_server(text).ok_or_else(|| {
+                self.err(
+                    loc,
+                    format!("{field}[{i}]"),
+                    format!("`{text}` is not an IP address or IP:port (name servers are given by address)"),
+                )
+            })?;
+            out.push(addr);
+        }
+        if out.is_empty() {
+            return Err(self.err(
+                loc,
+                field,
+                "give at least one name server, or remove the key to use the system resolver",
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The global extra CAs plus those of `path`: one shared set per file.
+    pub(super) fn ca_set(
+        &self,
+        path: &Path,
+        loc: Loc,
+        field: &str,
+        global: &Global,
+    ) -> Result<Arc<Vec<CertificateDer<'static>>>, ConfigError> {
+        if let Some(set) = self.ca_sets.borrow().get(path) {
+            return Ok(set.clone());
+        }
+        let mut all = global.extra_ca.as_ref().clone();
+        all.extend(self.ca_file(path, loc, field)?.iter().cloned());
+        let all = Arc::new(all);
+        self.ca_sets.borrow_mut().insert(path.to_path_buf(), all.clone());
+        Ok(all)
+    }
+
+    fn ca_file(&self, file: &Path, loc: Loc, field: &str) -> Result<Arc<Vec<CertificateDer<'static>>>, ConfigError> {
+        let path = if file.is_absolute() {
+            file.to_path_buf()
+        } else {
+            self.base.join(file)
+        };
+        let pem = std::fs::read(&path).map_err(|e| self.err(loc, field, format!("cannot read CA file {}: {e}", path.display())))?;
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(loc, field, format!("CA file {} is not valid PEM: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(self.err(loc, field, format!("CA file {} holds no PEM certificate", path.display())));
+        }
+        Ok(Arc::new(certs))
+    }
+
+    /// Errors about tenants never show the source line: it may hold a secret.
+    fn secret_err(&self, loc: impl Into<Loc>, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.file, None, loc.into(), field, message)
+    }
+
+    fn tenants(&self, specs: Vec<raw::TenantSpec>) -> Result<Vec<Arc<Tenant>>, ConfigError> {
+        let mut out: Vec<Arc<Tenant>> = Vec::new();
+        for (i, t) in specs.into_iter().enumerate() {
+            let p = |f: &str| format!("tenants[{i}].{f}");
+            if out.iter().any(|o| o.name == t.name.value) {
+                return Err(self.secret_err(t.name.referenced, p("name"), format!("duplicate tenant name `{}`", t.name.value)));
+            }
+            let client_secret = match &t.client_secret {
+                Some(s) => Some(SecretSource::parse(&s.value, self.base).ok_or_else(|| {
+                    self.secret_err(
+                        s.referenced,
+                        p("client_secret"),
+                        "write the secret as env:NAME or file:PATH, never inline",
+                    )
+                })?),
+                None => None,
+            };
+            if let Some(source) = &client_secret {
+                source.read().map_err(|e| {
+                    self.secret_err(
+                        t.client_secret.as_ref().map(|s| Loc::from(s.referenced)).unwrap_or_default(),
+                        p("client_secret"),
+                        e,
+                    )
+                })?;
+            }
+            let client_secret_expires = match &t.client_secret_expires {
+                Some(d) => Some(parse_date(&d.value).ok_or_else(|| {
+                    self.secret_err(
+                        d.referenced,
+                        p("client_secret_expires"),
+                        format!("`{}` is not a date like 2027-06-30", d.value),
+                    )
+                })?),
+                None => None,
+            };
+            if let Some(v) = &t.authority {
+                let shown = redact_url(&v.value);
+                if !(v.value.starts_with("https://") || v.value.starts_with("http://")) {
+                    return Err(self.secret_err(v.referenced, p("authority"), format!("`{shown}` is not an http(s):// URL")));
+                }
+                if url::Url::parse(&v.value).is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+                    return Err(self.secret_err(
+                        v.referenced,
+                        p("authority"),
+                        format!("`{shown}` carries credentials; the authority is a public URL such as {DEFAULT_AUTHORITY}"),
+                    ));
+                }
+            }
+            if let Some(v) = &t.proxy {
+                self.proxy(v, p("proxy"))?;
+            }
+            out.push(Arc::new(Tenant {
+                name: t.name.value.clone(),
+                tenant_id: t.tenant_id.value.clone(),
+                client_id: t.client_id.value.clone(),
+                client_secret,
+                client_secret_expires,
+                authority: t
+                    .authority
+                    .as_ref()
+                    .map(|a| a.value.trim_end_matches('/').to_string())
+                    .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string()),
+                proxy: t.proxy.as_ref().map(|p| p.value.clone()),
+            }));
+        }
+        Ok(out)
+    }
+
+    /// A proxy URL: `http(s)://[user:password@]host[:port][/]`. Errors show
+    /// it with its credentials redacted.
+    fn proxy(&self, v: &Spanned<String>, field: String) -> Result<(), ConfigError> {
+        let shown = redact_url(&v.value);
+        let bad = |why: String| self.secret_err(v.referenced, field.clone(), format!("`{shown}` {why}"));
+        let url = url::Url::parse(&v.value)
+            .map_err(|e| bad(format!("is not a proxy URL ({e}); write it like http://proxy.corp.example:8080")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad(format!(
+                "has the scheme `{}`: only HTTP CONNECT proxies (http:// or https://) are supported",
+                url.scheme()
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("names no proxy host".to_string()));
+        }
+        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+            return Err(bad(
+                "must be scheme, host and port only, without a path, query or fragment".to_string()
+            ));
+        }
+        Ok(())
+    }
+
+    fn mailboxes(&self, specs: Vec<raw::MailboxSpec>, tenants: &[Arc<Tenant>]) -> Result<Vec<Arc<Mailbox>>, ConfigError> {
+        let mut out: Vec<Arc<Mailbox>> = Vec::new();
+        for (i, m) in specs.into_iter().enumerate() {
+            let p = |f: &str| format!("mailboxes[{i}].{f}");
+            if out.iter().any(|o| o.name == m.name.value) {
+                return Err(self.at(&m.name, p("name"), format!("duplicate mailbox name `{}`", m.name.value)));
+            }
+            for (key, addr) in [("address", Some(&m.address)), ("auth_user", m.auth_user.as_ref())] {
+                if let Some(a) = addr
+                    && (!a.value.contains('@') || a.value.contains(char::is_whitespace))
+                {
+                    return Err(self.at(a, p(key), format!("`{}` is not an e-mail address", a.value)));
+                }
+            }
+            let tenant = tenants.iter().find(|t| t.name == m.tenant.value).cloned().ok_or_else(|| {
+                let names: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
+                self.at(
+                    &m.tenant,
+                    p("tenant"),
+                    format!("no tenant named `{}` (tenants: {})", m.tenant.value, names.join(", ")),
+                )
+            })?;
+            let grant = m.grant.as_ref().map(|g| g.value).unwrap_or(Grant::RefreshToken);
+            let token_store = m.token_store.as_ref().map(|t| {
+                if t.value.is_absolute() {
+                    t.value.clone()
+                } else {
+                    self.base.join(&t.value)
+                }
+            });
+            match grant {
+                Grant::RefreshToken if token_store.is_none() => {
+                    return Err(self.at(
+                        &m.name,
+                        p("token_store"),
+                        "the refresh_token grant needs `token_store: PATH` (written by `token init`)",
+                    ));
+                }
+                Grant::ClientCredentials if tenant.client_secret.is_none() => {
+                    return Err(self.at(
+                        &m.tenant,
+                        p("grant"),
+                        format!("client_credentials needs a client_secret in tenant `{}`", tenant.name),
+                    ));
+                }
+                Grant::ClientCredentials if m.token_store.is_some() => {
+                    let loc = m.token_store.as_ref().map(|t| Loc::from(t.referenced)).unwrap_or_default();
+                    return Err(self.err(
+                        loc,
+                        p("token_store"),
+                        "client_credentials keeps no refresh token: remove token_store",
+                    ));
+                }
+                _ => {}
+            }
+            let protocols = m
+                .protocols
+                .as_ref()
+                .map(|p| p.value.clone())
+                .unwrap_or_else(|| vec![MailProtocol::Imap, MailProtocol::Smtp]);
+            out.push(Arc::new(Mailbox {
+                name: m.name.value.clone(),
+                address: m.address.value.clone(),
+                tenant,
+                grant,
+                token_store,
+                auth_user: m.auth_user.as_ref().map(|a| a.value.clone()),
+                protocols,
+            }));
+        }
+        Ok(out)
+    }
+
+    fn check(&self, i: usize, c: raw::CheckSpec, global: &Global, mailboxes: &[Arc<Mailbox>]) -> Result<CheckConfig, ConfigError> {
+        let p = |f: &str| format!("checks[{i}].{f}");
+        let name = c.name.value.clone();
+        if name.is_empty() || name.len() > MAX_NAME_LEN || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
+            return Err(self.at(
+                &c.name,
+                p("name"),
+                format!(
+                    "check names are 1 to {MAX_NAME_LEN} characters of letters, digits, `-`, `_` and `.` (they become the `check` label)"
+                ),
+            ));
+        }
+        let Some(schema) = self.kinds.iter().find(|k| k.kind.as_str() == c.kind.value) else {
+            let names: Vec<&str> = self.kinds.iter().map(|k| k.kind.as_str()).collect();
+            return Err(self.at(
+                &c.kind,
+                p("kind"),
+                format!("unknown check kind `{}`, expected one of {}", c.kind.value, names.join(", ")),
+            ));
+        };
+        let kind = schema.kind;
+
+        // Keys of other kinds (or of none) first: the likeliest mistake.
+        if let Some(m) = &c.mailbox
+            && schema.mailbox == MailboxUse::NotUsed
+        {
+            let loc = Loc::from(m.referenced);
+            return Err(check::not_for_kind(self, i, kind, "mailbox", loc, self.kinds));
+        }
+        if let Some(k) = c.keys.iter().find(|k| !schema.keys.contains(&k.key.as_str())) {
+            return Err(check::not_for_kind(self, i, kind, &k.key, k.value.referenced.into(), self.kinds));
+        }
+
+        let interval = match &c.interval {
+            Some(d) => {
+                self.check_interval(d, &p("interval"))?;
+                d.value.0
+            }
+            None => global.interval,
+        };
+        let timeout = match &c.timeout {
+            Some(t) => {
+                self.check_timeout(t, interval, &p("timeout"))?;
+                t.value.0
+            }
+            None if global.timeout > interval => {
+                return Err(self.at(
+                    &c.name,
+                    p("interval"),
+                    format!(
+                        "interval ({}) is shorter than the global timeout ({}): set a `timeout` for this check",
+                        humantime::format_duration(interval),
+                        humantime::format_duration(global.timeout)
+                    ),
+                ));
+            }
+            None => global.timeout,
+        };
+
+        let mailbox = match &c.mailbox {
+            Some(name) => {
+                let m = mailboxes
+                    .iter()
+                    .find(|m| m.name == name.value)
+                    .ok_or_else(|| self.at(name, p("mailbox"), format!("no mailbox named `{}` under `mailboxes:`", name.value)))?;
+                if let MailboxUse::Optional(protocol) = schema.mailbox
+                    && !m.protocols.contains(&protocol)
+                {
+                    return Err(self.at(
+                        name,
+                        p("mailbox"),
+                        format!("mailbox `{}` does not list {kind} in its protocols", m.name),
+                    ));
+                }
+                Some(m)
+            }
+            None if schema.mailbox == MailboxUse::Required => {
+                return Err(self.at(&c.name, p("mailbox"), format!("a {kind} check needs `mailbox: NAME`")));
+            }
+            None => None,
+        };
+
+        let mut keys = KindKeys {
+            validator: self,
+            index: i,
+            kind,
+            name_loc: c.name.referenced.into(),
+            global,
+            mailbox,
+            keys: c.keys,
+        };
+        let settings = (schema.settings)(&mut keys)?;
+        keys.finish(self.kinds)?;
+        Ok(CheckConfig {
+            name,
+            loc: c.name.referenced.into(),
+            kind,
+            interval,
+            timeout,
+            settings,
+            mailbox: mailbox.cloned(),
+        })
+    }
+}
+
+/// `YYYY-MM-DD` as Unix seconds at midnight UTC.
+fn parse_date(text: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339_weak(&format!("{} 00:00:00", text.trim())).ok()?;
+    Some(crate::clock::unix_seconds(t))
+}
