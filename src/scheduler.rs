@@ -137,7 +137,7 @@ async fn run_one(check: ScheduledCheck, metrics: Arc<Metrics>, in_flight: Arc<Se
         // The check's timeout starts when it holds a slot, not while it waits for one.
         // Boxed: a run's state (probe, timeout, span) is large, and inline
         // it would be part of the task's size while the check sleeps too,
-        // for every configured check (README, Performance, has the figures).
+        // for every configured check (docs/development.md, Performance, has the figures).
         let run = Box::pin(async {
             let _slot = in_flight.acquire().await;
             run_check(&check).await
@@ -314,7 +314,7 @@ mod tests {
 
     /// What each configured check costs while it sleeps: its task's future.
     /// A run's state is boxed for the run's duration only; inline, it made
-    /// the future much larger, in debug and release builds alike (README,
+    /// the future much larger, in debug and release builds alike (docs/development.md,
     /// Performance, has the figures).
     #[tokio::test]
     async fn an_idle_check_task_stays_small() {

@@ -5,7 +5,7 @@
 //!
 //! Why not prometheus-client's families for these: a service provider's agent
 //! runs thousands of checks. Encoding every sample through the generic
-//! encoder took more than twice as long per scrape (README, Performance),
+//! encoder took more than twice as long per scrape (docs/development.md, Performance),
 //! and its per-series structures (or lines kept ready-encoded) cost the
 //! agent more memory than the checks themselves. Here each check keeps compact values; a scrape
 //! takes a snapshot (one reference per check) and writes the lines in
@@ -164,7 +164,7 @@ impl CheckSeries {
 /// from its [`CheckSeries`] in one pass. Twelve passes over ten thousand
 /// checks scattered on the heap spent most of a scrape waiting for memory;
 /// these rows (and their labels) lie one after another, which more than
-/// halves the time to write the body in the agent at scale (README,
+/// halves the time to write the body in the agent at scale (docs/development.md,
 /// Performance, has the figures).
 struct Row {
     series: Arc<CheckSeries>,
