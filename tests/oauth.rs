@@ -3,7 +3,7 @@
 //! token endpoint, in-process SMTP servers, and real Dovecot and Postfix
 //! validating the JWTs the tests mint. Also what a token answer's numbers,
 //! a definitive refusal and a silent endpoint do to the runs of a mailbox's
-//! checks: a verdict each, and exactly as many requests as the README says.
+//! checks: a verdict each, and exactly as many requests as docs/configuration.md says.
 #![allow(clippy::unwrap_used)]
 
 mod support;
