@@ -16,18 +16,18 @@ use serde_saphyr::Spanned;
 use super::check::{self, CheckConfig, CheckSchema, KindKeys, MailboxUse};
 use super::ece::EceSettings;
 use super::error::{ConfigError, Loc};
-use super::oauth::{DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, Tenant};
+use super::oauth::Mailbox;
 use super::raw;
-use super::redact::redact_url;
 use super::{Config, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, Global};
 
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_NAME_LEN: usize = 64;
 
 pub(crate) struct Validator<'a> {
-    file: &'a Path,
+    pub(super) file: &'a Path,
     source: &'a str,
-    base: &'a Path,
+    /// Where relative file names start: the config file's directory.
+    pub(super) base: &'a Path,
     /// The check kinds there are.
     kinds: &'a [&'a CheckSchema],
     /// Trust sets (global extra CAs + one `ca_file`) by the file's path: ten
@@ -230,177 +230,6 @@ impl<'a> Validator<'a> {
         Ok(Arc::new(certs))
     }
 
-    /// Errors about tenants never show the source line: it may hold a secret.
-    fn secret_err(&self, loc: impl Into<Loc>, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError::new(self.file, None, loc.into(), field, message)
-    }
-
-    fn tenants(&self, specs: Vec<raw::TenantSpec>) -> Result<Vec<Arc<Tenant>>, ConfigError> {
-        let mut out: Vec<Arc<Tenant>> = Vec::new();
-        for (i, t) in specs.into_iter().enumerate() {
-            let p = |f: &str| format!("tenants[{i}].{f}");
-            if out.iter().any(|o| o.name == t.name.value) {
-                return Err(self.secret_err(t.name.referenced, p("name"), format!("duplicate tenant name `{}`", t.name.value)));
-            }
-            let client_secret = match &t.client_secret {
-                Some(s) => Some(SecretSource::parse(&s.value, self.base).ok_or_else(|| {
-                    self.secret_err(
-                        s.referenced,
-                        p("client_secret"),
-                        "write the secret as env:NAME or file:PATH, never inline",
-                    )
-                })?),
-                None => None,
-            };
-            if let Some(source) = &client_secret {
-                source.read().map_err(|e| {
-                    self.secret_err(
-                        t.client_secret.as_ref().map(|s| Loc::from(s.referenced)).unwrap_or_default(),
-                        p("client_secret"),
-                        e,
-                    )
-                })?;
-            }
-            let client_secret_expires = match &t.client_secret_expires {
-                Some(d) => Some(parse_date(&d.value).ok_or_else(|| {
-                    self.secret_err(
-                        d.referenced,
-                        p("client_secret_expires"),
-                        format!("`{}` is not a date like 2027-06-30", d.value),
-                    )
-                })?),
-                None => None,
-            };
-            if let Some(v) = &t.authority {
-                let shown = redact_url(&v.value);
-                if !(v.value.starts_with("https://") || v.value.starts_with("http://")) {
-                    return Err(self.secret_err(v.referenced, p("authority"), format!("`{shown}` is not an http(s):// URL")));
-                }
-                if url::Url::parse(&v.value).is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
-                    return Err(self.secret_err(
-                        v.referenced,
-                        p("authority"),
-                        format!("`{shown}` carries credentials; the authority is a public URL such as {DEFAULT_AUTHORITY}"),
-                    ));
-                }
-            }
-            if let Some(v) = &t.proxy {
-                self.proxy(v, p("proxy"))?;
-            }
-            out.push(Arc::new(Tenant {
-                name: t.name.value.clone(),
-                tenant_id: t.tenant_id.value.clone(),
-                client_id: t.client_id.value.clone(),
-                client_secret,
-                client_secret_expires,
-                authority: t
-                    .authority
-                    .as_ref()
-                    .map(|a| a.value.trim_end_matches('/').to_string())
-                    .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string()),
-                proxy: t.proxy.as_ref().map(|p| p.value.clone()),
-            }));
-        }
-        Ok(out)
-    }
-
-    /// A proxy URL: `http(s)://[user:password@]host[:port][/]`. Errors show
-    /// it with its credentials redacted.
-    fn proxy(&self, v: &Spanned<String>, field: String) -> Result<(), ConfigError> {
-        let shown = redact_url(&v.value);
-        let bad = |why: String| self.secret_err(v.referenced, field.clone(), format!("`{shown}` {why}"));
-        let url = url::Url::parse(&v.value)
-            .map_err(|e| bad(format!("is not a proxy URL ({e}); write it like http://proxy.corp.example:8080")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(bad(format!(
-                "has the scheme `{}`: only HTTP CONNECT proxies (http:// or https://) are supported",
-                url.scheme()
-            )));
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(bad("names no proxy host".to_string()));
-        }
-        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
-            return Err(bad(
-                "must be scheme, host and port only, without a path, query or fragment".to_string()
-            ));
-        }
-        Ok(())
-    }
-
-    fn mailboxes(&self, specs: Vec<raw::MailboxSpec>, tenants: &[Arc<Tenant>]) -> Result<Vec<Arc<Mailbox>>, ConfigError> {
-        let mut out: Vec<Arc<Mailbox>> = Vec::new();
-        for (i, m) in specs.into_iter().enumerate() {
-            let p = |f: &str| format!("mailboxes[{i}].{f}");
-            if out.iter().any(|o| o.name == m.name.value) {
-                return Err(self.at(&m.name, p("name"), format!("duplicate mailbox name `{}`", m.name.value)));
-            }
-            for (key, addr) in [("address", Some(&m.address)), ("auth_user", m.auth_user.as_ref())] {
-                if let Some(a) = addr
-                    && (!a.value.contains('@') || a.value.contains(char::is_whitespace))
-                {
-                    return Err(self.at(a, p(key), format!("`{}` is not an e-mail address", a.value)));
-                }
-            }
-            let tenant = tenants.iter().find(|t| t.name == m.tenant.value).cloned().ok_or_else(|| {
-                let names: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
-                self.at(
-                    &m.tenant,
-                    p("tenant"),
-                    format!("no tenant named `{}` (tenants: {})", m.tenant.value, names.join(", ")),
-                )
-            })?;
-            let grant = m.grant.as_ref().map(|g| g.value).unwrap_or(Grant::RefreshToken);
-            let token_store = m.token_store.as_ref().map(|t| {
-                if t.value.is_absolute() {
-                    t.value.clone()
-                } else {
-                    self.base.join(&t.value)
-                }
-            });
-            match grant {
-                Grant::RefreshToken if token_store.is_none() => {
-                    return Err(self.at(
-                        &m.name,
-                        p("token_store"),
-                        "the refresh_token grant needs `token_store: PATH` (written by `token init`)",
-                    ));
-                }
-                Grant::ClientCredentials if tenant.client_secret.is_none() => {
-                    return Err(self.at(
-                        &m.tenant,
-                        p("grant"),
-                        format!("client_credentials needs a client_secret in tenant `{}`", tenant.name),
-                    ));
-                }
-                Grant::ClientCredentials if m.token_store.is_some() => {
-                    let loc = m.token_store.as_ref().map(|t| Loc::from(t.referenced)).unwrap_or_default();
-                    return Err(self.err(
-                        loc,
-                        p("token_store"),
-                        "client_credentials keeps no refresh token: remove token_store",
-                    ));
-                }
-                _ => {}
-            }
-            let protocols = m
-                .protocols
-                .as_ref()
-                .map(|p| p.value.clone())
-                .unwrap_or_else(|| vec![MailProtocol::Imap, MailProtocol::Smtp]);
-            out.push(Arc::new(Mailbox {
-                name: m.name.value.clone(),
-                address: m.address.value.clone(),
-                tenant,
-                grant,
-                token_store,
-                auth_user: m.auth_user.as_ref().map(|a| a.value.clone()),
-                protocols,
-            }));
-        }
-        Ok(out)
-    }
-
     fn check(&self, i: usize, c: raw::CheckSpec, global: &Global, mailboxes: &[Arc<Mailbox>]) -> Result<CheckConfig, ConfigError> {
         let p = |f: &str| format!("checks[{i}].{f}");
         let name = c.name.value.clone();
@@ -504,10 +333,4 @@ impl<'a> Validator<'a> {
             mailbox: mailbox.cloned(),
         })
     }
-}
-
-/// `YYYY-MM-DD` as Unix seconds at midnight UTC.
-fn parse_date(text: &str) -> Option<i64> {
-    let t = humantime::parse_rfc3339_weak(&format!("{} 00:00:00", text.trim())).ok()?;
-    Some(crate::clock::unix_seconds(t))
 }
