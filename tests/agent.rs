@@ -5,28 +5,23 @@
 //! and IPv6; idle web clients against a low open-file limit.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use support::agent::{Agent, BIN, parse, request, request_with, value};
-use support::pki::{self, Leaf, Pki};
-use support::servers::{self, After, DnsMode, Mail};
+use test_support::agent::{Agent, parse, request, request_with, value};
+use test_support::net::free_port as closed_port;
+use test_support::now_f64;
+use test_support::pki::{self, Leaf, Pki};
+use test_support::servers::{self, After, DnsMode, Mail};
 
-fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
-}
-
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+/// The agent binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
 
 /// A config of one `tcp` check against a port nothing listens on.
 fn write_closed_port_config(path: &std::path::Path) {
@@ -78,8 +73,8 @@ async fn metrics_reflect_what_the_servers_did() {
     );
     let config = pki.dir.path().join("agent.yaml");
     std::fs::write(&config, yaml).unwrap();
-    let started = now();
-    let agent = Agent::start(&config, &[]);
+    let started = now_f64();
+    let agent = Agent::start(BIN, &config, &[]);
     agent.wait_ready().await;
 
     let (status, body) = agent.get("/metrics").await;
@@ -119,7 +114,7 @@ async fn metrics_reflect_what_the_servers_did() {
             "{check}"
         );
         let last_run = value(&m, "ece_o365_check_last_run_timestamp_seconds", &[("check", check)]).unwrap();
-        assert!(last_run >= started - 1.0 && last_run <= now() + 1.0, "{check}: {last_run}");
+        assert!(last_run >= started - 1.0 && last_run <= now_f64() + 1.0, "{check}: {last_run}");
         let last_success = value(&m, "ece_o365_check_last_success_timestamp_seconds", &[("check", check)]);
         assert_eq!(last_success.is_some(), ok == 1.0, "{check}");
     }
@@ -283,7 +278,7 @@ async fn json_logs_and_a_port_in_use() {
     let pki = Pki::new();
     let config = pki.dir.path().join("agent.yaml");
     write_closed_port_config(&config);
-    let agent = Agent::start(&config, &["--log.format", "json"]);
+    let agent = Agent::start(BIN, &config, &["--log.format", "json"]);
     agent.wait_ready().await;
     let log = agent.log_text();
     let failed = log
@@ -402,7 +397,7 @@ async fn colon_port_serves_ipv4_and_ipv6() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("listen.yaml");
     write_closed_port_config(&config);
-    let agent = Agent::start_listening(&config, ":0", &[]);
+    let agent = Agent::start_listening(BIN, &config, ":0", &[]);
     assert!(agent.addr.ip().is_unspecified(), "`:0` listens on {}", agent.addr);
     let port = agent.addr.port();
     let (status, _) = request(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), "GET", "/-/healthy").await;
@@ -429,7 +424,7 @@ async fn try_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
         .await
         .ok()?
         .ok()?;
-    let (status, body) = support::agent::split_response(&String::from_utf8_lossy(&raw));
+    let (status, body) = test_support::agent::split_response(&String::from_utf8_lossy(&raw));
     (status != 0).then_some((status, body))
 }
 

@@ -10,9 +10,11 @@ use std::time::Duration;
 use ece_o365_exporter::checks::run_check;
 use ece_o365_exporter::observation::Observation;
 use ece_o365_exporter::reason::{Phase, Reason};
-use support::pki::{self, Leaf, Pki};
-use support::servers::{self, After, DnsMode, Mail};
-use support::{one_check, run_first};
+use support::run_first;
+use test_support::net::{black_hole, free_port};
+use test_support::one_check;
+use test_support::pki::{self, Leaf, Pki};
+use test_support::servers::{self, After, DnsMode, Mail};
 
 fn phases(obs: &Observation) -> Vec<Phase> {
     obs.phases.iter().map(|(p, _)| *p).collect()
@@ -134,10 +136,7 @@ async fn tcp_records_the_address_family_it_connected_over() {
 #[tokio::test]
 async fn tcp_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let obs = run_first(dir.path(), &one_check("tcp", &format!("127.0.0.1:{port}"), "")).await;
     assert_fails(&obs, Reason::ConnectRefused, Phase::Connect);
 }
@@ -146,22 +145,13 @@ async fn tcp_refused() {
 async fn tcp_connect_timeout_when_the_backlog_is_full() {
     // A listener that never accepts, with its backlog filled: the kernel
     // drops further SYNs, which is what a firewall's DROP looks like.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = socket.listen(1).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..8 {
-        match tokio::time::timeout(Duration::from_millis(300), tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => fillers.push(s),
-            _ => break,
-        }
-    }
+    let hole = black_hole(Ipv4Addr::LOCALHOST.into()).await;
+    let addr = hole.addr;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!("checks:\n  - name: under-test\n    kind: tcp\n    target: {addr}\n    timeout: 1s\n");
     let obs = run_first(dir.path(), &yaml).await;
     assert_fails(&obs, Reason::ConnectTimeout, Phase::Connect);
-    drop(listener);
+    drop(hole);
 }
 
 #[tokio::test]

@@ -11,9 +11,10 @@ use std::process::Command;
 
 use ece_o365_exporter::checks::build_all;
 use ece_o365_exporter::config::Config;
+use test_support::repo;
 
 fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata")
+    repo("tests/testdata")
 }
 
 struct Expect {
@@ -108,7 +109,7 @@ fn every_invalid_file_names_line_field_and_problem() {
 
 #[test]
 fn the_example_config_is_valid() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
+    let path = repo("config.example.yaml");
     let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(build_all(&cfg).unwrap().len(), cfg.checks.len());
     assert!(cfg.checks.len() >= 8);
@@ -117,7 +118,7 @@ fn the_example_config_is_valid() {
 #[test]
 fn config_check_exit_codes() {
     let bin = env!("CARGO_BIN_EXE_ece-o365-exporter");
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
+    let example = repo("config.example.yaml");
     let ok = Command::new(bin)
         .args(["config", "check", "--config.file"])
         .arg(&example)
@@ -169,7 +170,7 @@ fn uncomment_oauth_example(text: &str) -> String {
 
 #[test]
 fn the_commented_oauth_example_is_valid_when_uncommented() {
-    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml")).unwrap();
+    let example = std::fs::read_to_string(repo("config.example.yaml")).unwrap();
     let text = uncomment_oauth_example(&example);
     assert!(
         text.contains("\ntenants:") && text.contains("\nmailboxes:") && text.contains("kind: token") && text.contains("\nece:"),

@@ -11,8 +11,6 @@
 //! too few file descriptors: that is this machine's problem, never the network's.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -24,9 +22,12 @@ use ece_o365_exporter::config::Config;
 use ece_o365_exporter::observation::Observation;
 use ece_o365_exporter::reason::{Phase, Reason};
 use rustls::ServerConfig;
-use support::pki::{Leaf, Pki};
-use support::servers::{self, Act, DnsMode, Hostile, Proto, Sent, Stage, TestServer};
-use support::token_server::{Behaviour, TokenServer};
+use test_support::pki::{Leaf, Pki};
+use test_support::servers::{self, Act, DnsMode, Hostile, Proto, Sent, Stage, TestServer};
+use test_support::token_server::{Behaviour, TokenServer};
+
+/// The agent binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
 
 /// Each check's timeout in the table. All cases run at once, so the
 /// handshakes and replies of the well-behaved steps before each misbehaviour
@@ -124,7 +125,7 @@ struct Case {
 struct Certs {
     by_leaf: Vec<(Leaf, Arc<ServerConfig>)>,
     /// The good chain and key as PEM files, for openssl.
-    files: support::peers::TlsFiles,
+    files: test_support::pki::TlsFiles,
 }
 
 impl Certs {
@@ -858,8 +859,8 @@ struct Tls10 {
 
 impl Tls10 {
     /// None when openssl is missing outside CI (said on stderr); in CI a missing openssl fails the test.
-    async fn start(files: &support::peers::TlsFiles) -> Option<Tls10> {
-        let Some(openssl) = support::peers::find_binary("openssl") else {
+    async fn start(files: &test_support::pki::TlsFiles) -> Option<Tls10> {
+        let Some(openssl) = test_support::process::find_binary("openssl") else {
             assert!(
                 std::env::var_os("CI").is_none(),
                 "openssl is missing (scripts/install-test-peers.sh installs it)"
@@ -964,7 +965,7 @@ async fn flood_the_agent(floods: &[Flood], checks: usize, target: usize) -> u64 
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, yaml).expect("write config");
-    let agent = support::agent::Agent::start(&config, &[]);
+    let agent = test_support::agent::Agent::start(BIN, &config, &[]);
     let pid = agent.child.id();
 
     let started = Instant::now();
@@ -1055,7 +1056,7 @@ async fn running_out_of_file_descriptors_is_local_resource_exhausted() {
     const CHECKS: usize = 64;
     const NOFILE: usize = 40;
     let _serial = SERIAL.lock().await;
-    let hole = servers::black_hole(Ipv4Addr::LOCALHOST.into()).await;
+    let hole = test_support::net::black_hole(Ipv4Addr::LOCALHOST.into()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut yaml = String::from("checks:\n");
     for i in 0..CHECKS {
@@ -1069,7 +1070,7 @@ async fn running_out_of_file_descriptors_is_local_resource_exhausted() {
     let out = tokio::process::Command::new("bash")
         .arg("-c")
         .arg(format!("ulimit -Sn {NOFILE} && ulimit -Hn {NOFILE} && exec \"$0\" \"$@\""))
-        .arg(support::agent::BIN)
+        .arg(BIN)
         .arg("--config.file")
         .arg(&config)
         .args(["check", "--output", "json"])
@@ -1135,8 +1136,8 @@ fn a_silently_dropping_first_address_in_a_network_namespace() {
         .unwrap_or_default()
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
-    let unshare = support::peers::find_binary("unshare");
-    let ip = support::peers::find_binary("ip");
+    let unshare = test_support::process::find_binary("unshare");
+    let ip = test_support::process::find_binary("ip");
     let (true, Some(unshare), Some(_)) = (root, unshare, ip) else {
         let why = format!("not root ({root}) or unshare/ip (util-linux, iproute2) missing");
         assert!(

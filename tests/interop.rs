@@ -10,8 +10,10 @@
 mod support;
 
 use ece_o365_exporter::report;
-use support::peers::{Dovecot, OAuthKey, Postfix};
-use support::pki::Pki;
+use test_support::dovecot::Dovecot;
+use test_support::jwt::OAuthKey;
+use test_support::pki::Pki;
+use test_support::postfix::Postfix;
 
 fn capability(entry: &report::Entry, name: &str) -> Option<bool> {
     let caps = entry.observation.facts.capabilities.as_ref()?;
@@ -124,7 +126,7 @@ async fn checks_pass_against_dovecot_and_postfix() {
         "{}",
         tls_facts.version
     );
-    assert!(tls_facts.leaf.unwrap().issuer.contains(support::pki::CA_NAME));
+    assert!(tls_facts.leaf.unwrap().issuer.contains(test_support::pki::CA_NAME));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -140,7 +142,7 @@ async fn postfix_certificate_is_untrusted_without_the_test_ca() {
     };
     let dovecot = Dovecot::start(peers_dir.path(), &tls_files, &key).expect("Dovecot");
     let postfix = Postfix::start(peers_dir.path(), &tls_files, &dovecot).expect("Postfix");
-    let yaml = support::one_check(
+    let yaml = test_support::one_check(
         "smtp",
         &format!("127.0.0.1:{}", postfix.submission_port),
         "    server_name: localhost\n",

@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,18 +23,17 @@ use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
 use ece_o365_exporter::observation::{Observation, Probe};
 use ece_o365_exporter::reason::{Phase, Reason};
 use secrecy::{ExposeSecret, SecretString};
-use support::peers::{self, Dovecot, OAuthKey, Postfix};
-use support::pki::{Leaf, Pki};
-use support::servers::{self, Mail};
-use support::token_server::{self, Behaviour, ROTATED_REFRESH_PREFIX, TokenServer};
+use test_support::dovecot::Dovecot;
+use test_support::jwt::{self, OAuthKey};
+use test_support::now;
+use test_support::pki::{Leaf, Pki};
+use test_support::postfix::Postfix;
+use test_support::servers::{self, Mail};
+use test_support::token_server::{self, Behaviour, ROTATED_REFRESH_PREFIX, TokenServer};
 
 const ADDRESS: &str = "support@contoso.com";
 const SEED_REFRESH: &str = "canary-refresh-seed-0b1d2f";
 const CLIENT_SECRET: &str = "canary-client-secret-9e8d7c";
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
 
 fn key() -> OAuthKey {
     OAuthKey {
@@ -111,7 +110,7 @@ fn assert_fails(obs: &Observation, reason: Reason) {
 #[tokio::test(flavor = "multi_thread")]
 async fn token_check_refreshes_persists_the_rotated_token_first_and_caches() {
     let pki = Pki::new();
-    let jwt = peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
+    let jwt = jwt::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
     let server = TokenServer::start(
         &pki,
         Behaviour::Issue {
@@ -173,7 +172,7 @@ async fn token_check_refreshes_persists_the_rotated_token_first_and_caches() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_public_client_refresh_token_is_refreshed_without_the_secret() {
     let pki = Pki::new();
-    let jwt = peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
+    let jwt = jwt::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
     let server = TokenServer::start(
         &pki,
         Behaviour::Issue {
@@ -212,7 +211,7 @@ async fn claims_catch_the_wrong_user_and_a_short_lifetime() {
     let dir = pki.dir.path();
     let cases = [
         (
-            peers::delegated_exchange_jwt(
+            jwt::delegated_exchange_jwt(
                 &key(),
                 "admin@contoso.com",
                 "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send",
@@ -221,11 +220,11 @@ async fn claims_catch_the_wrong_user_and_a_short_lifetime() {
             Reason::TokenWrongUser,
         ),
         (
-            peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All SMTP.Send", 3600),
+            jwt::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All SMTP.Send", 3600),
             Reason::TokenMissingScope,
         ),
         (
-            peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 1800),
+            jwt::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 1800),
             Reason::TokenLifetimeTooShort,
         ),
     ];
@@ -299,7 +298,7 @@ async fn client_credentials_checks_the_app_roles() {
     let dir = pki.dir.path();
     let app = |roles: &str| {
         let claims = format!(r#"{{"aud":"https://outlook.office365.com","roles":{roles}}}"#);
-        peers::mint_hs256_jwt(&key(), "app-object-id", &claims, now() + 3600)
+        jwt::mint_hs256_jwt(&key(), "app-object-id", &claims, now() + 3600)
     };
     let server = TokenServer::start(
         &pki,
@@ -336,7 +335,7 @@ async fn client_credentials_checks_the_app_roles() {
 async fn smtp_auth_disabled_and_refused_tokens_are_told_apart() {
     let pki = Pki::new();
     let dir = pki.dir.path();
-    let jwt = peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
+    let jwt = jwt::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
     let tokens = TokenServer::start(
         &pki,
         Behaviour::Issue {
@@ -423,7 +422,7 @@ async fn xoauth2_against_dovecot_and_postfix() {
     let good = TokenServer::start(
         &pki,
         Behaviour::Issue {
-            access_token: peers::delegated_exchange_jwt(&key, ADDRESS, scp, 3600),
+            access_token: jwt::delegated_exchange_jwt(&key, ADDRESS, scp, 3600),
             expires_in: 3600,
             rotate: false,
         },
@@ -459,7 +458,7 @@ async fn xoauth2_against_dovecot_and_postfix() {
     let bad = TokenServer::start(
         &pki,
         Behaviour::Issue {
-            access_token: peers::delegated_exchange_jwt(&forged, ADDRESS, scp, 3600),
+            access_token: jwt::delegated_exchange_jwt(&forged, ADDRESS, scp, 3600),
             expires_in: 3600,
             rotate: false,
         },
@@ -482,7 +481,7 @@ async fn xoauth2_against_dovecot_and_postfix() {
 async fn imap_without_sasl_ir_uses_a_continuation_and_reads_the_inbox() {
     let pki = Pki::new();
     let dir = pki.dir.path();
-    let jwt = peers::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
+    let jwt = jwt::delegated_exchange_jwt(&key(), ADDRESS, "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send", 3600);
     let tokens = TokenServer::start(
         &pki,
         Behaviour::Issue {
@@ -518,7 +517,7 @@ async fn a_shared_mailbox_takes_the_delegates_token() {
     let dir = pki.dir.path();
     let scp = "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send";
     for (token_user, want) in [("ece-service@contoso.com", Ok(())), (ADDRESS, Err(Reason::TokenWrongUser))] {
-        let jwt = peers::delegated_exchange_jwt(&key(), token_user, scp, 3600);
+        let jwt = jwt::delegated_exchange_jwt(&key(), token_user, scp, 3600);
         let tokens = TokenServer::start(
             &pki,
             Behaviour::Issue {
@@ -613,7 +612,7 @@ fn invalid_grant() -> Behaviour {
 async fn absurd_token_numbers_are_verdicts_not_panics() {
     let pki = Pki::new();
     let dir = pki.dir.path();
-    let good = peers::delegated_exchange_jwt(&key(), ADDRESS, ALL_SCOPES, 3600);
+    let good = jwt::delegated_exchange_jwt(&key(), ADDRESS, ALL_SCOPES, 3600);
     for expires_in in [u64::MAX, i64::MAX as u64, MAX_EXPIRES_IN.as_secs() + 1] {
         let server = TokenServer::start(
             &pki,
@@ -716,7 +715,7 @@ async fn a_definitive_refusal_is_asked_once_per_backoff_and_again_after_token_in
     assert_eq!(asked(), 5);
 
     server.set(Behaviour::Issue {
-        access_token: peers::delegated_exchange_jwt(&key(), ADDRESS, ALL_SCOPES, 3600),
+        access_token: jwt::delegated_exchange_jwt(&key(), ADDRESS, ALL_SCOPES, 3600),
         expires_in: 3600,
         rotate: false,
     });

@@ -5,8 +5,6 @@
 //! ever shows in an error, a `Debug` output or a log line.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,8 +21,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use support::pki::Pki;
-use support::token_server::{
+use test_support::pki::Pki;
+use test_support::token_server::{
     ACCESS_TOKEN_PREFIX, Behaviour, CORRELATION_ID, DEVICE_CODE, HUGE_BYTES, ROTATED_REFRESH_PREFIX, TRACE_ID, TokenServer, USER_CODE,
 };
 
@@ -275,7 +273,7 @@ async fn error_without_codes_falls_back_to_the_error_string() {
     ] {
         server.set(Behaviour::Error {
             status: 400,
-            json: support::token_server::error_json(error, None, "Something went wrong."),
+            json: test_support::token_server::error_json(error, None, "Something went wrong."),
         });
         let e = refresh_err(&ep).await;
         assert_eq!((e.reason, e.aadsts, e.transient), (reason, None, false), "{error}: {e}");
@@ -311,7 +309,7 @@ async fn server_errors_are_unreachable_and_transient() {
 
     server.set(Behaviour::Error {
         status: 503,
-        json: support::token_server::error_json("temporarily_unavailable", None, "The service is temporarily unavailable."),
+        json: test_support::token_server::error_json("temporarily_unavailable", None, "The service is temporarily unavailable."),
     });
     let e = refresh_err(&ep).await;
     assert_eq!((e.reason, e.transient), (Reason::TokenEndpointUnreachable, true), "{e}");

@@ -15,8 +15,6 @@
 #![allow(clippy::unwrap_used)]
 #![cfg(target_os = "linux")]
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -25,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
+use test_support::repo;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -47,10 +46,6 @@ const MAX_EXPOSURE: &str = "15";
 /// The two .deb tests one at a time: the container boots this machine's live
 /// root file system, which must not change under it.
 static SYSTEM: Mutex<()> = Mutex::new(());
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
 
 /// Runs a command to completion; panics with a hint when it cannot start.
 fn run(cmd: &mut Command) -> Output {
@@ -273,7 +268,7 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).expect("read the response");
-    support::agent::split_response(&raw)
+    test_support::agent::split_response(&raw)
 }
 
 /// SIGTERM, then the exit code (bounded wait; on a timeout `Installed`'s drop kills it).

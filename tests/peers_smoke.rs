@@ -8,14 +8,15 @@
 //! root; without root only the Dovecot part runs.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use support::peers::{self, Dovecot, OAuthKey, Postfix};
-use support::pki::Pki;
+use test_support::dovecot::Dovecot;
+use test_support::jwt::{self, OAuthKey};
+use test_support::now;
+use test_support::pki::Pki;
+use test_support::postfix::Postfix;
 
 /// Line-oriented plain-TCP client.
 struct Conn {
@@ -58,10 +59,6 @@ impl Conn {
     }
 }
 
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
-
 #[test]
 fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
     let pki = Pki::new();
@@ -90,8 +87,8 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
     // so XOAUTH2 works on the plain port too: this checks the key setup
     // (key dict path, base64 secret, sub/user match) without a TLS client.
     let user = "alice@example.test";
-    let good = peers::mint_hs256_jwt(&key, user, "", now() + 3600);
-    imap.send(&format!("a2 AUTHENTICATE XOAUTH2 {}", peers::xoauth2_initial_response(user, &good)));
+    let good = jwt::mint_hs256_jwt(&key, user, "", now() + 3600);
+    imap.send(&format!("a2 AUTHENTICATE XOAUTH2 {}", jwt::xoauth2_initial_response(user, &good)));
     let r = imap.until(|l| l.starts_with("a2 "));
     assert!(r.last().unwrap().starts_with("a2 OK"), "{r:?}\n{}", dovecot.log_tail(10));
     imap.send("a3 SELECT INBOX");
@@ -105,10 +102,10 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
         hs256_secret: b"wrong".to_vec(),
         ..key.clone()
     };
-    let bad = peers::mint_hs256_jwt(&forged, user, "", now() + 3600);
+    let bad = jwt::mint_hs256_jwt(&forged, user, "", now() + 3600);
     let mut imap = Conn::open(dovecot.imap_port);
     imap.line();
-    imap.send(&format!("b1 AUTHENTICATE XOAUTH2 {}", peers::xoauth2_initial_response(user, &bad)));
+    imap.send(&format!("b1 AUTHENTICATE XOAUTH2 {}", jwt::xoauth2_initial_response(user, &bad)));
     let challenge = imap.line();
     assert!(challenge.starts_with("+ "), "{challenge}");
     imap.send("");
@@ -117,10 +114,10 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
     assert!(dovecot.log_tail(20).contains("Incorrect JWT signature"), "{}", dovecot.log_tail(20));
 
     // Expired token.
-    let expired = peers::mint_hs256_jwt(&key, user, r#"{"iat":1000}"#, now() - 60);
+    let expired = jwt::mint_hs256_jwt(&key, user, r#"{"iat":1000}"#, now() - 60);
     imap.send(&format!(
         "b2 AUTHENTICATE XOAUTH2 {}",
-        peers::xoauth2_initial_response(user, &expired)
+        jwt::xoauth2_initial_response(user, &expired)
     ));
     assert!(imap.line().starts_with("+ "));
     imap.send("");
@@ -134,12 +131,12 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
         ..key.clone()
     };
     dovecot.add_hs256_key(Some("my-app"), &app_key).unwrap();
-    let azp_token = peers::mint_hs256_jwt(&app_key, user, r#""azp":"my-app""#, now() + 3600);
+    let azp_token = jwt::mint_hs256_jwt(&app_key, user, r#""azp":"my-app""#, now() + 3600);
     let mut imap = Conn::open(dovecot.imap_port);
     imap.line();
     imap.send(&format!(
         "c1 AUTHENTICATE XOAUTH2 {}",
-        peers::xoauth2_initial_response(user, &azp_token)
+        jwt::xoauth2_initial_response(user, &azp_token)
     ));
     let r = imap.until(|l| l.starts_with("c1 "));
     assert!(r.last().unwrap().starts_with("c1 OK"), "{r:?}\n{}", dovecot.log_tail(10));
@@ -154,7 +151,7 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
     let capa = pop.until(|l| l == ".");
     assert!(capa.iter().any(|l| l == "STLS"), "{capa:?}");
     assert!(capa.iter().any(|l| l.starts_with("SASL") && l.contains("XOAUTH2")), "{capa:?}");
-    pop.send(&format!("AUTH OAUTHBEARER {}", peers::oauthbearer_initial_response(user, &good)));
+    pop.send(&format!("AUTH OAUTHBEARER {}", jwt::oauthbearer_initial_response(user, &good)));
     let r = pop.line();
     assert!(r.starts_with("+OK"), "{r}\n{}", dovecot.log_tail(10));
     pop.send("STAT");
@@ -174,7 +171,7 @@ fn dovecot_and_postfix_peers_start_greet_and_validate_tokens() {
             let ehlo = smtp.until(|l| l.starts_with("250 "));
             assert!(ehlo.iter().any(|l| l[4..].starts_with("STARTTLS")), "{ehlo:?}");
             assert!(!ehlo.iter().any(|l| l[4..].starts_with("AUTH")), "AUTH before TLS: {ehlo:?}");
-            smtp.send(&format!("AUTH XOAUTH2 {}", peers::xoauth2_initial_response(user, &good)));
+            smtp.send(&format!("AUTH XOAUTH2 {}", jwt::xoauth2_initial_response(user, &good)));
             let r = smtp.line();
             assert!(r.starts_with("530"), "AUTH before STARTTLS must be refused: {r}");
             smtp.send("QUIT");

@@ -5,18 +5,19 @@
 //! configuration keeps running.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::process::Command;
 use std::time::Duration;
 
 use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
 use secrecy::SecretString;
-use support::agent::{Agent, parse, request, value};
-use support::peers::{self, OAuthKey};
-use support::pki::Pki;
-use support::servers::{self, After};
-use support::token_server::{Behaviour, TokenServer};
+use test_support::agent::{Agent, parse, request, value};
+use test_support::jwt::{self, OAuthKey};
+use test_support::pki::Pki;
+use test_support::servers::{self, After};
+use test_support::token_server::{Behaviour, TokenServer};
+
+/// The agent binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
 
 fn tcp_check(name: &str, target: &str) -> String {
     format!("  - name: {name}\n    kind: tcp\n    target: {target}\n")
@@ -53,7 +54,7 @@ async fn reload_swaps_checks_keeps_the_unchanged_and_refuses_a_bad_file() {
         hs256_secret: b"reload-secret-0123456789abcdefgh".to_vec(),
         issuer: String::new(),
     };
-    let jwt = peers::delegated_exchange_jwt(&key, "support@contoso.com", "IMAP.AccessAsUser.All SMTP.Send", 3600);
+    let jwt = jwt::delegated_exchange_jwt(&key, "support@contoso.com", "IMAP.AccessAsUser.All SMTP.Send", 3600);
     let tokens = TokenServer::start(
         &pki,
         Behaviour::Issue {
@@ -97,7 +98,7 @@ checks:
         + &tcp_check("remove", &removed.target());
     std::fs::write(&config, &v1).unwrap();
 
-    let agent = Agent::start(&config, &[]);
+    let agent = Agent::start(BIN, &config, &[]);
     agent.wait_ready().await;
     let m = parse(&agent.get("/metrics").await.1);
     for check in ["keep", "change", "remove", "token-support"] {

@@ -8,17 +8,16 @@
 //! change, then review the diff.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
 use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
 use secrecy::SecretString;
 use serde_json::Value;
-use support::peers::{self, OAuthKey};
-use support::pki::{Leaf, Pki};
-use support::servers::{self, Mail, TestServer};
-use support::token_server::{Behaviour, TokenServer};
+use test_support::jwt::{self, OAuthKey};
+use test_support::pki::{Leaf, Pki};
+use test_support::repo;
+use test_support::servers::{self, Mail, TestServer};
+use test_support::token_server::{Behaviour, TokenServer};
 
 const ADDRESS: &str = "support@contoso.com";
 const DELEGATE: &str = "ece-service@contoso.com";
@@ -58,7 +57,7 @@ async fn start(case: &Case) -> (Running, PathBuf) {
     let pki = Pki::new();
     let user = if case.shared { DELEGATE } else { ADDRESS };
     let behaviour = case.token.clone().unwrap_or_else(|| Behaviour::Issue {
-        access_token: peers::delegated_exchange_jwt(&key(), case.token_user.unwrap_or(user), SCOPES, 3600),
+        access_token: jwt::delegated_exchange_jwt(&key(), case.token_user.unwrap_or(user), SCOPES, 3600),
         expires_in: 3599,
         rotate: false,
     });
@@ -190,7 +189,7 @@ async fn check(running: &Running, config: &Path, args: &[&str], env: &[(&str, &s
 }
 
 fn golden_path(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(file)
+    repo("tests/golden").join(file)
 }
 
 #[track_caller]
@@ -360,7 +359,7 @@ async fn azure_ad_application_client_secret_expired() {
     only_failed(&report, "azure_ad_application", Some("token_client_secret_expired"));
     let text = report.to_string();
     assert!(
-        text.contains("\"aadsts\":\"AADSTS7000222\"") && text.contains(support::token_server::TRACE_ID),
+        text.contains("\"aadsts\":\"AADSTS7000222\"") && text.contains(test_support::token_server::TRACE_ID),
         "{text}"
     );
 }
@@ -464,7 +463,7 @@ async fn check_reports_every_configured_check_exactly_once() {
     let case = Case {
         name: "absurd_expiry",
         token: Some(Behaviour::Issue {
-            access_token: peers::delegated_exchange_jwt(&key(), ADDRESS, SCOPES, 3600),
+            access_token: jwt::delegated_exchange_jwt(&key(), ADDRESS, SCOPES, 3600),
             expires_in: u64::MAX,
             rotate: false,
         }),
@@ -570,7 +569,7 @@ async fn node_exporter_reads(dir: &Path) {
         eprintln!("skipping the node_exporter part: {NODE_EXPORTER} is missing (scripts/install-test-peers.sh installs it)");
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = test_support::net::free_port();
     let mut child = tokio::process::Command::new(NODE_EXPORTER)
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .args(["--collector.disable-defaults", "--collector.textfile"])
@@ -584,7 +583,7 @@ async fn node_exporter_reads(dir: &Path) {
     let mut body = String::new();
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            body = support::agent::request(addr, "GET", "/metrics").await.1;
+            body = test_support::agent::request(addr, "GET", "/metrics").await.1;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

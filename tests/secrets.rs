@@ -8,8 +8,6 @@
 //! `check`, the agent's start, `POST /-/reload`'s 500 answer, the log).
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -17,10 +15,11 @@ use std::time::Duration;
 use ece_o365_exporter::config::Config;
 use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
 use secrecy::SecretString;
-use support::peers::{self, OAuthKey};
-use support::pki::{Leaf, Pki};
-use support::servers::{self, Mail};
-use support::token_server::{Behaviour, ROTATED_REFRESH_PREFIX, TokenServer};
+use test_support::jwt::{self, OAuthKey};
+use test_support::net::free_port as closed_port;
+use test_support::pki::{Leaf, Pki};
+use test_support::servers::{self, Mail};
+use test_support::token_server::{Behaviour, ROTATED_REFRESH_PREFIX, TokenServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
 const CLIENT_SECRET: &str = "canary-client-secret-5d1e0c93b7";
@@ -28,10 +27,6 @@ const SEED_REFRESH: &str = "canary-refresh-seed-77f2aa04d1";
 const SECRET_ENV: &str = "ECE_O365_CANARY_CLIENT_SECRET";
 const PROXY_USER: &str = "canary-proxy-user-3a9f";
 const PROXY_PASSWORD: &str = "canary-proxy-pass-9c41e7";
-
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn assert_clean(what: &str, text: &str, canaries: &[&str]) {
     for c in canaries {
@@ -48,7 +43,7 @@ async fn http_get(addr: &str, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     // The head as sent, the body joined (a secret split across chunks would hide).
-    let (_, body) = support::agent::split_response(&out);
+    let (_, body) = test_support::agent::split_response(&out);
     let head = out.split_once("\r\n\r\n").map(|(h, _)| h).unwrap_or_default();
     format!("{head}\r\n\r\n{body}")
 }
@@ -62,7 +57,7 @@ async fn no_secret_reaches_any_output() {
         hs256_secret: b"canary-signing-key-00112233445566".to_vec(),
         issuer: String::new(),
     };
-    let access = peers::delegated_exchange_jwt(&key, "support@contoso.com", "IMAP.AccessAsUser.All SMTP.Send", 3600);
+    let access = jwt::delegated_exchange_jwt(&key, "support@contoso.com", "IMAP.AccessAsUser.All SMTP.Send", 3600);
     let good = TokenServer::start(
         &pki,
         Behaviour::Issue {
@@ -304,7 +299,7 @@ checks:
 
     let config = dir.path().join("proxy.yaml");
     std::fs::write(&config, tenant("http://proxy.corp.example:3128")).unwrap();
-    let agent = support::agent::Agent::start(&config, &["--log.level", "trace"]);
+    let agent = test_support::agent::Agent::start(BIN, &config, &["--log.level", "trace"]);
     for (proxy, field) in &shapes {
         let bad = dir.path().join("bad-proxy.yaml");
         std::fs::write(&bad, tenant(proxy)).unwrap();
@@ -325,7 +320,7 @@ checks:
             assert_clean(&format!("`{}` on {proxy}", args.join(" ")), &text, &canaries);
         }
         std::fs::write(&config, tenant(proxy)).unwrap();
-        let (status, body) = support::agent::request(agent.addr, "POST", "/-/reload").await;
+        let (status, body) = test_support::agent::request(agent.addr, "POST", "/-/reload").await;
         assert_eq!(status, 500, "{body}");
         assert!(body.contains(&format!("{}:5:", config.display())) && body.contains(field), "{body}");
         assert_clean(&format!("the reload answer on {proxy}"), &body, &canaries);

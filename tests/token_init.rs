@@ -6,19 +6,18 @@
 //! and no device code or token reaches the output.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ece_o365_exporter::config::Config;
 use ece_o365_exporter::oauth::init::{self, InitError, InitOutcome, Stage};
 use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
 use secrecy::{ExposeSecret, SecretString};
-use support::peers::{self, OAuthKey};
-use support::pki::Pki;
-use support::token_server::{
+use test_support::jwt::{self, OAuthKey};
+use test_support::now;
+use test_support::pki::Pki;
+use test_support::token_server::{
     ACCESS_TOKEN_PREFIX, Behaviour, CORRELATION_ID, DEVICE_CODE, ROTATED_REFRESH_PREFIX, TRACE_ID, TokenServer, USER_CODE,
 };
 
@@ -26,10 +25,6 @@ const ADDRESS: &str = "support@contoso.com";
 const ADMIN: &str = "admin@contoso.com";
 const CLIENT_SECRET: &str = "canary-client-secret-5a4b3c";
 const PRIVATE_WINDOW: &str = "Open it in a private (incognito) browser window and sign in as support@contoso.com, not as yourself.";
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
 
 /// A delegated Exchange token for `user`, valid an hour.
 fn jwt_for(user: &str) -> String {
@@ -42,7 +37,7 @@ fn jwt_for(user: &str) -> String {
         r#"{{"aud":"https://outlook.office.com","upn":"{user}","scp":"IMAP.AccessAsUser.All SMTP.Send","tid":"contoso","iat":{}}}"#,
         now()
     );
-    peers::mint_hs256_jwt(&key, user, &claims, now() + 3600)
+    jwt::mint_hs256_jwt(&key, user, &claims, now() + 3600)
 }
 
 fn issue(access_token: String, rotate: bool) -> Behaviour {

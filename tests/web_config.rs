@@ -4,17 +4,19 @@
 //! web configuration files under `tests/testdata/web/`.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine as _;
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use support::agent::{Agent, BIN};
-use support::pki::{Pki, make_ca, pem};
+use test_support::agent::Agent;
+use test_support::pki::{Pki, make_ca, pem};
+use test_support::repo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The agent binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
 
 const USER: &str = "prometheus";
 const PASSWORD: &str = "canary-web-password-7f3a";
@@ -133,10 +135,10 @@ fn get(path: &str, auth: Option<(&str, &str)>) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_and_basic_auth_table() {
-    let canary = support::servers::raw(b"", support::servers::After::Close).await;
+    let canary = test_support::servers::raw(b"", test_support::servers::After::Close).await;
     let port: u16 = canary.target().rsplit_once(':').unwrap().1.parse().unwrap();
     let s = setup(port, "", "TLS12");
-    let agent = Agent::start(&s.config, &["--web.config.file", s.web.to_str().unwrap()]);
+    let agent = Agent::start(BIN, &s.config, &["--web.config.file", s.web.to_str().unwrap()]);
     let both = &[&rustls::version::TLS12, &rustls::version::TLS13][..];
     let (only12, only13) = (&[&rustls::version::TLS12][..], &[&rustls::version::TLS13][..]);
     let good = Some((USER, PASSWORD));
@@ -183,7 +185,7 @@ async fn tls_and_basic_auth_table() {
     assert!(canary.connection_count() <= 1, "{} connections", canary.connection_count());
 
     // Plain HTTP on the TLS port gets no HTTP answer.
-    let (status, _) = support::agent::request(agent.addr, "GET", "/metrics").await;
+    let (status, _) = test_support::agent::request(agent.addr, "GET", "/metrics").await;
     assert_eq!(status, 0, "plain HTTP must not be served on a TLS port");
 
     // TLS 1.0 and 1.1 are refused by the server (OpenSSL can still offer them).
@@ -234,7 +236,7 @@ async fn openssl_handshake(addr: std::net::SocketAddr, flag: &str, ca: &Path) ->
 #[tokio::test(flavor = "multi_thread")]
 async fn minimum_tls13_refuses_a_tls12_client() {
     let s = setup(9, "", "TLS13");
-    let agent = Agent::start(&s.config, &["--web.config.file", s.web.to_str().unwrap()]);
+    let agent = Agent::start(BIN, &s.config, &["--web.config.file", s.web.to_str().unwrap()]);
     let only12 = client_config(&s.pki, &[&rustls::version::TLS12], None);
     let err = https(agent.addr, only12, &get("/metrics", Some((USER, PASSWORD))))
         .await
@@ -254,7 +256,7 @@ async fn client_certificates_are_required_and_verified() {
         "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: CLIENT_CA\n",
         "TLS12",
     );
-    let agent = Agent::start(&s.config, &["--web.config.file", s.web.to_str().unwrap()]);
+    let agent = Agent::start(BIN, &s.config, &["--web.config.file", s.web.to_str().unwrap()]);
     let good = get("/metrics", Some((USER, PASSWORD)));
     for versions in [&[&rustls::version::TLS12][..], &[&rustls::version::TLS13][..]] {
         let none = https(agent.addr, client_config(&s.pki, versions, None), &good).await;
@@ -277,7 +279,7 @@ async fn client_certificates_are_required_and_verified() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_web_config_applies_to_new_connections_and_a_broken_one_is_ignored() {
     let s = setup(9, "", "TLS12");
-    let agent = Agent::start(&s.config, &["--web.config.file", s.web.to_str().unwrap()]);
+    let agent = Agent::start(BIN, &s.config, &["--web.config.file", s.web.to_str().unwrap()]);
     let both = &[&rustls::version::TLS12, &rustls::version::TLS13][..];
     let new_password = "canary-rotated-password-11";
     let new_hash = bcrypt::hash(new_password, 4).unwrap();
@@ -304,7 +306,7 @@ async fn a_changed_web_config_applies_to_new_connections_and_a_broken_one_is_ign
 
 #[test]
 fn invalid_web_config_files_name_line_field_and_problem() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/web");
+    let dir = repo("tests/testdata/web");
     let pki = Pki::new();
     let files = pki.tls_files();
     let mut seen = 0;
@@ -331,7 +333,7 @@ fn invalid_web_config_files_name_line_field_and_problem() {
         std::fs::write(&copy, &text).unwrap();
         let out = std::process::Command::new(BIN)
             .args(["--web.listen-address", "127.0.0.1:0", "--config.file"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml"))
+            .arg(repo("config.example.yaml"))
             .arg("--web.config.file")
             .arg(&copy)
             .output()

@@ -15,8 +15,6 @@
 #![allow(clippy::unwrap_used)]
 #![cfg(target_os = "linux")]
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,10 +22,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use support::agent::{parse, request, value};
-use support::peers::find_binary;
-use support::pki::{Leaf, Pki};
-use support::servers::{self, TestServer};
+use test_support::agent::{parse, request, value};
+use test_support::net::free_port;
+use test_support::pki::{Leaf, Pki};
+use test_support::process::find_binary;
+use test_support::repo;
+use test_support::servers::{self, TestServer};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const SERVICE: &str = "ece-o365-exporter";
@@ -35,10 +35,6 @@ const SERVICE: &str = "ece-o365-exporter";
 const UPGRADE_CODE: &str = "{8C4A4B9E-2F3D-4E6A-9B1C-7D5E0F2A6B31}";
 /// Generous bound for one wine command (a prefix's first boot is slow on a busy machine).
 const WINE_TIMEOUT: Duration = Duration::from_secs(180);
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
 
 /// `Some(value)` when present; else `None` after saying why the test skips,
 /// or a failure in CI, where nothing may skip.
@@ -127,10 +123,6 @@ fn run_bounded(cmd: &mut Command, limit: Duration, what: &str) -> Output {
 /// `/tmp/x/y` as wine sees it: `Z:\tmp\x\y`.
 fn wine_path(p: &Path) -> String {
     format!("Z:{}", p.display()).replace('/', "\\")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A private wine prefix (64-bit only, no window system) whose wineserver

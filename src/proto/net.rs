@@ -176,30 +176,8 @@ pub fn connect_reason(e: &io::Error) -> Reason {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::net::{TcpListener, TcpSocket};
-
-    /// A loopback address that silently drops connection attempts, as a
-    /// firewall's DROP does: a listener that never accepts, its accept queue
-    /// (backlog 0: one connection) filled by `filler`. Linux drops a SYN to a
-    /// full queue without answering; the client keeps retrying until it gives up.
-    struct BlackHole {
-        addr: SocketAddr,
-        _listener: TcpListener,
-        _filler: TcpStream,
-    }
-
-    async fn black_hole(ip: IpAddr) -> BlackHole {
-        let socket = if ip.is_ipv6() { TcpSocket::new_v6() } else { TcpSocket::new_v4() }.expect("socket");
-        socket.bind(SocketAddr::new(ip, 0)).expect("bind");
-        let listener = socket.listen(0).expect("listen");
-        let addr = listener.local_addr().expect("addr");
-        let filler = TcpStream::connect(addr).await.expect("fill the accept queue");
-        BlackHole {
-            addr,
-            _listener: listener,
-            _filler: filler,
-        }
-    }
+    use test_support::net::black_hole;
+    use tokio::net::TcpListener;
 
     #[test]
     fn families_interleave_ipv6_first() {

@@ -1,15 +1,7 @@
-//! Test support shared by the integration tests: a test PKI, in-process
-//! servers that speak the protocols for real on loopback, the real
-//! third-party peers (Dovecot, Postfix), and helpers to run checks from YAML.
-//!
-//! The servers stand in for Microsoft's, never for our own code.
-#![allow(dead_code)]
-
-pub mod agent;
-pub mod peers;
-pub mod pki;
-pub mod servers;
-pub mod token_server;
+//! The test helpers that need the main crate's types, so they cannot live in
+//! `crates/test-support` (which must not depend on `ece-o365-exporter`): run
+//! checks built from a YAML config. Everything else the tests share is in
+//! the `test-support` crate.
 
 use std::path::Path;
 
@@ -30,9 +22,4 @@ pub fn checks_from_yaml(dir: &Path, yaml: &str) -> Vec<ScheduledCheck> {
 pub async fn run_first(dir: &Path, yaml: &str) -> Observation {
     let checks = checks_from_yaml(dir, yaml);
     run_check(&checks[0]).await
-}
-
-/// A one-check config: `kind`, `target` and extra YAML lines (indented 4).
-pub fn one_check(kind: &str, target: &str, extra: &str) -> String {
-    format!("global:\n  interval: 60s\n  timeout: 5s\nchecks:\n  - name: under-test\n    kind: {kind}\n    target: {target}\n{extra}")
 }

@@ -1,6 +1,9 @@
 //! A throwaway PKI for TLS tests: one CA, leaves signed by it in every shape
 //! a broken or intercepted server presents (expired, not yet valid, wrong
 //! name, self-signed, signed by another CA), and the PEM files on disk.
+//!
+//! Owns certificates and keys only; the servers that present them are
+//! [`crate::servers`]'s and the peers'.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +29,16 @@ pub enum Leaf {
     OtherCa,
 }
 
+/// Server certificate chain and private key for the peers, as PEM files.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// PEM: leaf certificate first, then any intermediates / the CA.
+    pub cert_chain_pem: PathBuf,
+    /// PEM: PKCS#8 private key of the leaf.
+    pub key_pem: PathBuf,
+}
+
+/// A test CA, another CA a client does not trust, and a directory for their files.
 pub struct Pki {
     pub dir: tempfile::TempDir,
     /// The CA certificate, for `ca_file:`.
@@ -46,7 +59,14 @@ pub fn make_ca(name: &str) -> (Issuer<'static, KeyPair>, CertificateDer<'static>
     (Issuer::new(params, key), cert.der().clone())
 }
 
+impl Default for Pki {
+    fn default() -> Pki {
+        Pki::new()
+    }
+}
+
 impl Pki {
+    /// A fresh CA (and another one) in a new temporary directory.
     pub fn new() -> Pki {
         let dir = tempfile::tempdir().expect("tempdir");
         let (ca, ca_der) = make_ca(CA_NAME);
@@ -105,14 +125,14 @@ impl Pki {
     }
 
     /// Writes a good chain and key as PEM files (for Dovecot and Postfix).
-    pub fn tls_files(&self) -> super::peers::TlsFiles {
+    pub fn tls_files(&self) -> TlsFiles {
         let (chain, key) = self.leaf(Leaf::Good);
         let cert_chain_pem = self.dir.path().join("server-chain.pem");
         let key_pem = self.dir.path().join("server-key.pem");
         let chain_text: String = chain.iter().map(|c| pem("CERTIFICATE", c)).collect();
         std::fs::write(&cert_chain_pem, chain_text).expect("write chain");
         std::fs::write(&key_pem, pem("PRIVATE KEY", key.secret_der())).expect("write key");
-        super::peers::TlsFiles { cert_chain_pem, key_pem }
+        TlsFiles { cert_chain_pem, key_pem }
     }
 }
 
@@ -129,7 +149,7 @@ pub fn server_config_for(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer
 
 /// PEM-encodes DER (base64 with 64-column lines).
 pub fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = super::peers::base64_std(der);
+    let b64 = crate::jwt::base64_std(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for chunk in b64.as_bytes().chunks(64) {
         out.push_str(std::str::from_utf8(chunk).unwrap_or_default());

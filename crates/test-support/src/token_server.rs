@@ -8,6 +8,8 @@
 //! answers (the device code flow: pending, slow_down, then a token). Every
 //! request is recorded with its form fields. Dropping the handle stops the
 //! server and all its connections.
+//!
+//! It stands in for Microsoft's endpoint, never for our own OAuth code.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -30,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use super::pki::{Leaf, Pki};
+use crate::pki::{Leaf, Pki};
 
 /// Access tokens issued are this plus a counter.
 pub const ACCESS_TOKEN_PREFIX: &str = "canary-access-4c2e91d7-";

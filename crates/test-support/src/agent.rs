@@ -1,6 +1,10 @@
 //! The agent binary as a child process for black-box tests: started on
 //! 127.0.0.1:0 (its address read from its log), scraped over plain HTTP, its
 //! exposition parsed, stopped with SIGTERM.
+//!
+//! The binary's path is the caller's (`env!("CARGO_BIN_EXE_ece-o365-exporter")`
+//! exists only in the main package's tests); this module must not know the
+//! agent's types, only what it prints and serves.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -12,8 +16,6 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
-
 /// The agent as a child process, killed if a test fails midway.
 pub struct Agent {
     pub child: Child,
@@ -22,13 +24,15 @@ pub struct Agent {
 }
 
 impl Agent {
-    pub fn start(config: &Path, extra: &[&str]) -> Agent {
-        Agent::start_listening(config, "127.0.0.1:0", extra)
+    /// Starts the agent binary `bin` with `config` on 127.0.0.1:0 and the
+    /// `extra` arguments.
+    pub fn start(bin: &str, config: &Path, extra: &[&str]) -> Agent {
+        Agent::start_listening(bin, config, "127.0.0.1:0", extra)
     }
 
     /// [`Agent::start`] on another `--web.listen-address`.
-    pub fn start_listening(config: &Path, listen: &str, extra: &[&str]) -> Agent {
-        Agent::spawn(Command::new(BIN), config, listen, extra)
+    pub fn start_listening(bin: &str, config: &Path, listen: &str, extra: &[&str]) -> Agent {
+        Agent::spawn(Command::new(bin), config, listen, extra)
     }
 
     /// Starts `launcher` (the agent binary, or a program that execs it with
@@ -53,12 +57,12 @@ impl Agent {
                     let addr: String = addr.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
                     let _ = tx.send(addr);
                 }
-                sink.lock().unwrap().push(line);
+                sink.lock().expect("agent log lock").push(line);
             }
         });
         let addr = rx
             .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("the agent never said where it listens: {:?}", log.lock().unwrap()));
+            .unwrap_or_else(|_| panic!("the agent never said where it listens: {:?}", log.lock().expect("agent log lock")));
         Agent {
             child,
             addr: addr.parse().expect("listen address"),
@@ -78,11 +82,11 @@ impl Agent {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("never ready; log: {:#?}", self.log.lock().unwrap());
+        panic!("never ready; log: {:#?}", self.log.lock().expect("agent log lock"));
     }
 
     pub fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        self.log.lock().expect("agent log lock").join("\n")
     }
 
     /// Waits (bounded) until a log line contains `needle`: the agent's
@@ -128,9 +132,9 @@ pub async fn request_with(addr: SocketAddr, method: &str, path: &str, headers: &
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect to the agent");
     s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: test\r\n{headers}Connection: close\r\n\r\n").as_bytes())
         .await
-        .unwrap();
+        .expect("send the request");
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
+    s.read_to_end(&mut raw).await.expect("read the answer");
     split_response(&String::from_utf8_lossy(&raw))
 }
 
