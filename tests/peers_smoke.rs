@@ -1,4 +1,4 @@
-//! Smoke test for the real third-party test peers in `tests/support/peers.rs`:
+//! Smoke test for the real third-party test peers in `crates/test-support` (`dovecot`, `postfix`):
 //! starts Dovecot and Postfix on loopback and checks them over plain TCP
 //! (greetings, STARTTLS/STLS advertised, and Dovecot's local JWT validation).
 //! The TLS and XOAUTH2-over-TLS interop tests live elsewhere and use the
