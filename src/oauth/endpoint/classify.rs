@@ -30,7 +30,7 @@ pub struct TokenError {
     pub aadsts: Option<u32>,
     pub trace_id: Option<String>,
     pub correlation_id: Option<String>,
-    /// From HTTP `Retry-After` (seconds form), clamped to [`MAX_RETRY_AFTER`].
+    /// From HTTP `Retry-After` (seconds form), clamped to [`MAX_RETRY_AFTER`](super::MAX_RETRY_AFTER).
     pub retry_after: Option<Duration>,
     /// Network trouble, timeouts, 5xx, throttling: retry later and keep the
     /// stored refresh token.
