@@ -1,6 +1,7 @@
 //! Entry points for the fuzz targets (`fuzz/`) and the property tests: each
 //! feeds bytes to one parser exactly as a server's bytes reach it, through
-//! the bounded line codec, with no network and no runtime, and
+//! the bounded line codec or the token endpoint's verdict on an answer
+//! ([`judge_answer`]), with no network and no runtime, and
 //! [`token_expiry`] follows a token answer's numbers (`expires_in`, the
 //! JWT's `exp` and `iat`) into the expiry and lifetime the provider keeps.
 //! Not an API: hidden from the docs, and it may change in any release.
@@ -15,7 +16,7 @@ use std::time::SystemTime;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::checks::{imap, pop3, smtp};
-use crate::oauth::endpoint::token_answer;
+use crate::oauth::endpoint::{self, TokenError, TokenResponse};
 use crate::oauth::jwt::{self, Claims, Expectation};
 use crate::oauth::provider;
 use crate::proto::BoxStream;
@@ -132,6 +133,31 @@ pub fn pop3_reply(data: &[u8], chunks: &[usize]) -> Result<(Result<String, Strin
         Ok((status, body))
     })
     .map_err(|f: crate::observation::Failure| f.reason)
+}
+
+/// The verdict on one token endpoint answer (status, content type, body):
+/// the token endpoint client's judgement, then the answer's JSON, as a grant
+/// gets them. `device` reads a devicecode answer instead of a token answer.
+#[allow(
+    clippy::result_large_err,
+    reason = "TokenError is the public error shape; failures are the cold path"
+)]
+pub fn judge_answer(status: u16, content_type: &str, body: &[u8], device: bool) -> Result<(), TokenError> {
+    if device {
+        endpoint::device_code_answer(status, content_type, body).map(drop)
+    } else {
+        token_answer(status, content_type, body).map(drop)
+    }
+}
+
+/// The token response in one token endpoint answer, as a grant returns it,
+/// for the targets that follow it into the provider.
+#[allow(
+    clippy::result_large_err,
+    reason = "TokenError is the public error shape; failures are the cold path"
+)]
+pub fn token_answer(status: u16, content_type: &str, body: &[u8]) -> Result<TokenResponse, TokenError> {
+    endpoint::token_answer(status, content_type, body)
 }
 
 /// What the provider keeps of a usable token answer.

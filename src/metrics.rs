@@ -1,5 +1,6 @@
 //! The only place that knows metric names. Turns each [`Observation`] into
-//! series and renders them for `/metrics`. The per-check state keeps each
+//! series and renders them for `/metrics` (OpenMetrics) or for a textfile
+//! (the Prometheus text format, see [`Format`]). The per-check state keeps each
 //! check's last run (moved in, once); [`Metrics::last_runs`] lends it to
 //! readers (the status page, readiness) without copying. It must not know
 //! the guide, the HTTP side or the agent.
@@ -87,6 +88,18 @@ impl LastRuns {
 
 /// About this much of `/metrics` is written at a time (see [`Metrics::exposition`]).
 pub const CHUNK_BYTES: usize = 64 * 1024;
+
+/// The text format a body is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0, for `/metrics`: counters declared under their
+    /// family names, `# EOF` at the end.
+    OpenMetrics,
+    /// The Prometheus text format (0.0.4) that node_exporter's and
+    /// windows_exporter's textfile collectors read: counters declared under
+    /// their sample names (`..._total`), no `# EOF`.
+    Prometheus,
+}
 
 pub struct Metrics {
     registry: Registry,
@@ -273,14 +286,29 @@ impl Metrics {
     /// lock while it is sent. The values are those of the moment of the
     /// call; runs recorded while the body is sent show in the next scrape.
     pub fn exposition(&self) -> impl Iterator<Item = String> + Send + 'static {
+        self.exposition_in(Format::OpenMetrics)
+    }
+
+    /// [`exposition`](Self::exposition) in either text format. The bounded
+    /// families are written the same in both: they hold no counter, info
+    /// metric, unit or created time, where the two formats differ (a test
+    /// holds them to it).
+    pub fn exposition_in(&self, format: Format) -> impl Iterator<Item = String> + Send + 'static {
         let mut head = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode_registry(&mut head, &self.registry);
         let snapshot = self.per_check.lock().map(|p| p.scrape());
         let mut eof = String::new();
-        let _ = prometheus_client::encoding::text::encode_eof(&mut eof);
+        if format == Format::OpenMetrics {
+            let _ = prometheus_client::encoding::text::encode_eof(&mut eof);
+        }
         std::iter::once(head)
-            .chain(snapshot.ok().into_iter().flat_map(|s| per_check::Chunks::new(s, CHUNK_BYTES)))
+            .chain(
+                snapshot
+                    .ok()
+                    .into_iter()
+                    .flat_map(move |s| per_check::Chunks::new(s, CHUNK_BYTES, format)),
+            )
             .chain(std::iter::once(eof))
             // An empty chunk would end a chunked HTTP body early.
             .filter(|chunk| !chunk.is_empty())
@@ -513,6 +541,48 @@ mod tests {
         assert_eq!(
             m.last_runs().iter().next().unwrap().1.reason(),
             Some(crate::reason::Reason::ConnectRefused)
+        );
+    }
+
+    /// The bounded families hold nothing the two formats write differently,
+    /// and the per-check counters are declared under their sample names in
+    /// the Prometheus format.
+    #[test]
+    fn the_prometheus_format_declares_counters_under_their_sample_names() {
+        let m = Metrics::new("1", "r");
+        let check = meta("tcp-a", Kind::Tcp, None);
+        m.declare(&check);
+        m.observe(&check, observation(tls_facts("CN=DigiCert Cloud Services CA-1")));
+        let mut head = String::new();
+        prometheus_client::encoding::text::encode_registry(&mut head, &m.registry).unwrap();
+        for line in head.lines().filter(|l| l.starts_with("# ")) {
+            assert!(
+                line.starts_with("# HELP ") || line.ends_with(" gauge") || line.ends_with(" histogram"),
+                "`{line}` is written differently in the two formats"
+            );
+        }
+        let text: String = m.exposition_in(Format::Prometheus).collect();
+        let open = m.render();
+        assert!(!text.contains("# EOF") && open.ends_with("# EOF\n"), "{text}");
+        assert_eq!(open.lines().count(), text.lines().count() + 1);
+        let differ: Vec<(&str, &str)> = text.lines().zip(open.lines()).filter(|(t, o)| t != o).collect();
+        assert_eq!(
+            differ,
+            [
+                (
+                    "# HELP ece_o365_check_runs_total Check runs finished",
+                    "# HELP ece_o365_check_runs Check runs finished"
+                ),
+                ("# TYPE ece_o365_check_runs_total counter", "# TYPE ece_o365_check_runs counter"),
+                (
+                    "# HELP ece_o365_check_failures_total Failed check runs by reason",
+                    "# HELP ece_o365_check_failures Failed check runs by reason"
+                ),
+                (
+                    "# TYPE ece_o365_check_failures_total counter",
+                    "# TYPE ece_o365_check_failures counter"
+                ),
+            ]
         );
     }
 

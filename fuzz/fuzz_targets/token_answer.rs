@@ -2,7 +2,7 @@
 //! answer (third byte), body (the rest). A verdict with a bounded detail.
 #![no_main]
 
-use ece_o365_exporter::oauth::endpoint::judge_answer;
+use ece_o365_exporter::fuzzing::judge_answer;
 use ece_o365_exporter::observation::{Failure, MAX_DETAIL_CHARS};
 use libfuzzer_sys::fuzz_target;
 

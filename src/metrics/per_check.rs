@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::unix_seconds;
+use super::{Format, unix_seconds};
 use crate::checks::CheckMeta;
 use crate::observation::Observation;
 use crate::reason::Reason;
@@ -411,15 +411,17 @@ pub(super) struct Chunks {
     family: usize,
     next_check: usize,
     chunk: usize,
+    format: Format,
 }
 
 impl Chunks {
-    pub(super) fn new(snapshot: Snapshot, chunk: usize) -> Self {
+    pub(super) fn new(snapshot: Snapshot, chunk: usize, format: Format) -> Self {
         Chunks {
             snapshot,
             family: 0,
             next_check: 0,
             chunk,
+            format,
         }
     }
 }
@@ -437,8 +439,13 @@ impl Iterator for Chunks {
             let family = ALL[self.family];
             if self.next_check == 0 {
                 let f = &FAMILIES[self.family];
-                let _ = writeln!(out, "# HELP ece_o365_{} {}", f.name, f.help);
-                let _ = writeln!(out, "# TYPE ece_o365_{} {}", f.name, f.kind);
+                // The Prometheus format declares a counter under its samples' name.
+                let suffix = match (self.format, f.kind) {
+                    (Format::Prometheus, "counter") => "_total",
+                    _ => "",
+                };
+                let _ = writeln!(out, "# HELP ece_o365_{}{suffix} {}", f.name, f.help);
+                let _ = writeln!(out, "# TYPE ece_o365_{}{suffix} {}", f.name, f.kind);
             }
             while let Some(row) = self.snapshot.rows.get(self.next_check) {
                 row.write(family, &self.snapshot.labels, &mut out);

@@ -27,6 +27,13 @@
 //! Every number from the server is bounded before it becomes a time:
 //! [`access_token`] refuses an `expires_in` over [`MAX_EXPIRES_IN`] (or one
 //! the clock cannot add) as `token_bad_response`.
+//!
+//! It is one file, a little over the house limit, because it is one state
+//! machine under one lock (the cached token, both backoffs, the file stamps
+//! that end a definitive verdict, the refresh task that owns the state):
+//! split, each part would need the others' invariants, and the pure pieces
+//! that could leave (`access_token`, the scope and XOAUTH2 helpers) are a
+//! few dozen lines.
 
 use std::path::Path;
 use std::sync::Arc;
