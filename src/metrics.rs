@@ -550,7 +550,7 @@ mod tests {
     #[test]
     fn the_prometheus_format_declares_counters_under_their_sample_names() {
         let m = Metrics::new("1", "r");
-        let check = meta("tcp-a", Kind::Tcp, None);
+        let check = meta("tcp-a", crate::checks::tcp::KIND, None);
         m.declare(&check);
         m.observe(&check, observation(tls_facts("CN=DigiCert Cloud Services CA-1")));
         let mut head = String::new();

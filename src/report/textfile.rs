@@ -180,12 +180,18 @@ mod tests {
             ..Facts::default()
         };
         let entries = [
-            entry("imap-support", Kind::Imap, Some("support"), None, tls),
-            entry("token-support", Kind::Token, Some("support"), None, token),
-            entry("tcp-closed", Kind::Tcp, None, Some(Reason::ConnectRefused), Facts::default()),
+            entry("imap-support", crate::checks::imap::KIND, Some("support"), None, tls),
+            entry("token-support", crate::checks::token::KIND, Some("support"), None, token),
+            entry(
+                "tcp-closed",
+                crate::checks::tcp::KIND,
+                None,
+                Some(Reason::ConnectRefused),
+                Facts::default(),
+            ),
             entry(
                 "dns-mx",
-                Kind::Dns,
+                crate::checks::dns::KIND,
                 None,
                 Some(Reason::DnsNxdomain),
                 Facts {
