@@ -9,7 +9,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -321,11 +321,4 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
         host: host.to_string(),
         port,
     })
-}
-
-/// Parses a name server given as `IP` or `IP:port`.
-pub(super) fn name_server(text: &str) -> Option<SocketAddr> {
-    text.parse::<SocketAddr>()
-        .ok()
-        .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
 }

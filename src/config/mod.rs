@@ -14,6 +14,7 @@
 mod check;
 mod ece;
 mod error;
+mod load;
 mod oauth;
 mod raw;
 mod redact;
@@ -65,7 +66,7 @@ pub struct Global {
 impl Config {
     /// Reads and validates a configuration file whose checks are of the
     /// given kinds. (`Config::load`, with every kind the agent has, is
-    /// `checks::registry`'s: the kinds live above this module.)
+    /// implemented in `checks`: the kinds live above this module.)
     pub fn load_with(path: &Path, kinds: &[&CheckSchema]) -> Result<Config, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|e| ConfigError::file(path, format!("cannot read the configuration file: {e}")))?;
@@ -76,6 +77,6 @@ impl Config {
     /// resolve relative file names.
     pub fn from_yaml_with(path: &Path, text: &str, kinds: &[&CheckSchema]) -> Result<Config, ConfigError> {
         let raw = raw::parse(path, text)?;
-        Validator::new(path, text, kinds).validate(raw)
+        Validator::new(path, text).validate(raw, kinds)
     }
 }

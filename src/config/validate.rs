@@ -1,9 +1,8 @@
-//! Validation of the parsed YAML into typed values: the sections (`global`,
-//! `tenants`, `mailboxes`, `ece`) and what every check has; a check's own
-//! keys are read by its kind (see [`super::check::KindKeys`]). Each rule's
-//! error names file, line, column and field.
+//! The validator's toolkit: errors that name file, line, column and field,
+//! and the rules several sections share (durations, name servers, CA files).
+//! The sections' own rules are beside their types (`oauth.rs`, `ece.rs`,
+//! `check.rs`); `load.rs` runs them in order.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,23 +12,17 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde_saphyr::Spanned;
 
-use super::check::{self, CheckConfig, CheckSchema, KindKeys, MailboxUse};
-use super::ece::EceSettings;
+use super::Global;
 use super::error::{ConfigError, Loc};
-use super::oauth::Mailbox;
 use super::raw;
-use super::{Config, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, Global};
 
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
-const MAX_NAME_LEN: usize = 64;
 
 pub(crate) struct Validator<'a> {
     pub(super) file: &'a Path,
     source: &'a str,
     /// Where relative file names start: the config file's directory.
     pub(super) base: &'a Path,
-    /// The check kinds there are.
-    kinds: &'a [&'a CheckSchema],
     /// Trust sets (global extra CAs + one `ca_file`) by the file's path: ten
     /// thousand checks naming one CA file share one set, and with it one TLS
     /// client configuration (see `proto::tls::ClientConfigCache`).
@@ -37,12 +30,11 @@ pub(crate) struct Validator<'a> {
 }
 
 impl<'a> Validator<'a> {
-    pub(super) fn new(file: &'a Path, source: &'a str, kinds: &'a [&'a CheckSchema]) -> Self {
+    pub(super) fn new(file: &'a Path, source: &'a str) -> Self {
         Validator {
             file,
             source,
             base: file.parent().unwrap_or(Path::new(".")),
-            kinds,
             ca_sets: Default::default(),
         }
     }
@@ -84,68 +76,7 @@ impl<'a> Validator<'a> {
         self.err(spanned.referenced, field, message)
     }
 
-    pub(super) fn validate(&self, raw: raw::ConfigFile) -> Result<Config, ConfigError> {
-        let g = raw.global.unwrap_or_default();
-        let interval = g.interval.as_ref().map(|d| d.value.0).unwrap_or(DEFAULT_INTERVAL);
-        let timeout = g.timeout.as_ref().map(|d| d.value.0).unwrap_or(DEFAULT_TIMEOUT);
-        if let Some(i) = &g.interval {
-            self.check_interval(i, "global.interval")?;
-        }
-        if let Some(t) = &g.timeout {
-            self.check_timeout(t, interval, "global.timeout")?;
-        }
-        let dns_servers = match &g.dns_servers {
-            Some(s) => self.dns_servers(&s.value, s.referenced.into(), "global.dns_servers")?,
-            None => Vec::new(),
-        };
-        let extra_ca = match &g.extra_ca_file {
-            Some(f) => self.ca_file(&f.value, f.referenced.into(), "global.extra_ca_file")?,
-            None => Arc::default(),
-        };
-        let global = Global {
-            interval,
-            timeout,
-            dns_servers,
-            extra_ca,
-        };
-        let ece = match raw.ece {
-            Some(spec) => self.ece(spec)?,
-            None => EceSettings::default(),
-        };
-        let tenants = self.tenants(raw.tenants.unwrap_or_default())?;
-        let mailboxes = self.mailboxes(raw.mailboxes.unwrap_or_default(), &tenants)?;
-
-        let Some(raw_checks) = raw.checks else {
-            return Err(self.err(Loc::default(), "checks", "at least one check is required"));
-        };
-        if raw_checks.value.is_empty() {
-            return Err(self.at(&raw_checks, "checks", "at least one check is required"));
-        }
-        let mut names = HashSet::new();
-        let mut checks = Vec::with_capacity(raw_checks.value.len());
-        for (i, c) in raw_checks.value.into_iter().enumerate() {
-            let name_loc: Loc = c.name.referenced.into();
-            let check = self.check(i, c, &global, &mailboxes)?;
-            if !names.insert(check.name.clone()) {
-                return Err(self.err(
-                    name_loc,
-                    format!("checks[{i}].name"),
-                    format!("duplicate check name `{}`: every check needs a unique name", check.name),
-                ));
-            }
-            checks.push(Arc::new(check));
-        }
-        Ok(Config {
-            file: self.file.to_path_buf(),
-            global,
-            tenants,
-            mailboxes,
-            checks,
-            ece,
-        })
-    }
-
-    fn check_interval(&self, i: &Spanned<raw::HumanDuration>, field: &str) -> Result<(), ConfigError> {
+    pub(super) fn check_interval(&self, i: &Spanned<raw::HumanDuration>, field: &str) -> Result<(), ConfigError> {
         if i.value.0 < MIN_INTERVAL {
             return Err(self.at(
                 i,
@@ -156,7 +87,7 @@ impl<'a> Validator<'a> {
         Ok(())
     }
 
-    fn check_timeout(&self, t: &Spanned<raw::HumanDuration>, interval: Duration, field: &str) -> Result<(), ConfigError> {
+    pub(super) fn check_timeout(&self, t: &Spanned<raw::HumanDuration>, interval: Duration, field: &str) -> Result<(), ConfigError> {
         if t.value.0.is_zero() {
             return Err(self.at(t, field, "timeout must be greater than zero"));
         }
@@ -177,7 +108,7 @@ impl<'a> Validator<'a> {
     pub(super) fn dns_servers(&self, list: &[String], loc: Loc, field: &str) -> Result<Vec<SocketAddr>, ConfigError> {
         let mut out = Vec::new();
         for (i, text) in list.iter().enumerate() {
-            let addr = check::name_server(text).ok_or_else(|| {
+            let addr = name_server(text).ok_or_else(|| {
                 self.err(
                     loc,
                     format!("{field}[{i}]"),
@@ -214,7 +145,7 @@ impl<'a> Validator<'a> {
         Ok(all)
     }
 
-    fn ca_file(&self, file: &Path, loc: Loc, field: &str) -> Result<Arc<Vec<CertificateDer<'static>>>, ConfigError> {
+    pub(super) fn ca_file(&self, file: &Path, loc: Loc, field: &str) -> Result<Arc<Vec<CertificateDer<'static>>>, ConfigError> {
         let path = if file.is_absolute() {
             file.to_path_buf()
         } else {
@@ -229,108 +160,11 @@ impl<'a> Validator<'a> {
         }
         Ok(Arc::new(certs))
     }
+}
 
-    fn check(&self, i: usize, c: raw::CheckSpec, global: &Global, mailboxes: &[Arc<Mailbox>]) -> Result<CheckConfig, ConfigError> {
-        let p = |f: &str| format!("checks[{i}].{f}");
-        let name = c.name.value.clone();
-        if name.is_empty() || name.len() > MAX_NAME_LEN || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
-            return Err(self.at(
-                &c.name,
-                p("name"),
-                format!(
-                    "check names are 1 to {MAX_NAME_LEN} characters of letters, digits, `-`, `_` and `.` (they become the `check` label)"
-                ),
-            ));
-        }
-        let Some(schema) = self.kinds.iter().find(|k| k.kind.as_str() == c.kind.value) else {
-            let names: Vec<&str> = self.kinds.iter().map(|k| k.kind.as_str()).collect();
-            return Err(self.at(
-                &c.kind,
-                p("kind"),
-                format!("unknown check kind `{}`, expected one of {}", c.kind.value, names.join(", ")),
-            ));
-        };
-        let kind = schema.kind;
-
-        // Keys of other kinds (or of none) first: the likeliest mistake.
-        if let Some(m) = &c.mailbox
-            && schema.mailbox == MailboxUse::NotUsed
-        {
-            let loc = Loc::from(m.referenced);
-            return Err(check::not_for_kind(self, i, kind, "mailbox", loc, self.kinds));
-        }
-        if let Some(k) = c.keys.iter().find(|k| !schema.keys.contains(&k.key.as_str())) {
-            return Err(check::not_for_kind(self, i, kind, &k.key, k.value.referenced.into(), self.kinds));
-        }
-
-        let interval = match &c.interval {
-            Some(d) => {
-                self.check_interval(d, &p("interval"))?;
-                d.value.0
-            }
-            None => global.interval,
-        };
-        let timeout = match &c.timeout {
-            Some(t) => {
-                self.check_timeout(t, interval, &p("timeout"))?;
-                t.value.0
-            }
-            None if global.timeout > interval => {
-                return Err(self.at(
-                    &c.name,
-                    p("interval"),
-                    format!(
-                        "interval ({}) is shorter than the global timeout ({}): set a `timeout` for this check",
-                        humantime::format_duration(interval),
-                        humantime::format_duration(global.timeout)
-                    ),
-                ));
-            }
-            None => global.timeout,
-        };
-
-        let mailbox = match &c.mailbox {
-            Some(name) => {
-                let m = mailboxes
-                    .iter()
-                    .find(|m| m.name == name.value)
-                    .ok_or_else(|| self.at(name, p("mailbox"), format!("no mailbox named `{}` under `mailboxes:`", name.value)))?;
-                if let MailboxUse::Optional(protocol) = schema.mailbox
-                    && !m.protocols.contains(&protocol)
-                {
-                    return Err(self.at(
-                        name,
-                        p("mailbox"),
-                        format!("mailbox `{}` does not list {kind} in its protocols", m.name),
-                    ));
-                }
-                Some(m)
-            }
-            None if schema.mailbox == MailboxUse::Required => {
-                return Err(self.at(&c.name, p("mailbox"), format!("a {kind} check needs `mailbox: NAME`")));
-            }
-            None => None,
-        };
-
-        let mut keys = KindKeys {
-            validator: self,
-            index: i,
-            kind,
-            name_loc: c.name.referenced.into(),
-            global,
-            mailbox,
-            keys: c.keys,
-        };
-        let settings = (schema.settings)(&mut keys)?;
-        keys.finish(self.kinds)?;
-        Ok(CheckConfig {
-            name,
-            loc: c.name.referenced.into(),
-            kind,
-            interval,
-            timeout,
-            settings,
-            mailbox: mailbox.cloned(),
-        })
-    }
+/// Parses a name server given as `IP` or `IP:port`.
+fn name_server(text: &str) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| text.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
 }

@@ -9,7 +9,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use secrecy::zeroize::Zeroize;
 
 use super::MAX_RETRY_AFTER;
-use super::classify::{MAX_ID_CHARS, short};
+use crate::observation::sanitize;
 
 /// The largest response body we read; token responses are a few KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -70,4 +70,12 @@ mod tests {
         h.insert(RETRY_AFTER, "99999999999".parse().unwrap());
         assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
     }
+}
+
+/// Longest trace/correlation id kept (they are GUIDs, 36 characters).
+pub(super) const MAX_ID_CHARS: usize = 64;
+
+/// Sanitised and cut to `max` characters.
+pub(super) fn short(text: &str, max: usize) -> String {
+    sanitize(text).chars().take(max).collect()
 }

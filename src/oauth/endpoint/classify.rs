@@ -10,12 +10,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use super::body::Body;
+use super::body::{Body, MAX_ID_CHARS, short};
 use crate::observation::{Failure, MAX_DETAIL_CHARS, sanitize};
 use crate::reason::Reason;
 
-/// Longest trace/correlation id kept (they are GUIDs, 36 characters).
-pub(super) const MAX_ID_CHARS: usize = 64;
 /// Secrets shorter than this are not scrubbed from server text (too many false hits).
 const MIN_SCRUB_LEN: usize = 8;
 
@@ -254,11 +252,6 @@ fn scrub(text: &str, secrets: &[&str]) -> String {
         }
     }
     out
-}
-
-/// Sanitised and cut to `max` characters.
-pub(super) fn short(text: &str, max: usize) -> String {
-    sanitize(text).chars().take(max).collect()
 }
 
 fn json_str(v: &serde_json::Value, key: &str) -> Option<String> {
