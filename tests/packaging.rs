@@ -342,6 +342,12 @@ fn deb_installs_serves_metrics_keeps_an_edited_config_and_purges() {
         assert_eq!(mode(path), want, "mode of {path}: {:o}", mode(path));
         assert_eq!(std::fs::metadata(path).unwrap().uid(), 0, "{path} is owned by root");
     }
+    // The README's links into docs/ work in the installed copy too.
+    let pages = doc_pages();
+    assert!(pages.len() >= 8, "docs/ lost pages: {pages:?}");
+    for page in &pages {
+        assert_eq!(mode(page), 0o644, "mode of {page}: {:o}", mode(page));
+    }
     assert_eq!(
         read(CONFIG),
         read(repo("config.example.yaml")),
@@ -472,6 +478,7 @@ fn rpm_holds_the_same_files_and_keeps_an_edited_config() {
     ]
     .into_iter()
     .map(|(path, flags)| (path.to_string(), format!("{flags}\troot:root")))
+    .chain(doc_pages().into_iter().map(|page| (page, "d\t-rw-r--r--\troot:root".to_string())))
     .collect();
     assert_eq!(
         files, want,
@@ -516,4 +523,16 @@ fn rpm_holds_the_same_files_and_keeps_an_edited_config() {
         edited,
         "erase keeps the edited config as .rpmsave"
     );
+}
+
+/// Where the packages install each page of `docs/`, from the repository's own list.
+fn doc_pages() -> Vec<String> {
+    let mut pages: Vec<String> = std::fs::read_dir(repo("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("/usr/share/doc/ece-o365-exporter/docs/{name}"))
+        .collect();
+    pages.sort();
+    pages
 }
