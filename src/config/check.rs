@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use super::Global;
 use super::error::{ConfigError, Loc};
 use super::oauth::{MailProtocol, Mailbox};
+use super::proxy::{Proxy, ProxyKeys};
 use super::raw::KindKey;
 use super::validate::Validator;
 use crate::reason::Kind;
@@ -155,6 +156,18 @@ pub struct TlsSettings {
     pub expected_issuer: Option<String>,
 }
 
+/// The proxy keys of every kind that connects through one.
+pub const PROXY_KEYS: [&str; 3] = ["proxy", "proxy_user", "proxy_password"];
+
+/// Whether a kind's checks use `global.proxy` when they name none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inherit {
+    /// `tcp`, `tls`: they check the paths ECE's own HTTPS traffic takes.
+    Global,
+    /// Mail kinds: ECE's own mail connections are usually direct.
+    OwnOnly,
+}
+
 /// A check's own keys while its kind reads them. Every error names the
 /// file, the line and `checks[i].<key>`.
 pub struct KindKeys<'a> {
@@ -243,6 +256,27 @@ impl KindKeys<'_> {
             Some((list, loc)) => self.validator.dns_servers(&list, loc, &self.field("dns_servers")),
             None => Ok(self.global.dns_servers.clone()),
         }
+    }
+
+    /// `proxy`, `proxy_user` and `proxy_password` (the kind lists all three
+    /// in its keys): the proxy a connection to `target` goes through, if
+    /// any. Without `proxy:` on the check, `global.proxy` applies when the
+    /// kind `inherits` it (`tcp`, `tls`), else the connection is direct.
+    pub fn proxy(&mut self, target: &Target, inherits: Inherit) -> Result<Option<Proxy>, ConfigError> {
+        let mut text = |key: &str| -> Result<Option<(String, Loc)>, ConfigError> { self.take::<String>(key) };
+        let (proxy, user, password) = (text("proxy")?, text("proxy_user")?, text("proxy_password")?);
+        let index = self.index;
+        let setting = self.validator.proxy_setting(ProxyKeys {
+            proxy,
+            user,
+            password,
+            field: &|k| format!("checks[{index}].{k}"),
+        })?;
+        Ok(match setting {
+            Some(s) => s.for_target(target),
+            None if inherits == Inherit::Global => self.global.proxy.for_target(target),
+            None => None,
+        })
     }
 
     /// Refuses the first key nobody took: not one of this kind's.

@@ -17,6 +17,7 @@ use super::check::{self, CheckConfig, CheckSchema, KindKeys, MailboxUse};
 use super::ece::EceSettings;
 use super::error::{ConfigError, Loc};
 use super::oauth::Mailbox;
+use super::proxy::{ProxyEnv, ProxyKeys};
 use super::raw;
 use super::{Config, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, Global};
 
@@ -34,6 +35,8 @@ pub(crate) struct Validator<'a> {
     /// thousand checks naming one CA file share one set, and with it one TLS
     /// client configuration (see `proto::tls::ClientConfigCache`).
     ca_sets: std::cell::RefCell<std::collections::HashMap<PathBuf, Arc<Vec<CertificateDer<'static>>>>>,
+    /// `HTTPS_PROXY` and `NO_PROXY`, read once per load for `proxy: env`.
+    pub(super) proxy_env: ProxyEnv,
 }
 
 impl<'a> Validator<'a> {
@@ -44,6 +47,7 @@ impl<'a> Validator<'a> {
             base: file.parent().unwrap_or(Path::new(".")),
             kinds,
             ca_sets: Default::default(),
+            proxy_env: ProxyEnv::from_process(),
         }
     }
 
@@ -102,11 +106,21 @@ impl<'a> Validator<'a> {
             Some(f) => self.ca_file(&f.value, f.referenced.into(), "global.extra_ca_file")?,
             None => Arc::default(),
         };
+        let spanned = |s: &Option<Spanned<String>>| s.as_ref().map(|s| (s.value.clone(), Loc::from(s.referenced)));
+        let proxy = self
+            .proxy_setting(ProxyKeys {
+                proxy: spanned(&g.proxy),
+                user: spanned(&g.proxy_user),
+                password: spanned(&g.proxy_password),
+                field: &|k| format!("global.{k}"),
+            })?
+            .unwrap_or_default();
         let global = Global {
             interval,
             timeout,
             dns_servers,
             extra_ca,
+            proxy,
         };
         let ece = match raw.ece {
             Some(spec) => self.ece(spec)?,
