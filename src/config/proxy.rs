@@ -250,11 +250,12 @@ pub(super) struct ProxyKeys<'k> {
 
 impl Validator<'_> {
     /// Validates a `proxy` with its credentials; `None` when `proxy` is not
-    /// written (the caller decides what that means). No error shows a
-    /// source line: the line could hold a password.
+    /// written (the caller decides what that means). An error shows its
+    /// source line (a URL's credentials redacted) except for an inline
+    /// password, which is never echoed.
     pub(super) fn proxy_setting(&self, keys: ProxyKeys<'_>) -> Result<Option<ProxySetting>, ConfigError> {
         let env = &self.proxy_env;
-        let err = |loc: Loc, key: &str, msg: String| ConfigError::new(self.file, None, loc, (keys.field)(key), msg);
+        let err = |loc: Loc, key: &str, msg: String| self.err(loc, (keys.field)(key), msg);
         let Some((value, loc)) = keys.proxy else {
             if let Some((_, l)) = keys.user.as_ref().or(keys.password.as_ref()) {
                 let key = if keys.user.is_some() { "proxy_user" } else { "proxy_password" };
@@ -265,9 +266,13 @@ impl Validator<'_> {
         let auth = match (&keys.user, &keys.password) {
             (None, None) => None,
             (Some((_, l)), None) => {
-                return Err(err(*l, "proxy_password", "`proxy_user` needs `proxy_password: env:NAME` or `file:PATH`".into()));
+                return Err(err(
+                    *l,
+                    "proxy_user",
+                    "`proxy_user` needs `proxy_password: env:NAME` or `file:PATH` beside it".into(),
+                ));
             }
-            (None, Some((_, l))) => return Err(err(*l, "proxy_user", "`proxy_password` needs `proxy_user`".into())),
+            (None, Some((_, l))) => return Err(err(*l, "proxy_password", "`proxy_password` needs `proxy_user` beside it".into())),
             (Some((user, ul)), Some((pw, pl))) => {
                 if user.is_empty() || user.contains(':') || user.chars().any(char::is_control) {
                     return Err(err(
@@ -277,7 +282,13 @@ impl Validator<'_> {
                     ));
                 }
                 let password = SecretSource::parse(pw, self.base).ok_or_else(|| {
-                    err(*pl, "proxy_password", "write the proxy password as env:NAME or file:PATH, never inline".into())
+                    ConfigError::new(
+                        self.file,
+                        None,
+                        *pl,
+                        (keys.field)("proxy_password"),
+                        "write the proxy password as env:NAME or file:PATH, never inline",
+                    )
                 })?;
                 password.read().map_err(|e| err(*pl, "proxy_password", e))?;
                 Some(ProxyAuth {
