@@ -263,6 +263,18 @@ impl Validator<'_> {
             }
             return Ok(None);
         };
+        // The proxy itself first: its error is the likeliest.
+        let fixed = match value.as_str() {
+            "none" => {
+                if let Some((_, l)) = keys.user.as_ref().or(keys.password.as_ref()) {
+                    let key = if keys.user.is_some() { "proxy_user" } else { "proxy_password" };
+                    return Err(err(*l, key, "`proxy: none` connects directly: remove `proxy_user` and `proxy_password`".into()));
+                }
+                None
+            }
+            "env" => None,
+            url => Some(parse_proxy_url(url, false).map_err(|m| err(loc, "proxy", m))?),
+        };
         let auth = match (&keys.user, &keys.password) {
             (None, None) => None,
             (Some((_, l)), None) => {
@@ -297,14 +309,13 @@ impl Validator<'_> {
                 })
             }
         };
-        let setting = match value.as_str() {
-            "none" => {
-                if let Some((_, l)) = &keys.user {
-                    return Err(err(*l, "proxy_user", "`proxy: none` connects directly: remove `proxy_user` and `proxy_password`".into()));
-                }
-                ProxySetting::Direct
-            }
-            "env" => {
+        let setting = match (value.as_str(), fixed) {
+            (_, Some(address)) => ProxySetting::Fixed(Proxy {
+                address,
+                auth,
+                from_env: false,
+            }),
+            ("env", None) => {
                 let proxy = match &env.https_proxy {
                     Some(url) => Some(Proxy {
                         address: parse_proxy_url(url, true).map_err(|m| err(loc, "proxy", format!("HTTPS_PROXY: {m}")))?,
@@ -318,11 +329,7 @@ impl Validator<'_> {
                     no_proxy: env.no_proxy.as_deref().map(NoProxy::parse).unwrap_or_default(),
                 }
             }
-            url => ProxySetting::Fixed(Proxy {
-                address: parse_proxy_url(url, false).map_err(|m| err(loc, "proxy", m))?,
-                auth,
-                from_env: false,
-            }),
+            _ => ProxySetting::Direct,
         };
         Ok(Some(setting))
     }
