@@ -105,7 +105,11 @@ async fn global_proxy_applies_to_tcp_and_tls_and_a_mail_check_only_uses_its_own(
     for check in &checks {
         let obs = ece_o365_exporter::checks::run_check(check).await;
         assert_ok(&obs);
-        seen.push((check.meta.name.clone(), phases(&obs).contains(&Phase::ProxyConnect), proxy.tunnels()));
+        seen.push((
+            check.meta.name.clone(),
+            phases(&obs).contains(&Phase::ProxyConnect),
+            proxy.tunnels(),
+        ));
     }
     let want: Vec<(String, bool, usize)> = vec![
         ("tcp".into(), true, 1),
@@ -145,7 +149,12 @@ async fn basic_credentials_open_the_tunnel_and_none_get_407() {
     .await;
     std::fs::write(dir.join("proxy-password"), format!("{PROXY_PASSWORD}\n")).unwrap();
     std::fs::write(dir.join("wrong-password"), "not-the-password").unwrap();
-    let with = |file: &str| format!("    proxy: {}\n    proxy_user: ece-svc\n    proxy_password: file:{file}\n", proxy.url());
+    let with = |file: &str| {
+        format!(
+            "    proxy: {}\n    proxy_user: ece-svc\n    proxy_password: file:{file}\n",
+            proxy.url()
+        )
+    };
 
     let obs = run_first(dir, &tls_check(&server, &with("proxy-password"))).await;
     assert_ok(&obs);
@@ -166,7 +175,11 @@ async fn basic_credentials_open_the_tunnel_and_none_get_407() {
 async fn a_refusing_proxy_is_proxy_denied_with_its_status() {
     let pki = Pki::new();
     let server = tls_server(&pki).await;
-    for (line, code) in [("403 Forbidden", "403"), ("502 Bad Gateway", "502"), ("301 Moved Permanently", "301")] {
+    for (line, code) in [
+        ("403 Forbidden", "403"),
+        ("502 Bad Gateway", "502"),
+        ("301 Moved Permanently", "301"),
+    ] {
         let proxy = ConnectProxy::start(Mode::Status(line)).await;
         let obs = run_first(pki.dir.path(), &tls_check(&server, &format!("    proxy: {}\n", proxy.url()))).await;
         let detail = assert_fails(&obs, Reason::ProxyDenied, Phase::ProxyConnect);
@@ -225,7 +238,11 @@ async fn tls_inspection_is_tls_unexpected_issuer() {
     let leaf_key = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
     let cfg = pki::server_config_for(vec![leaf.der().clone(), inspection_der.clone()], leaf_key);
     // The corporate CA is trusted here, next to the test CA.
-    let both = format!("{}{}", std::fs::read_to_string(&pki.ca_pem).unwrap(), pki::pem("CERTIFICATE", &inspection_der));
+    let both = format!(
+        "{}{}",
+        std::fs::read_to_string(&pki.ca_pem).unwrap(),
+        pki::pem("CERTIFICATE", &inspection_der)
+    );
     std::fs::write(dir.join("ca.pem"), both).unwrap();
     let proxy = ConnectProxy::start(Mode::Intercept(cfg)).await;
     let extra = format!("    expected_issuer: \"{CA_NAME}\"\n    proxy: {}\n", proxy.url());

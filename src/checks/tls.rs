@@ -24,7 +24,15 @@ pub const KIND: Kind = Kind::new("tls");
 pub static SPEC: KindSpec = KindSpec {
     schema: CheckSchema {
         kind: KIND,
-        keys: &["target", "server_name", "ca_file", "expected_issuer", "proxy", "proxy_user", "proxy_password"],
+        keys: &[
+            "target",
+            "server_name",
+            "ca_file",
+            "expected_issuer",
+            "proxy",
+            "proxy_user",
+            "proxy_password",
+        ],
         mailbox: MailboxUse::NotUsed,
         settings,
     },

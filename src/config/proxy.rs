@@ -79,11 +79,7 @@ pub struct ProxyEnv {
 impl ProxyEnv {
     /// This process's environment.
     pub fn from_process() -> ProxyEnv {
-        let first = |names: [&str; 2]| {
-            names
-                .iter()
-                .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
-        };
+        let first = |names: [&str; 2]| names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()));
         ProxyEnv {
             https_proxy: first(["HTTPS_PROXY", "https_proxy"]),
             no_proxy: first(["NO_PROXY", "no_proxy"]),
@@ -105,7 +101,11 @@ pub struct NoProxy {
 enum NoProxyEntry {
     Ip(IpAddr, Option<u16>),
     Net(IpAddr, u8),
-    Domain { name: String, subdomains_only: bool, port: Option<u16> },
+    Domain {
+        name: String,
+        subdomains_only: bool,
+        port: Option<u16>,
+    },
 }
 
 impl NoProxy {
@@ -208,9 +208,8 @@ pub fn parse_proxy_url(text: &str, from_env: bool) -> Result<Target, String> {
     } else {
         text.to_string()
     };
-    let url = url::Url::parse(&full).map_err(|e| {
-        format!("`{shown}` is not a proxy URL ({e}); write it like http://proxy.corp.example:8080, `env` or `none`")
-    })?;
+    let url = url::Url::parse(&full)
+        .map_err(|e| format!("`{shown}` is not a proxy URL ({e}); write it like http://proxy.corp.example:8080, `env` or `none`"))?;
     match url.scheme() {
         "http" => {}
         "https" => {
@@ -218,7 +217,11 @@ pub fn parse_proxy_url(text: &str, from_env: bool) -> Result<Target, String> {
                 "`{shown}`: a TLS connection to the proxy itself is not supported; write the proxy as http://host:port (the tunnel through it is still TLS)"
             ));
         }
-        other => return Err(format!("`{shown}` has the scheme `{other}`: only HTTP CONNECT proxies (http://) are supported")),
+        other => {
+            return Err(format!(
+                "`{shown}` has the scheme `{other}`: only HTTP CONNECT proxies (http://) are supported"
+            ));
+        }
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!(
@@ -230,7 +233,9 @@ pub fn parse_proxy_url(text: &str, from_env: bool) -> Result<Target, String> {
         return Err(format!("`{shown}` names no proxy host"));
     }
     if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("`{shown}` must be http://host:port only, without a path, query or fragment"));
+        return Err(format!(
+            "`{shown}` must be http://host:port only, without a path, query or fragment"
+        ));
     }
     let port = url.port_or_known_default().unwrap_or(80);
     Ok(Target {
@@ -268,7 +273,11 @@ impl Validator<'_> {
             "none" => {
                 if let Some((_, l)) = keys.user.as_ref().or(keys.password.as_ref()) {
                     let key = if keys.user.is_some() { "proxy_user" } else { "proxy_password" };
-                    return Err(err(*l, key, "`proxy: none` connects directly: remove `proxy_user` and `proxy_password`".into()));
+                    return Err(err(
+                        *l,
+                        key,
+                        "`proxy: none` connects directly: remove `proxy_user` and `proxy_password`".into(),
+                    ));
                 }
                 None
             }
@@ -340,10 +349,7 @@ mod tests {
     use super::*;
 
     fn t(host: &str, port: u16) -> Target {
-        Target {
-            host: host.into(),
-            port,
-        }
+        Target { host: host.into(), port }
     }
 
     #[test]
@@ -356,7 +362,11 @@ mod tests {
         assert!(e.contains("proxy_user") && !e.contains("s3cret"), "{e}");
         let e = parse_proxy_url("u:s3cret@proxy.corp:8080", true).unwrap_err();
         assert!(!e.contains("s3cret"), "{e}");
-        assert!(parse_proxy_url("https://proxy.corp:8080", false).unwrap_err().contains("not supported"));
+        assert!(
+            parse_proxy_url("https://proxy.corp:8080", false)
+                .unwrap_err()
+                .contains("not supported")
+        );
         assert!(parse_proxy_url("socks5://proxy.corp:1080", false).is_err());
         assert!(parse_proxy_url("http://proxy.corp:8080/x", false).is_err());
         assert!(parse_proxy_url("proxy.corp:8080", false).is_err());
@@ -364,7 +374,8 @@ mod tests {
 
     #[test]
     fn no_proxy_matching() {
-        let n = NoProxy::parse(" Contoso.COM, .internal.example,*.corp.example, 192.0.2.7, 10.0.0.0/8, [2001:db8::1], ::2, mail.example:993 ");
+        let n =
+            NoProxy::parse(" Contoso.COM, .internal.example,*.corp.example, 192.0.2.7, 10.0.0.0/8, [2001:db8::1], ::2, mail.example:993 ");
         assert!(n.matches("contoso.com", 443));
         assert!(n.matches("login.contoso.com.", 443));
         assert!(!n.matches("notcontoso.com", 443));

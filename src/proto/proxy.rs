@@ -55,7 +55,9 @@ pub async fn tunnel(probe: &mut Probe, proxy: &Proxy, target: &Target) -> Result
     let status = match &head {
         Ok(head) => parse_status(head),
         // A complete status line before the failure still says most.
-        Err(HeadError::Read(partial, _)) | Err(HeadError::TooLarge(partial, _)) => parse_status(partial).filter(|(code, _)| !(200..300).contains(code)),
+        Err(HeadError::Read(partial, _)) | Err(HeadError::TooLarge(partial, _)) => {
+            parse_status(partial).filter(|(code, _)| !(200..300).contains(code))
+        }
     };
     let Some((code, text)) = status else {
         let why = match head {
@@ -83,7 +85,11 @@ pub async fn tunnel(probe: &mut Probe, proxy: &Proxy, target: &Target) -> Result
                 format!(
                     "proxy {proxy} answered {code} {} to CONNECT {target}: {sent}; it offers: {}",
                     sanitize(&text),
-                    if offered.is_empty() { "no scheme".to_string() } else { sanitize(&offered.join(", ")) }
+                    if offered.is_empty() {
+                        "no scheme".to_string()
+                    } else {
+                        sanitize(&offered.join(", "))
+                    }
                 ),
             ))
         }
@@ -220,10 +226,19 @@ mod tests {
 
     #[test]
     fn status_lines() {
-        assert_eq!(parse_status(b"HTTP/1.1 200 Connection established\r\n\r\n"), Some((200, "Connection established".into())));
+        assert_eq!(
+            parse_status(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            Some((200, "Connection established".into()))
+        );
         assert_eq!(parse_status(b"HTTP/1.0 407\r\n\r\n"), Some((407, String::new())));
         assert_eq!(parse_status(b"HTTP/1.1 403 Forbidden\n"), Some((403, "Forbidden".into())));
-        for bad in [&b"SSH-2.0-OpenSSH\r\n\r\n"[..], b"HTTP/1.1 20 x\r\n", b"HTTP/2 200\r\n", b"HTTP/1.1 200", b"220 smtp ready\r\n"] {
+        for bad in [
+            &b"SSH-2.0-OpenSSH\r\n\r\n"[..],
+            b"HTTP/1.1 20 x\r\n",
+            b"HTTP/2 200\r\n",
+            b"HTTP/1.1 200",
+            b"220 smtp ready\r\n",
+        ] {
             assert_eq!(parse_status(bad), None, "{}", String::from_utf8_lossy(bad));
         }
     }
@@ -237,7 +252,8 @@ mod tests {
 
     #[test]
     fn proxy_authenticate_values() {
-        let head = b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"corp\"\r\nproxy-authenticate: NTLM\r\n\r\n";
+        let head =
+            b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"corp\"\r\nproxy-authenticate: NTLM\r\n\r\n";
         assert_eq!(header_values(head, "Proxy-Authenticate"), vec!["Basic realm=\"corp\"", "NTLM"]);
     }
 
@@ -259,7 +275,9 @@ mod tests {
                 got.extend_from_slice(&buf[..n]);
             }
             // The answer and the target's greeting in one segment.
-            s.write_all(b"HTTP/1.1 200 Connection established\r\nVia: test\r\n\r\n220 ready\r\n").await.unwrap();
+            s.write_all(b"HTTP/1.1 200 Connection established\r\nVia: test\r\n\r\n220 ready\r\n")
+                .await
+                .unwrap();
             String::from_utf8(got).unwrap()
         });
         let proxy = Proxy {
@@ -280,8 +298,14 @@ mod tests {
         let mut probe = Probe::default();
         let mut stream = tunnel(&mut probe, &proxy, &target).await.unwrap();
         let request = server.await.unwrap();
-        assert!(request.starts_with("CONNECT outlook.office365.com:993 HTTP/1.1\r\nHost: outlook.office365.com:993\r\n"), "{request}");
-        assert!(request.contains(&format!("Proxy-Authorization: Basic {}\r\n", STANDARD.encode("ece:s3cret"))), "{request}");
+        assert!(
+            request.starts_with("CONNECT outlook.office365.com:993 HTTP/1.1\r\nHost: outlook.office365.com:993\r\n"),
+            "{request}"
+        );
+        assert!(
+            request.contains(&format!("Proxy-Authorization: Basic {}\r\n", STANDARD.encode("ece:s3cret"))),
+            "{request}"
+        );
         let mut greeting = [0u8; 11];
         stream.read_exact(&mut greeting).await.unwrap();
         assert_eq!(&greeting, b"220 ready\r\n");

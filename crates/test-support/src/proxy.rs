@@ -123,13 +123,12 @@ async fn serve(mut client: TcpStream, mode: Mode, tunnels: Arc<AtomicUsize>, req
     match mode {
         Mode::Tunnel => tunnel(client, &target, &tunnels).await,
         Mode::BasicAuth { user, password } => {
-            let want = format!(
-                "basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-            );
+            let want = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            // The scheme is case-insensitive, the credentials are not.
             let ok = head.lines().any(|l| {
                 l.split_once(':').is_some_and(|(n, v)| {
-                    n.trim().eq_ignore_ascii_case("proxy-authorization") && v.trim().to_ascii_lowercase() == want.to_ascii_lowercase()
+                    let (scheme, token) = v.trim().split_once(' ').unwrap_or_default();
+                    n.trim().eq_ignore_ascii_case("proxy-authorization") && scheme.eq_ignore_ascii_case("basic") && token.trim() == want
                 })
             });
             if ok {
