@@ -223,6 +223,20 @@ async fn an_endless_header_line_is_bounded() {
     assert!(obs.duration < Duration::from_secs(5), "{:?}", obs.duration);
 }
 
+/// A proxy that never answers gets its own verdict before the runner's
+/// cut-off, not a bare `timeout`.
+#[tokio::test]
+async fn a_silent_proxy_is_proxy_connect_failed_within_the_timeout() {
+    let pki = Pki::new();
+    let server = tls_server(&pki).await;
+    let proxy = ConnectProxy::start(Mode::Silent).await;
+    let obs = run_first(pki.dir.path(), &tls_check(&server, &format!("    proxy: {}\n", proxy.url()))).await;
+    let detail = assert_fails(&obs, Reason::ProxyConnectFailed, Phase::ProxyConnect);
+    assert!(detail.contains("did not answer CONNECT"), "{detail}");
+    assert!(obs.duration < Duration::from_secs(5), "{:?}", obs.duration);
+    assert_eq!(proxy.requests().len(), 1);
+}
+
 /// An inspecting proxy presents its own certificate, from a CA this server
 /// trusts: the handshake succeeds, and `expected_issuer` catches it.
 #[tokio::test]

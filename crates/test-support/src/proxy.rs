@@ -1,6 +1,6 @@
 //! In-process HTTP `CONNECT` proxies on 127.0.0.1:0 (RFC 9110 §9.3.6): one
 //! that really tunnels to the target, and the misbehaving or refusing ones
-//! the tests need (Basic auth required, a status, a close, garbage, an
+//! the tests need (Basic auth required, a status, a close, silence, garbage, an
 //! endless header line, TLS interception with its own certificate). Each
 //! stops, with its connections, when its handle is dropped.
 //!
@@ -29,6 +29,8 @@ pub enum Mode {
     Status(&'static str),
     /// Reads the request and closes without a word.
     Close,
+    /// Reads the request and never answers (holds the connection a minute).
+    Silent,
     /// Answers these bytes (not HTTP) and closes.
     Raw(&'static [u8]),
     /// Answers `200` and then one header line that never ends (bounded at
@@ -147,6 +149,7 @@ async fn serve(mut client: TcpStream, mode: Mode, tunnels: Arc<AtomicUsize>, req
                 .await;
         }
         Mode::Close => {}
+        Mode::Silent => tokio::time::sleep(std::time::Duration::from_secs(60)).await,
         Mode::Raw(bytes) => {
             let _ = client.write_all(bytes).await;
         }
