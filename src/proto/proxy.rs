@@ -181,21 +181,24 @@ async fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, HeadError> {
         };
         let before = head.len();
         head.extend_from_slice(&chunk[..n]);
+        // An end inside what was read before would have been found then.
         let end = head_end(&head, before.saturating_sub(3));
-        let take = end.map_or(n, |end| end - before);
+        let take = end.map_or(n, |end| end.saturating_sub(before));
         if let Err(e) = stream.read_exact(&mut chunk[..take]).await {
             head.truncate(before);
             return Err(HeadError::Read(head, e));
         }
-        if let Some(end) = end {
-            head.truncate(end);
-            return Ok(head);
-        }
-        if head.iter().filter(|b| **b == b'\n').count() > MAX_HEAD_LINES {
+        head.truncate(end.unwrap_or(head.len()).max(before));
+        // The empty line that ends the head is not counted.
+        let lines = head.iter().filter(|b| **b == b'\n').count() - usize::from(end.is_some());
+        if lines > MAX_HEAD_LINES {
             return Err(HeadError::TooLarge(
                 head,
                 format!("sent more than {MAX_HEAD_LINES} lines in its answer to CONNECT"),
             ));
+        }
+        if end.is_some() {
+            return Ok(head);
         }
     }
 }
@@ -286,6 +289,58 @@ mod tests {
         let head =
             b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"corp\"\r\nproxy-authenticate: NTLM\r\n\r\n";
         assert_eq!(header_values(head, "Proxy-Authenticate"), vec!["Basic realm=\"corp\"", "NTLM"]);
+    }
+
+    /// Serves `answer` in two writes split at `at`, and returns what the
+    /// reader made of it and the bytes left in the stream after it.
+    async fn read_split(answer: &'static [u8], at: usize) -> (Result<Vec<u8>, String>, Vec<u8>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(&answer[..at]).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            s.write_all(&answer[at..]).await.unwrap();
+        });
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let head = read_head(&mut stream).await.map_err(|e| match e {
+            HeadError::Read(_, e) => e.to_string(),
+            HeadError::TooLarge(_, what) => what,
+        });
+        server.await.unwrap();
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).await.unwrap();
+        (head, rest)
+    }
+
+    /// Wherever the proxy's answer is split, the head is the same and the
+    /// target's first bytes stay in the stream.
+    #[tokio::test]
+    async fn a_head_split_anywhere_reads_the_same_and_no_further() {
+        const ANSWER: &[u8] = b"HTTP/1.1 200 Connection established\r\nVia: 1.1 proxy\r\n\r\n220 ready\r\n";
+        let head_len = ANSWER.len() - b"220 ready\r\n".len();
+        for at in 0..=ANSWER.len() {
+            let (head, rest) = read_split(ANSWER, at).await;
+            assert_eq!(head.as_deref(), Ok(&ANSWER[..head_len]), "split at {at}");
+            assert_eq!(rest, b"220 ready\r\n", "split at {at}");
+        }
+    }
+
+    #[tokio::test]
+    async fn too_many_header_lines_are_refused_even_when_the_head_ends() {
+        let answer = |fields: usize| -> &'static [u8] {
+            let mut a = b"HTTP/1.1 200 OK\r\n".to_vec();
+            a.extend(b"A: 1\r\n".repeat(fields));
+            a.extend_from_slice(b"\r\n");
+            Box::leak(a.into_boxed_slice())
+        };
+        // The status line and 63 fields: 64 lines, accepted.
+        let (head, _) = read_split(answer(MAX_HEAD_LINES - 1), 10).await;
+        assert!(head.is_ok(), "{head:?}");
+        let (head, _) = read_split(answer(MAX_HEAD_LINES), 10).await;
+        assert!(head.unwrap_err().contains("more than 64 lines"));
+        let (head, _) = read_split(answer(MAX_HEAD_LINES * 3), 3).await;
+        assert!(head.unwrap_err().contains("more than 64 lines"));
     }
 
     #[tokio::test]
