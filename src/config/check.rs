@@ -156,9 +156,6 @@ pub struct TlsSettings {
     pub expected_issuer: Option<String>,
 }
 
-/// The proxy keys of every kind that connects through one.
-pub const PROXY_KEYS: [&str; 3] = ["proxy", "proxy_user", "proxy_password"];
-
 /// Whether a kind's checks use `global.proxy` when they name none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Inherit {

@@ -28,9 +28,7 @@ use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 
-pub use check::{
-    CheckConfig, CheckSchema, DynSettings, Inherit, KindKeys, KindSettings, MailboxUse, PROXY_KEYS, Target, TlsSettings, parse_target,
-};
+pub use check::{CheckConfig, CheckSchema, DynSettings, Inherit, KindKeys, KindSettings, MailboxUse, Target, TlsSettings, parse_target};
 pub use ece::{EceSettings, ServerRole};
 pub use error::{ConfigError, Loc};
 pub use oauth::{DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, Tenant};
