@@ -88,10 +88,8 @@ pub async fn tunnel(probe: &mut Probe, proxy: &Proxy, target: &Target) -> Result
     };
     let head = head.unwrap_or_default();
     match code {
-        200..=299 => {
-            // Closed, not failed: the tunnel is the target's from here on.
-            Ok(stream)
-        }
+        // The tunnel is open: every byte from here on is the target's.
+        200..=299 => Ok(stream),
         407 => {
             let offered = header_values(&head, "proxy-authenticate");
             let sent = match &proxy.auth {
