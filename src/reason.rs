@@ -135,6 +135,13 @@ reasons! {
         ConnectRefused => "connect_refused", NetworkConnectivity;
         ConnectTimeout => "connect_timeout", NetworkConnectivity;
         NetworkUnreachable => "network_unreachable", NetworkConnectivity;
+        /// The HTTP proxy in the path: refused, unreachable, closed, or
+        /// answered `CONNECT` with something that is not HTTP.
+        ProxyConnectFailed => "proxy_connect_failed", NetworkConnectivity;
+        /// The HTTP proxy wants credentials (407 to `CONNECT`).
+        ProxyAuthRequired => "proxy_auth_required", NetworkConnectivity;
+        /// The HTTP proxy refused the tunnel: 403 or any other non-2xx.
+        ProxyDenied => "proxy_denied", NetworkConnectivity;
         /// This machine, not the network: no file descriptor or socket buffer
         /// left to open a connection (EMFILE, ENFILE, ENOBUFS).
         LocalResourceExhausted => "local_resource_exhausted", SystemConfiguration;
@@ -190,6 +197,8 @@ label_enum! {
     pub enum Phase {
         Resolve => "resolve",
         Connect => "connect",
+        /// The HTTP `CONNECT` exchange with a proxy, before any TLS.
+        ProxyConnect => "proxy_connect",
         Tls => "tls",
         Banner => "banner",
         Ehlo => "ehlo",

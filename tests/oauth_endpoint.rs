@@ -6,8 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,10 +17,9 @@ use ece_o365_exporter::reason::Reason;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use test_support::pki::Pki;
+use test_support::proxy::{ConnectProxy, Mode};
 use test_support::token_server::{
     ACCESS_TOKEN_PREFIX, Behaviour, CORRELATION_ID, DEVICE_CODE, HUGE_BYTES, ROTATED_REFRESH_PREFIX, TRACE_ID, TokenServer, USER_CODE,
 };
@@ -500,69 +498,26 @@ async fn device_code_flow_expired_denied_declined() {
     assert_eq!(e.reason, Reason::TokenUnknownClient);
 }
 
-/// A minimal HTTP CONNECT proxy; counts the tunnels it opened.
-async fn connect_proxy() -> (SocketAddr, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-    let addr = listener.local_addr().expect("proxy addr");
-    let count = Arc::new(AtomicUsize::new(0));
-    let targets = Arc::new(Mutex::new(Vec::new()));
-    let (c, t) = (count.clone(), targets.clone());
-    let task = tokio::spawn(async move {
-        let mut conns = tokio::task::JoinSet::new();
-        while let Ok((mut client, _)) = listener.accept().await {
-            let (c, t) = (c.clone(), t.clone());
-            conns.spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-                    match client.read(&mut byte).await {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                let mut words = head.lines().next().unwrap_or_default().split(' ');
-                let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
-                    let _ = client
-                        .write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
-                        .await;
-                    return;
-                };
-                c.fetch_add(1, Ordering::SeqCst);
-                t.lock().unwrap_or_else(|e| e.into_inner()).push(target.to_string());
-                let Ok(mut upstream) = TcpStream::connect(target).await else {
-                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n").await;
-                    return;
-                };
-                if client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.is_ok() {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                }
-            });
-        }
-    });
-    (addr, count, targets, task)
-}
-
 #[tokio::test]
 async fn requests_go_through_the_configured_proxy() {
     let pki = Pki::new();
     let server = TokenServer::start(&pki, Behaviour::Success { rotate: false }).await;
-    let (proxy, tunnels, targets, task) = connect_proxy().await;
-    let ep = endpoint_at(&server.authority(), &pki, Some(&format!("http://{proxy}")), Duration::from_secs(10));
+    let proxy = ConnectProxy::start(Mode::Tunnel).await;
+    let ep = endpoint_at(&server.authority(), &pki, Some(&proxy.url()), Duration::from_secs(10));
     refresh(&ep).await.expect("token through the proxy");
-    assert_eq!(tunnels.load(Ordering::SeqCst), 1);
-    assert_eq!(*targets.lock().unwrap_or_else(|e| e.into_inner()), vec![server.addr.to_string()]);
+    assert_eq!(proxy.tunnels(), 1);
+    assert_eq!(proxy.targets(), vec![server.addr.to_string()]);
     assert_eq!(server.requests().len(), 1);
 
     // Without a proxy configured, none is used (not even one from the environment).
     let direct = endpoint(&server, &pki);
     refresh(&direct).await.expect("direct token");
-    assert_eq!(tunnels.load(Ordering::SeqCst), 1);
+    assert_eq!(proxy.tunnels(), 1);
 
     // A proxy that is down: unreachable, transient.
-    task.abort();
-    let _ = task.await;
-    let ep = endpoint_at(&server.authority(), &pki, Some(&format!("http://{proxy}")), Duration::from_secs(5));
+    let url = proxy.url();
+    drop(proxy);
+    let ep = endpoint_at(&server.authority(), &pki, Some(&url), Duration::from_secs(5));
     let e = refresh_err(&ep).await;
     assert_eq!((e.reason, e.transient), (Reason::TokenEndpointUnreachable, true), "{e}");
 }

@@ -184,8 +184,8 @@ fn every_failure_reason_has_exactly_one_alert_that_names_it() {
         .collect();
     assert_eq!(
         routed.len(),
-        7,
-        "DNS, ports, TLS, session, mailbox login, token, the agent's own resources"
+        8,
+        "DNS, ports, the HTTP proxy, TLS, session, mailbox login, token, the agent's own resources"
     );
     for reason in Reason::ALL {
         let reason = reason.as_str();
@@ -552,6 +552,8 @@ fn expected_active(instance: &str, dead_target: &str) -> Vec<(&'static str, &'st
     vec![
         ("ECEO365DNSResolutionFailing", "check", v(&["dns-nxdomain"])),
         ("ECEO365PortBlocked", "check", v(&["tcp-closed"])),
+        // No check here goes through a proxy (tests/proxy.rs has them; the rule has its promtool cases).
+        ("ECEO365ProxyFailing", "check", vec![]),
         ("ECEO365TLSFailing", "check", v(&["tls-untrusted"])),
         ("ECEO365MailSessionFailing", "check", v(&["smtp-stripped"])),
         ("ECEO365MailboxAuthFailing", "check", v(&["smtp-auth-disabled"])),

@@ -60,9 +60,9 @@ pub struct ImapCheck {
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
-    let MailSettings { target, mode, tls, .. } = cfg.settings::<MailSettings>().ok_or(BuildError::Mismatch)?;
+    let settings = cfg.settings::<MailSettings>().ok_or(BuildError::Mismatch)?;
     Ok(Box::new(ImapCheck {
-        session: MailSession::new(ctx, target, *mode, tls)?,
+        session: MailSession::new(ctx, settings)?,
         auth: MailAuth::new(ctx, cfg.mailbox.as_ref())?,
     }))
 }

@@ -1,6 +1,8 @@
 //! What SMTP, IMAP and POP3 share: opening the session (plain or implicit
 //! TLS), upgrading it in place after STARTTLS/STLS, normalising the
-//! capabilities they advertise, and the mailbox's token for XOAUTH2. The
+//! capabilities they advertise, the mailbox's token for XOAUTH2, and the
+//! optional proxy tunnel (a mail check's own `proxy`; `global.proxy` does
+//! not apply: ECE's own mail connections are usually direct). The
 //! protocol exchanges themselves stay in each protocol's file.
 
 use std::sync::Arc;
@@ -9,12 +11,12 @@ use secrecy::SecretString;
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, KindKeys, KindSettings, Mailbox, Target, TlsSettings};
+use crate::config::{ConfigError, Inherit, KindKeys, KindSettings, Mailbox, Proxy, Target, TlsSettings};
 use crate::oauth::provider::{AccessToken, TokenProvider, xoauth2};
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
 use crate::proto::lines::{Limits, LineStream};
-use crate::proto::net;
+use crate::proto::proxy;
 use crate::proto::tls::TlsClient;
 use crate::reason::{Phase, Reason};
 
@@ -55,6 +57,8 @@ pub struct MailSettings {
     pub tls: TlsSettings,
     /// SMTP only.
     pub ehlo_name: Option<String>,
+    /// Only the check's own `proxy`, never `global.proxy`.
+    pub proxy: Option<Proxy>,
 }
 
 impl KindSettings for MailSettings {
@@ -68,7 +72,16 @@ impl KindSettings for MailSettings {
 }
 
 /// The keys of every mail kind (SMTP adds `ehlo_name`).
-pub(crate) const MAIL_KEYS: &[&str] = &["target", "tls", "server_name", "ca_file", "expected_issuer"];
+pub(crate) const MAIL_KEYS: &[&str] = &[
+    "target",
+    "tls",
+    "server_name",
+    "ca_file",
+    "expected_issuer",
+    "proxy",
+    "proxy_user",
+    "proxy_password",
+];
 
 /// Reads a mail check's keys; `tls:` defaults to `default_mode`.
 pub(crate) fn mail_settings(keys: &mut KindKeys<'_>, default_mode: TlsMode) -> Result<MailSettings, ConfigError> {
@@ -86,11 +99,14 @@ pub(crate) fn mail_settings(keys: &mut KindKeys<'_>, default_mode: TlsMode) -> R
     {
         return Err(keys.error(*loc, "ehlo_name", "ehlo_name must be a domain name or address literal"));
     }
+    let target = keys.target()?;
+    let proxy = keys.proxy(&target, Inherit::OwnOnly)?;
     Ok(MailSettings {
-        target: keys.target()?,
+        target,
         mode,
         tls: keys.tls_settings()?,
         ehlo_name: ehlo_name.map(|(e, _)| e),
+        proxy,
     })
 }
 
@@ -99,11 +115,16 @@ pub(crate) struct MailSession {
     pub target: Target,
     pub mode: TlsMode,
     tls: Option<TlsClient>,
+    proxy: Option<Proxy>,
     limits: Limits,
 }
 
 impl MailSession {
-    pub fn new(ctx: &mut BuildContext<'_>, target: &Target, mode: TlsMode, tls: &TlsSettings) -> Result<Self, BuildError> {
+    pub fn new(ctx: &mut BuildContext<'_>, settings: &MailSettings) -> Result<Self, BuildError> {
+        let MailSettings {
+            target, mode, tls, proxy, ..
+        } = settings;
+        let mode = *mode;
         let tls = match mode {
             TlsMode::None => None,
             TlsMode::Starttls | TlsMode::Implicit => Some(TlsClient::new(&mut ctx.tls, tls, target)?),
@@ -112,13 +133,14 @@ impl MailSession {
             target: target.clone(),
             mode,
             tls,
+            proxy: proxy.clone(),
             limits: Limits::default(),
         })
     }
 
     /// Connects, and with `tls: implicit` runs the handshake first.
     pub async fn open(&self, probe: &mut Probe) -> Result<LineStream<BoxStream>, Failure> {
-        let tcp = net::connect(probe, &self.target).await?;
+        let tcp = proxy::connect(probe, &self.target, self.proxy.as_ref()).await?;
         let stream: BoxStream = match (&self.tls, self.mode) {
             (Some(tls), TlsMode::Implicit) => Box::new(tls.handshake(probe, tcp).await?),
             _ => Box::new(tcp),

@@ -333,6 +333,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = rcgen::generate_simple_self_signed(vec!["ca.example".to_string()]).unwrap();
         std::fs::write(dir.path().join("ca.pem"), ca.cert.pem()).unwrap();
+        std::fs::write(dir.path().join("proxy-password"), "not-a-secret").unwrap();
         let value = |key: &str| match key {
             "target" => "outlook.office365.com:993",
             "query" => "outlook.office365.com",
@@ -343,6 +344,9 @@ mod tests {
             "ca_file" => "ca.pem",
             "expected_issuer" => "DigiCert",
             "ehlo_name" => "ece.example.com",
+            "proxy" => "http://proxy.example:3128",
+            "proxy_user" => "ece",
+            "proxy_password" => "file:proxy-password",
             other => panic!("no test value for key `{other}`: add one here"),
         };
         let mut yaml = String::from(

@@ -40,7 +40,17 @@ pub const KIND: Kind = Kind::new("smtp");
 pub static SPEC: KindSpec = KindSpec {
     schema: CheckSchema {
         kind: KIND,
-        keys: &["target", "tls", "server_name", "ca_file", "expected_issuer", "ehlo_name"],
+        keys: &[
+            "target",
+            "tls",
+            "server_name",
+            "ca_file",
+            "expected_issuer",
+            "ehlo_name",
+            "proxy",
+            "proxy_user",
+            "proxy_password",
+        ],
         mailbox: MailboxUse::Optional(MailProtocol::Smtp),
         settings,
     },
@@ -65,15 +75,10 @@ pub struct SmtpCheck {
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
-    let MailSettings {
-        target,
-        mode,
-        tls,
-        ehlo_name,
-    } = cfg.settings::<MailSettings>().ok_or(BuildError::Mismatch)?;
+    let settings = cfg.settings::<MailSettings>().ok_or(BuildError::Mismatch)?;
     Ok(Box::new(SmtpCheck {
-        session: MailSession::new(ctx, target, *mode, tls)?,
-        ehlo_name: ehlo_name.clone().unwrap_or_else(default_ehlo_name),
+        session: MailSession::new(ctx, settings)?,
+        ehlo_name: settings.ehlo_name.clone().unwrap_or_else(default_ehlo_name),
         auth: MailAuth::new(ctx, cfg.mailbox.as_ref())?,
     }))
 }

@@ -1,6 +1,9 @@
 //! `kind: tls`: TCP connect plus a verified TLS handshake, exporting the
 //! negotiated version, the served chain's earliest expiry and the leaf's
-//! issuer (a changed issuer is the mark of TLS inspection).
+//! issuer (a changed issuer is the mark of TLS inspection). Through a proxy
+//! the handshake runs in its `CONNECT` tunnel, so the facts are those of the
+//! certificate the proxy lets through or presents itself: with
+//! `expected_issuer`, this is the TLS inspection detector.
 
 use std::sync::Arc;
 
@@ -8,9 +11,11 @@ use tokio::io::AsyncWriteExt;
 
 use super::kind::{self, Covers, KindGuide, KindSpec};
 use super::{BoxFuture, BuildContext, BuildError, Check};
-use crate::config::{CheckConfig, CheckSchema, ConfigError, DynSettings, KindKeys, KindSettings, MailboxUse, Target, TlsSettings};
+use crate::config::{
+    CheckConfig, CheckSchema, ConfigError, DynSettings, Inherit, KindKeys, KindSettings, MailboxUse, Proxy, Target, TlsSettings,
+};
 use crate::observation::{Failure, Probe};
-use crate::proto::net;
+use crate::proto::proxy;
 use crate::proto::tls::TlsClient;
 use crate::reason::{GuideItem, Kind};
 
@@ -19,7 +24,15 @@ pub const KIND: Kind = Kind::new("tls");
 pub static SPEC: KindSpec = KindSpec {
     schema: CheckSchema {
         kind: KIND,
-        keys: &["target", "server_name", "ca_file", "expected_issuer"],
+        keys: &[
+            "target",
+            "server_name",
+            "ca_file",
+            "expected_issuer",
+            "proxy",
+            "proxy_user",
+            "proxy_password",
+        ],
         mailbox: MailboxUse::NotUsed,
         settings,
     },
@@ -38,6 +51,7 @@ pub static SPEC: KindSpec = KindSpec {
 pub struct TlsCheckSettings {
     pub target: Target,
     pub tls: TlsSettings,
+    pub proxy: Option<Proxy>,
 }
 
 impl KindSettings for TlsCheckSettings {
@@ -51,29 +65,34 @@ impl KindSettings for TlsCheckSettings {
 }
 
 fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError> {
+    let target = keys.target()?;
+    let proxy = keys.proxy(&target, Inherit::Global)?;
     Ok(Arc::new(TlsCheckSettings {
-        target: keys.target()?,
+        target,
         tls: keys.tls_settings()?,
+        proxy,
     }))
 }
 
 pub struct TlsCheck {
     target: Target,
     tls: TlsClient,
+    proxy: Option<Proxy>,
 }
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
-    let TlsCheckSettings { target, tls } = cfg.settings::<TlsCheckSettings>().ok_or(BuildError::Mismatch)?;
+    let TlsCheckSettings { target, tls, proxy } = cfg.settings::<TlsCheckSettings>().ok_or(BuildError::Mismatch)?;
     Ok(Box::new(TlsCheck {
         target: target.clone(),
         tls: TlsClient::new(&mut ctx.tls, tls, target)?,
+        proxy: proxy.clone(),
     }))
 }
 
 impl Check for TlsCheck {
     fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
-            let tcp = net::connect(probe, &self.target).await?;
+            let tcp = proxy::connect(probe, &self.target, self.proxy.as_ref()).await?;
             let mut tls = self.tls.handshake(probe, tcp).await?;
             // Say goodbye properly (close_notify); the verdict is already in.
             let _ = tls.shutdown().await;

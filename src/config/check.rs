@@ -20,7 +20,9 @@ use serde::de::DeserializeOwned;
 use super::Global;
 use super::error::{ConfigError, Loc};
 use super::oauth::{MailProtocol, Mailbox};
+use super::proxy::{Proxy, ProxyKeys};
 use super::raw::KindKey;
+pub use super::target::{Target, parse_target};
 use super::validate::Validator;
 use crate::reason::Kind;
 
@@ -127,23 +129,6 @@ pub enum MailboxUse {
     Required,
 }
 
-/// `host:port`, as written in the config.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Target {
-    pub host: String,
-    pub port: u16,
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
-
 /// TLS client settings of one check.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TlsSettings {
@@ -153,6 +138,15 @@ pub struct TlsSettings {
     pub extra_ca: Arc<Vec<CertificateDer<'static>>>,
     /// A substring the leaf certificate's issuer must contain.
     pub expected_issuer: Option<String>,
+}
+
+/// Whether a kind's checks use `global.proxy` when they name none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inherit {
+    /// `tcp`, `tls`: they check the paths ECE's own HTTPS traffic takes.
+    Global,
+    /// Mail kinds: ECE's own mail connections are usually direct.
+    OwnOnly,
 }
 
 /// A check's own keys while its kind reads them. Every error names the
@@ -245,6 +239,27 @@ impl KindKeys<'_> {
         }
     }
 
+    /// `proxy`, `proxy_user` and `proxy_password` (the kind lists all three
+    /// in its keys): the proxy a connection to `target` goes through, if
+    /// any. Without `proxy:` on the check, `global.proxy` applies when the
+    /// kind `inherits` it (`tcp`, `tls`), else the connection is direct.
+    pub fn proxy(&mut self, target: &Target, inherits: Inherit) -> Result<Option<Proxy>, ConfigError> {
+        let mut text = |key: &str| -> Result<Option<(String, Loc)>, ConfigError> { self.take::<String>(key) };
+        let (proxy, user, password) = (text("proxy")?, text("proxy_user")?, text("proxy_password")?);
+        let index = self.index;
+        let setting = self.validator.proxy_setting(ProxyKeys {
+            proxy,
+            user,
+            password,
+            field: &|k| format!("checks[{index}].{k}"),
+        })?;
+        Ok(match setting {
+            Some(s) => s.for_target(target),
+            None if inherits == Inherit::Global => self.global.proxy.for_target(target),
+            None => None,
+        })
+    }
+
     /// Refuses the first key nobody took: not one of this kind's.
     pub(super) fn finish(self, schemas: &[&CheckSchema]) -> Result<(), ConfigError> {
         let Some(k) = self.keys.first() else {
@@ -294,31 +309,4 @@ pub(super) fn not_for_kind(
         field,
         format!("`{key}` does not apply to a {kind} check (it applies to: {})", owners.join(", ")),
     )
-}
-
-/// Parses `host:port` or `[v6addr]:port`.
-pub fn parse_target(text: &str) -> Result<Target, String> {
-    let bad = || format!("`{text}` is not host:port (IPv6 addresses go in brackets: [2001:db8::1]:993)");
-    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        let (host, port) = rest.split_once("]:").ok_or_else(bad)?;
-        host.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
-        (host, port)
-    } else {
-        let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
-        if host.contains(':') {
-            return Err(bad());
-        }
-        (host, port)
-    };
-    if host.is_empty() || host.contains(char::is_whitespace) || host.contains('/') {
-        return Err(bad());
-    }
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    if port == 0 {
-        return Err(format!("`{text}`: port 0 is not a port to connect to"));
-    }
-    Ok(Target {
-        host: host.to_string(),
-        port,
-    })
 }

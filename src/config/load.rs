@@ -6,10 +6,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use serde_saphyr::Spanned;
+
 use super::check::{self, CheckConfig, CheckSchema, KindKeys, MailboxUse};
 use super::ece::EceSettings;
 use super::error::{ConfigError, Loc};
 use super::oauth::Mailbox;
+use super::proxy::ProxyKeys;
 use super::raw;
 use super::validate::Validator;
 use super::{Config, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, Global};
@@ -35,11 +38,21 @@ impl Validator<'_> {
             Some(f) => self.ca_file(&f.value, f.referenced.into(), "global.extra_ca_file")?,
             None => Arc::default(),
         };
+        let spanned = |s: &Option<Spanned<String>>| s.as_ref().map(|s| (s.value.clone(), Loc::from(s.referenced)));
+        let proxy = self
+            .proxy_setting(ProxyKeys {
+                proxy: spanned(&g.proxy),
+                user: spanned(&g.proxy_user),
+                password: spanned(&g.proxy_password),
+                field: &|k| format!("global.{k}"),
+            })?
+            .unwrap_or_default();
         let global = Global {
             interval,
             timeout,
             dns_servers,
             extra_ca,
+            proxy,
         };
         let ece = match raw.ece {
             Some(spec) => self.ece(spec)?,

@@ -15,9 +15,12 @@ mod check;
 mod ece;
 mod error;
 mod load;
+mod no_proxy;
 mod oauth;
+mod proxy;
 mod raw;
 mod redact;
+mod target;
 mod validate;
 mod version;
 
@@ -28,10 +31,12 @@ use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 
-pub use check::{CheckConfig, CheckSchema, DynSettings, KindKeys, KindSettings, MailboxUse, Target, TlsSettings, parse_target};
+pub use check::{CheckConfig, CheckSchema, DynSettings, Inherit, KindKeys, KindSettings, MailboxUse, Target, TlsSettings, parse_target};
 pub use ece::{EceSettings, ServerRole};
 pub use error::{ConfigError, Loc};
+pub use no_proxy::{NoProxy, ProxyEnv};
 pub use oauth::{DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, Tenant};
+pub use proxy::{Proxy, ProxyAuth, ProxySetting, parse_proxy_url};
 pub use raw::COMMON_KEYS;
 pub(crate) use raw::parse_yaml;
 pub use redact::{REDACTED, redact_url, redact_urls};
@@ -61,6 +66,9 @@ pub struct Global {
     pub dns_servers: Vec<SocketAddr>,
     /// Certificates trusted in addition to the system roots (corporate TLS inspection).
     pub extra_ca: Arc<Vec<CertificateDer<'static>>>,
+    /// `global.proxy`: how `tcp` and `tls` checks reach their targets
+    /// unless they say otherwise (mail checks do not inherit it).
+    pub proxy: ProxySetting,
 }
 
 impl Config {

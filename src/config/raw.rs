@@ -73,6 +73,11 @@ pub(super) struct GlobalSpec {
     pub timeout: Option<Spanned<HumanDuration>>,
     pub dns_servers: Option<Spanned<Vec<String>>>,
     pub extra_ca_file: Option<Spanned<PathBuf>>,
+    /// A proxy URL, `env` or `none`, for `tcp` and `tls` checks.
+    pub proxy: Option<Spanned<String>>,
+    pub proxy_user: Option<Spanned<String>>,
+    /// `env:NAME` or `file:PATH`, never the password itself.
+    pub proxy_password: Option<Spanned<String>>,
 }
 
 /// One entry of `checks:`, flat as the user writes it: the keys every check

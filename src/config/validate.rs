@@ -14,6 +14,7 @@ use serde_saphyr::Spanned;
 
 use super::Global;
 use super::error::{ConfigError, Loc};
+use super::no_proxy::ProxyEnv;
 use super::raw;
 
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -27,6 +28,8 @@ pub(crate) struct Validator<'a> {
     /// thousand checks naming one CA file share one set, and with it one TLS
     /// client configuration (see `proto::tls::ClientConfigCache`).
     ca_sets: std::cell::RefCell<std::collections::HashMap<PathBuf, Arc<Vec<CertificateDer<'static>>>>>,
+    /// `HTTPS_PROXY` and `NO_PROXY`, read once per load for `proxy: env`.
+    pub(super) proxy_env: ProxyEnv,
 }
 
 impl<'a> Validator<'a> {
@@ -36,6 +39,7 @@ impl<'a> Validator<'a> {
             source,
             base: file.parent().unwrap_or(Path::new(".")),
             ca_sets: Default::default(),
+            proxy_env: ProxyEnv::from_process(),
         }
     }
 

@@ -99,6 +99,9 @@ remedy-resolve_failed = This server could not resolve { $host }: check its DNS s
 remedy-connect_refused = { $target } refused the connection: something on the path (a firewall or proxy) rejects port { $port }; open it from this server.
 remedy-connect_timeout = No answer from { $target }: a firewall drops port { $port }. Open TCP { $port } outbound from this server (guide: Ports).
 remedy-network_unreachable = This server has no route to { $target }: check the default gateway, the proxy design and outbound routing.
+remedy-proxy_connect_failed = The HTTP proxy on the way to { $target } failed, not Microsoft: it is unreachable, closed the connection or did not answer CONNECT in HTTP. Check the proxy address and port in `proxy:` (or HTTPS_PROXY), and that the proxy service is running and reachable from this server.
+remedy-proxy_auth_required = The HTTP proxy on the way to { $target } requires authentication (407): set `proxy_user` and `proxy_password` (env:NAME or file:PATH) beside `proxy:`, check that the account is neither locked nor expired, and that the proxy accepts Basic authentication.
+remedy-proxy_denied = The HTTP proxy refused the tunnel to { $target } (its status is in the detail), not Microsoft: ask the proxy administrators to allow CONNECT from this server to { $host } port { $port }.
 remedy-local_resource_exhausted = This server, not the network, ran out of file descriptors or socket buffers while checking { $target }: raise the agent's open-file limit (systemd `LimitNOFILE=`, `ulimit -n`), look for a process leaking sockets, and compare with `ss -s`.
 remedy-tls_handshake_failed = The TLS handshake with { $target } failed: a proxy or firewall may intercept or block TLS; exempt the Office 365 hosts from TLS inspection.
 remedy-tls_version_unsupported = { $target } speaks only TLS 1.0 or 1.1: Office 365 requires TLS 1.2, so an old proxy or load balancer answers instead of Microsoft; route the host around it or upgrade it.

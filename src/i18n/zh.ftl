@@ -98,6 +98,9 @@ remedy-resolve_failed = 此服务器无法解析{ $host }：请检查其DNS设�
 remedy-connect_refused = { $target }拒绝了连接：路径上的某个设备（防火墙或代理服务器）拒绝端口{ $port }；请从此服务器开放该端口。
 remedy-connect_timeout = { $target }没有应答：防火墙丢弃了端口{ $port }的流量。请从此服务器开放出站TCP { $port }（指南：端口）。
 remedy-network_unreachable = 此服务器没有到{ $target }的路由：请检查默认网关、代理服务器设计和出站路由。
+remedy-proxy_connect_failed = 通往{ $target }路径上的HTTP代理服务器出现故障，而不是Microsoft：代理无法访问、关闭了连接，或未以HTTP响应CONNECT请求。请检查`proxy:`（或HTTPS_PROXY）中的代理地址和端口，并确认代理服务正在运行且可从此服务器访问。
+remedy-proxy_auth_required = 通往{ $target }路径上的HTTP代理服务器要求身份验证（407）：请在`proxy:`旁设置`proxy_user`和`proxy_password`（env:名称 或 file:路径），确认该帐户未被锁定或过期，并确认代理服务器接受Basic身份验证。
+remedy-proxy_denied = HTTP代理服务器拒绝了通往{ $target }的隧道（状态码见详细信息），问题不在Microsoft：请代理服务器管理员允许此服务器向{ $host }的{ $port }端口发起CONNECT。
 remedy-local_resource_exhausted = 检查{ $target }时，是此服务器本身（而非网络）耗尽了文件描述符或套接字缓冲区：请提高代理程序的打开文件数限制（systemd的`LimitNOFILE=`、`ulimit -n`），查找泄漏套接字的进程，并用`ss -s`对照。
 remedy-tls_handshake_failed = 与{ $target }的TLS握手失败：代理服务器或防火墙可能拦截或阻止了TLS；请将Office 365主机排除在TLS检测之外。
 remedy-tls_version_unsupported = { $target }仅支持TLS 1.0或1.1：Office 365要求TLS 1.2，因此是旧的代理服务器或负载均衡器代替Microsoft作出了应答；请让该主机绕过它，或升级它。

@@ -3,7 +3,8 @@
 //! protocols for real on loopback ([`servers`], [`token_server`]), the real
 //! third-party peers as processes ([`dovecot`], [`postfix`], [`prometheus`],
 //! run by [`process`]), test tokens ([`jwt`]), loopback sockets ([`net`]),
-//! the agent binary as a child process ([`agent`]), and a few shared helpers.
+//! the agent binary as a child process ([`agent`]), HTTP `CONNECT` proxies
+//! ([`proxy`]), and a few shared helpers.
 //!
 //! The servers stand in for Microsoft's, never for our own code. This crate
 //! must not depend on `ece-o365-exporter` (the main package has it as a
@@ -27,6 +28,7 @@ pub mod postfix;
 #[cfg(unix)]
 pub mod process;
 pub mod prometheus;
+pub mod proxy;
 pub mod servers;
 pub mod token_server;
 

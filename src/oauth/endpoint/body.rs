@@ -55,6 +55,14 @@ pub(super) fn content_type(headers: &HeaderMap) -> String {
     short(value.split(';').next().unwrap_or("").trim(), MAX_ID_CHARS)
 }
 
+/// Longest trace/correlation id kept (they are GUIDs, 36 characters).
+pub(super) const MAX_ID_CHARS: usize = 64;
+
+/// Sanitised and cut to `max` characters.
+pub(super) fn short(text: &str, max: usize) -> String {
+    sanitize(text).chars().take(max).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,12 +78,4 @@ mod tests {
         h.insert(RETRY_AFTER, "99999999999".parse().unwrap());
         assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
     }
-}
-
-/// Longest trace/correlation id kept (they are GUIDs, 36 characters).
-pub(super) const MAX_ID_CHARS: usize = 64;
-
-/// Sanitised and cut to `max` characters.
-pub(super) fn short(text: &str, max: usize) -> String {
-    sanitize(text).chars().take(max).collect()
 }
