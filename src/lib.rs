@@ -36,7 +36,8 @@
 //!   place in the guide, and run) behind one [`checks::Check`] trait, and the
 //!   registration table [`checks::KINDS`]; [`checks::run_check`] owns the
 //!   timeout. `Config::load` is implemented there, with every kind.
-//! - [`proto`]: what the checks share: connecting, TLS, the bounded line codec.
+//! - [`proto`]: what the checks share: connecting, HTTP CONNECT through a
+//!   proxy, TLS, the bounded line codec.
 //! - [`observation`]: what a run saw (phases, failure, facts).
 //! - [`reason`]: the bounded label vocabularies (`Reason`, declared with
 //!   its guide item; `Phase`, `Kind`, `GuideItem`).

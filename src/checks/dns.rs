@@ -20,7 +20,7 @@ use super::{BoxFuture, BuildContext, BuildError, Check, CheckMeta};
 use crate::config::{CheckConfig, CheckSchema, ConfigError, DynSettings, KindKeys, KindSettings, Mailbox, MailboxUse};
 use crate::observation::{Failure, Probe};
 use crate::proto::net;
-use crate::reason::{GuideItem, Kind, Phase, Reason};
+use crate::reason::{Kind, Phase, Reason};
 
 pub const KIND: Kind = Kind::new("dns");
 
@@ -33,11 +33,8 @@ pub static SPEC: KindSpec = KindSpec {
     },
     build,
     guide: KindGuide {
-        item: GuideItem::NetworkConnectivity,
-        chain: kind::NETWORK_CHAIN,
-        chain_with_mailbox: kind::NETWORK_CHAIN,
-        covers: Covers::Nothing,
         target: guide_target,
+        ..KindGuide::network(Covers::Nothing)
     },
 };
 

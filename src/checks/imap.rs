@@ -2,14 +2,11 @@
 //! STARTTLS). Greeting, CAPABILITY, STARTTLS when asked, CAPABILITY again,
 //! LOGOUT; exports IMAP4rev1, AUTH=XOAUTH2, SASL-IR, IDLE and friends.
 
-use std::sync::Arc;
+use super::kind::{EceUse, KindSpec};
+use crate::config::{CheckSchema, MailProtocol, MailboxUse};
+use crate::reason::Kind;
 
-use super::kind::{self, Covers, EceUse, KindGuide, KindSpec};
-use super::mail::{AUTHENTICATED_CHAIN, MailSettings, TlsMode, mail_settings};
-use crate::config::{CheckSchema, ConfigError, DynSettings, KindKeys, MailProtocol, MailboxUse};
-use crate::reason::{GuideItem, Kind};
-
-use super::mail::{MailAuth, MailSession, parse_count, watched, watched_after_starttls};
+use super::mail::{MailAuth, MailSession, MailSettings, parse_count, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -38,21 +35,11 @@ pub static SPEC: KindSpec = KindSpec {
         kind: KIND,
         keys: super::mail::MAIL_KEYS,
         mailbox: MailboxUse::Optional(MailProtocol::Imap),
-        settings,
+        settings: super::mail::implicit_tls_settings,
     },
     build,
-    guide: KindGuide {
-        item: GuideItem::NetworkConnectivity,
-        chain: kind::NETWORK_CHAIN,
-        chain_with_mailbox: AUTHENTICATED_CHAIN,
-        covers: Covers::Use(EceUse::Retriever),
-        target: kind::host_port_target,
-    },
+    guide: super::mail::guide(EceUse::Retriever),
 };
-
-fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError> {
-    Ok(Arc::new(mail_settings(keys, TlsMode::Implicit)?))
-}
 
 pub struct ImapCheck {
     session: MailSession,

@@ -33,6 +33,21 @@ pub struct KindGuide {
 /// The items a network-only check passes through.
 pub const NETWORK_CHAIN: &[GuideItem] = &[GuideItem::NetworkConnectivity];
 
+impl KindGuide {
+    /// A check of the network alone (`dns`, `tcp`, `tls`): Network
+    /// Connectivity is its one item, with or without a mailbox; its target
+    /// is `host:port`.
+    pub const fn network(covers: Covers) -> KindGuide {
+        KindGuide {
+            item: GuideItem::NetworkConnectivity,
+            chain: NETWORK_CHAIN,
+            chain_with_mailbox: NETWORK_CHAIN,
+            covers,
+            target: host_port_target,
+        }
+    }
+}
+
 /// The uses of the Office 365 endpoints the guide asks to verify from an ECE
 /// server: the token endpoint (443), sending (587) and retrieving (993/995).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -20,6 +20,7 @@ use crate::proto::proxy;
 use crate::proto::tls::TlsClient;
 use crate::reason::{Phase, Reason};
 
+use super::kind::{Covers, EceUse, KindGuide};
 use super::{BuildContext, BuildError};
 
 /// The items an authenticated mail check passes through, in order: the
@@ -36,6 +37,21 @@ pub(crate) const AUTHENTICATED_CHAIN: &[crate::reason::GuideItem] = {
         ExchangeLicense,
     ]
 };
+
+/// Where a mail check of `use_` goes in the guide: the network, then with
+/// a mailbox the token and the mailbox's items.
+pub(crate) const fn guide(use_: EceUse) -> KindGuide {
+    KindGuide {
+        chain_with_mailbox: AUTHENTICATED_CHAIN,
+        covers: Covers::Use(use_),
+        ..KindGuide::network(Covers::Nothing)
+    }
+}
+
+/// The settings of an IMAP or POP3 check: implicit TLS unless `tls:` says otherwise.
+pub(crate) fn implicit_tls_settings(keys: &mut KindKeys<'_>) -> Result<std::sync::Arc<dyn crate::config::DynSettings>, ConfigError> {
+    Ok(std::sync::Arc::new(mail_settings(keys, TlsMode::Implicit)?))
+}
 
 /// How a mail check gets TLS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -62,10 +78,6 @@ pub struct MailSettings {
 }
 
 impl KindSettings for MailSettings {
-    fn target_label(&self) -> String {
-        self.target.to_string()
-    }
-
     fn endpoint(&self) -> Option<&Target> {
         Some(&self.target)
     }

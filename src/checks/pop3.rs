@@ -4,14 +4,11 @@
 //! `SASL` mechanisms as `AUTH=<MECH>`, so dashboards read the same across
 //! protocols.
 
-use std::sync::Arc;
+use super::kind::{EceUse, KindSpec};
+use crate::config::{CheckSchema, MailProtocol, MailboxUse};
+use crate::reason::Kind;
 
-use super::kind::{self, Covers, EceUse, KindGuide, KindSpec};
-use super::mail::{AUTHENTICATED_CHAIN, MailSettings, TlsMode, mail_settings};
-use crate::config::{CheckSchema, ConfigError, DynSettings, KindKeys, MailProtocol, MailboxUse};
-use crate::reason::{GuideItem, Kind};
-
-use super::mail::{MailAuth, MailSession, parse_count, watched, watched_after_starttls};
+use super::mail::{MailAuth, MailSession, MailSettings, parse_count, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -40,21 +37,11 @@ pub static SPEC: KindSpec = KindSpec {
         kind: KIND,
         keys: super::mail::MAIL_KEYS,
         mailbox: MailboxUse::Optional(MailProtocol::Pop3),
-        settings,
+        settings: super::mail::implicit_tls_settings,
     },
     build,
-    guide: KindGuide {
-        item: GuideItem::NetworkConnectivity,
-        chain: kind::NETWORK_CHAIN,
-        chain_with_mailbox: AUTHENTICATED_CHAIN,
-        covers: Covers::Use(EceUse::Retriever),
-        target: kind::host_port_target,
-    },
+    guide: super::mail::guide(EceUse::Retriever),
 };
-
-fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError> {
-    Ok(Arc::new(mail_settings(keys, TlsMode::Implicit)?))
-}
 
 pub struct Pop3Check {
     session: MailSession,

@@ -5,12 +5,11 @@
 
 use std::sync::Arc;
 
-use super::kind::{self, Covers, EceUse, KindGuide, KindSpec};
-use super::mail::{AUTHENTICATED_CHAIN, MailSettings, TlsMode, mail_settings};
+use super::kind::{EceUse, KindSpec};
 use crate::config::{CheckSchema, ConfigError, DynSettings, KindKeys, MailProtocol, MailboxUse};
-use crate::reason::{GuideItem, Kind};
+use crate::reason::Kind;
 
-use super::mail::{MailAuth, MailSession, watched, watched_after_starttls};
+use super::mail::{MailAuth, MailSession, MailSettings, TlsMode, mail_settings, watched, watched_after_starttls};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -55,13 +54,7 @@ pub static SPEC: KindSpec = KindSpec {
         settings,
     },
     build,
-    guide: KindGuide {
-        item: GuideItem::NetworkConnectivity,
-        chain: kind::NETWORK_CHAIN,
-        chain_with_mailbox: AUTHENTICATED_CHAIN,
-        covers: Covers::Use(EceUse::Smtp),
-        target: kind::host_port_target,
-    },
+    guide: super::mail::guide(EceUse::Smtp),
 };
 
 fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError> {

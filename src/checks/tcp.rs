@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
 
-use super::kind::{self, Covers, KindGuide, KindSpec};
+use super::kind::{Covers, KindGuide, KindSpec};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use crate::config::{CheckConfig, CheckSchema, ConfigError, DynSettings, Inherit, KindKeys, KindSettings, MailboxUse, Proxy, Target};
 use crate::observation::{Failure, Probe};
 use crate::proto::proxy;
-use crate::reason::{GuideItem, Kind};
+use crate::reason::Kind;
 
 pub const KIND: Kind = Kind::new("tcp");
 
@@ -24,13 +24,7 @@ pub static SPEC: KindSpec = KindSpec {
         settings,
     },
     build,
-    guide: KindGuide {
-        item: GuideItem::NetworkConnectivity,
-        chain: kind::NETWORK_CHAIN,
-        chain_with_mailbox: kind::NETWORK_CHAIN,
-        covers: Covers::ByPort,
-        target: kind::host_port_target,
-    },
+    guide: KindGuide::network(Covers::ByPort),
 };
 
 /// A `tcp` check's settings.
@@ -42,10 +36,6 @@ pub struct TcpSettings {
 }
 
 impl KindSettings for TcpSettings {
-    fn target_label(&self) -> String {
-        self.target.to_string()
-    }
-
     fn endpoint(&self) -> Option<&Target> {
         Some(&self.target)
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
 
-use super::kind::{self, Covers, KindGuide, KindSpec};
+use super::kind::{Covers, KindGuide, KindSpec};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use crate::config::{
     CheckConfig, CheckSchema, ConfigError, DynSettings, Inherit, KindKeys, KindSettings, MailboxUse, Proxy, Target, TlsSettings,
@@ -17,7 +17,7 @@ use crate::config::{
 use crate::observation::{Failure, Probe};
 use crate::proto::proxy;
 use crate::proto::tls::TlsClient;
-use crate::reason::{GuideItem, Kind};
+use crate::reason::Kind;
 
 pub const KIND: Kind = Kind::new("tls");
 
@@ -37,13 +37,7 @@ pub static SPEC: KindSpec = KindSpec {
         settings,
     },
     build,
-    guide: KindGuide {
-        item: GuideItem::NetworkConnectivity,
-        chain: kind::NETWORK_CHAIN,
-        chain_with_mailbox: kind::NETWORK_CHAIN,
-        covers: Covers::ByPort,
-        target: kind::host_port_target,
-    },
+    guide: KindGuide::network(Covers::ByPort),
 };
 
 /// A `tls` check's settings.
@@ -55,10 +49,6 @@ pub struct TlsCheckSettings {
 }
 
 impl KindSettings for TlsCheckSettings {
-    fn target_label(&self) -> String {
-        self.target.to_string()
-    }
-
     fn endpoint(&self) -> Option<&Target> {
         Some(&self.target)
     }

@@ -69,12 +69,15 @@ impl CheckConfig {
 
 /// The validated settings of one kind of check.
 pub trait KindSettings: fmt::Debug + PartialEq + Send + Sync + 'static {
-    /// What the check talks to, as shown in the `target` label.
-    fn target_label(&self) -> String;
-
     /// The `host:port` the check connects to, if it is one.
     fn endpoint(&self) -> Option<&Target> {
         None
+    }
+
+    /// What the check talks to, as shown in the `target` label: by default
+    /// its `host:port`.
+    fn target_label(&self) -> String {
+        self.endpoint().map(Target::to_string).unwrap_or_default()
     }
 }
 
