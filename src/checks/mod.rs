@@ -369,4 +369,19 @@ mod tests {
             assert_eq!(check.kind, spec.schema.kind);
         }
     }
+
+    /// YAML reads `12345` as a number; a kind's text key takes it as text, as
+    /// the keys every check has do; a key that wants a list still refuses it.
+    #[test]
+    fn a_number_is_text_where_a_kind_wants_text() {
+        let path = std::path::Path::new("config.yaml");
+        let yaml = "checks:\n  - name: s\n    kind: smtp\n    target: smtp.example.com:587\n    ehlo_name: 12345\n";
+        let cfg = Config::from_yaml(path, yaml).unwrap();
+        let mail = cfg.checks[0].settings::<mail::MailSettings>().unwrap();
+        assert_eq!(mail.ehlo_name.as_deref(), Some("12345"));
+        let yaml = "checks:\n  - name: d\n    kind: dns\n    query: example.com\n    dns_servers: 5\n";
+        let err = Config::from_yaml(path, yaml).unwrap_err();
+        assert_eq!(err.field, "checks[0].dns_servers");
+        assert!(err.message.contains("invalid type"), "{}", err.message);
+    }
 }

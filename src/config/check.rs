@@ -197,9 +197,22 @@ impl KindKeys<'_> {
         };
         let k = self.keys.remove(i);
         let loc = Loc::from(k.value.referenced);
-        T::deserialize(k.value.value)
-            .map(|v| Some((v, loc)))
-            .map_err(|e| self.error(loc, key, e.to_string()))
+        let value = k.value.value;
+        // A plain scalar that YAML reads as a number or a boolean is still
+        // text where the key wants text (`ehlo_name: 12345`), as it is for
+        // the keys every check has.
+        let as_text = match &value {
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        match T::deserialize(value) {
+            Ok(v) => Ok(Some((v, loc))),
+            Err(e) => match as_text.map(|t| T::deserialize(serde_json::Value::String(t))) {
+                Some(Ok(v)) => Ok(Some((v, loc))),
+                _ => Err(self.error(loc, key, e.to_string())),
+            },
+        }
     }
 
     /// Where `key` is written, if it still is to be read.
