@@ -521,3 +521,88 @@ async fn requests_go_through_the_configured_proxy() {
     let e = refresh_err(&ep).await;
     assert_eq!((e.reason, e.transient), (Reason::TokenEndpointUnreachable, true), "{e}");
 }
+
+/// The tenant's token endpoint as the configuration resolves its proxy:
+/// `tenants[].proxy` (with `proxy_user`/`proxy_password`), else `global.proxy`.
+fn configured_endpoint(server: &TokenServer, pki: &Pki, dir: &std::path::Path, global: &str, tenant: &str) -> TokenEndpoint {
+    let yaml = format!(
+        "global:\n  timeout: 5s\n{global}tenants:\n  - name: contoso\n    tenant_id: {TENANT}\n    client_id: {CLIENT_ID}\n    \
+         authority: {}\n{tenant}checks:\n  - name: tcp\n    kind: tcp\n    target: 127.0.0.1:1\n",
+        server.authority()
+    );
+    let file = dir.join("config.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let config = ece_o365_exporter::config::Config::load(&file).expect("config");
+    let t = &config.tenants[0];
+    TokenEndpoint::through(
+        &t.authority,
+        &t.tenant_id,
+        tls_trusting(pki),
+        t.proxy.as_ref(),
+        Duration::from_secs(10),
+    )
+    .expect("token endpoint")
+}
+
+#[tokio::test]
+async fn the_token_endpoint_follows_global_proxy_unless_the_tenant_says_none() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TokenServer::start(&pki, Behaviour::Success { rotate: false }).await;
+    let proxy = ConnectProxy::start(Mode::Tunnel).await;
+    let global = format!("  proxy: {}\n", proxy.url());
+
+    // No proxy on the tenant: global.proxy.
+    let ep = configured_endpoint(&server, &pki, dir.path(), &global, "");
+    refresh(&ep).await.expect("token through global.proxy");
+    assert_eq!(proxy.tunnels(), 1);
+    assert_eq!(proxy.targets(), vec![server.addr.to_string()]);
+
+    // The tenant's own `proxy: none` overrides it: direct.
+    let ep = configured_endpoint(&server, &pki, dir.path(), &global, "    proxy: none\n");
+    refresh(&ep).await.expect("direct token");
+    assert_eq!(proxy.tunnels(), 1);
+    assert_eq!(server.requests().len(), 2);
+
+    // The tenant's own proxy URL wins over global.proxy.
+    let other = ConnectProxy::start(Mode::Tunnel).await;
+    let ep = configured_endpoint(&server, &pki, dir.path(), &global, &format!("    proxy: {}\n", other.url()));
+    refresh(&ep).await.expect("token through the tenant's proxy");
+    assert_eq!((proxy.tunnels(), other.tunnels()), (1, 1));
+}
+
+#[tokio::test]
+async fn the_token_endpoint_sends_the_proxy_credentials() {
+    const USER: &str = "ece-svc";
+    const PASSWORD: &str = "canary-token-proxy-pass-5d1e";
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("proxy-password"), PASSWORD).unwrap();
+    let server = TokenServer::start(&pki, Behaviour::Success { rotate: false }).await;
+    let proxy = ConnectProxy::start(Mode::BasicAuth {
+        user: USER.into(),
+        password: PASSWORD.into(),
+    })
+    .await;
+
+    // Credentials beside global.proxy, and beside the tenant's own proxy.
+    let creds = format!("proxy_user: {USER}\n  proxy_password: file:proxy-password\n");
+    let global = format!("  proxy: {}\n  {creds}", proxy.url());
+    let ep = configured_endpoint(&server, &pki, dir.path(), &global, "");
+    refresh(&ep).await.expect("token through the authenticating proxy");
+    assert_eq!(proxy.tunnels(), 1);
+    let tenant = format!("    proxy: {}\n    {}", proxy.url(), creds.replace("\n  ", "\n    "));
+    let ep = configured_endpoint(&server, &pki, dir.path(), "", &tenant);
+    refresh(&ep).await.expect("token through the tenant's authenticating proxy");
+    assert_eq!(proxy.tunnels(), 2);
+    let debug = format!("{ep:?}");
+    assert!(!debug.contains(PASSWORD), "{debug}");
+
+    // Without credentials the proxy answers 407: the endpoint is not reached.
+    let ep = configured_endpoint(&server, &pki, dir.path(), &format!("  proxy: {}\n", proxy.url()), "");
+    let e = refresh_err(&ep).await;
+    assert_eq!(proxy.tunnels(), 2);
+    assert_eq!(server.requests().len(), 2);
+    assert!(!e.to_string().contains(PASSWORD), "{e}");
+    assert_ne!(e.reason, Reason::TokenInvalidGrant, "{e}");
+}

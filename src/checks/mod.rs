@@ -123,11 +123,11 @@ impl BuildContext<'_> {
         }
         let tenant = &mailbox.tenant;
         let tls = self.tls.get(&self.extra_ca)?;
-        let endpoint = TokenEndpoint::new(
+        let endpoint = TokenEndpoint::through(
             &tenant.authority,
             &tenant.tenant_id,
             tls,
-            tenant.proxy.as_deref(),
+            tenant.proxy.as_ref(),
             TOKEN_ENDPOINT_TIMEOUT,
         )
         .map_err(|e| BuildError::TokenEndpoint(e.to_string()))?;

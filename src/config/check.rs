@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use super::Global;
 use super::error::{ConfigError, Loc};
 use super::oauth::{MailProtocol, Mailbox};
-use super::proxy::{Proxy, ProxyKeys};
+use super::proxy::{Proxy, ProxyKeys, effective_proxy};
 use super::raw::KindKey;
 pub use super::target::{Target, parse_target};
 use super::validate::Validator;
@@ -268,12 +268,10 @@ impl KindKeys<'_> {
             user,
             password,
             field: &|k| format!("checks[{index}].{k}"),
+            quiet: false,
         })?;
-        Ok(match setting {
-            Some(s) => s.for_target(target),
-            None if inherits == Inherit::Global => self.global.proxy.for_target(target),
-            None => None,
-        })
+        let inherited = (inherits == Inherit::Global).then_some(&self.global.proxy);
+        Ok(effective_proxy(setting.as_ref(), inherited, target))
     }
 
     /// Refuses the first key nobody took: not one of this kind's.

@@ -45,6 +45,7 @@ impl Validator<'_> {
                 user: spanned(&g.proxy_user),
                 password: spanned(&g.proxy_password),
                 field: &|k| format!("global.{k}"),
+                quiet: false,
             })?
             .unwrap_or_default();
         let global = Global {
@@ -58,7 +59,7 @@ impl Validator<'_> {
             Some(spec) => self.ece(spec)?,
             None => EceSettings::default(),
         };
-        let tenants = self.tenants(raw.tenants.unwrap_or_default())?;
+        let tenants = self.tenants(raw.tenants.unwrap_or_default(), &global.proxy)?;
         let mailboxes = self.mailboxes(raw.mailboxes.unwrap_or_default(), &tenants)?;
 
         let Some(raw_checks) = raw.checks else {

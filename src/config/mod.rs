@@ -36,7 +36,7 @@ pub use ece::{EceSettings, ServerRole};
 pub use error::{ConfigError, Loc};
 pub use no_proxy::{NoProxy, ProxyEnv};
 pub use oauth::{DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, Tenant};
-pub use proxy::{Proxy, ProxyAuth, ProxySetting, parse_proxy_url};
+pub use proxy::{Proxy, ProxyAuth, ProxySetting, TokenProxy, effective_proxy, parse_proxy_url};
 pub use raw::COMMON_KEYS;
 pub(crate) use raw::parse_yaml;
 pub use redact::{REDACTED, redact_url, redact_urls};
@@ -67,7 +67,8 @@ pub struct Global {
     /// Certificates trusted in addition to the system roots (corporate TLS inspection).
     pub extra_ca: Arc<Vec<CertificateDer<'static>>>,
     /// `global.proxy`: how `tcp` and `tls` checks reach their targets
-    /// unless they say otherwise (mail checks do not inherit it).
+    /// unless they say otherwise (mail checks do not inherit it), and the
+    /// token endpoint of a tenant without its own `proxy`.
     pub proxy: ProxySetting,
 }
 

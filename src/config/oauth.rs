@@ -12,8 +12,10 @@ use secrecy::SecretString;
 use serde_saphyr::Spanned;
 
 use super::error::{ConfigError, Loc};
+use super::proxy::{ProxyKeys, ProxySetting, TokenProxy, effective_proxy, parse_proxy_url};
 use super::raw;
 use super::redact::redact_url;
+use super::target::Target;
 use super::validate::Validator;
 
 pub use super::raw::{Grant, MailProtocol};
@@ -74,7 +76,10 @@ pub struct Tenant {
     /// Unix seconds (midnight UTC of the configured date).
     pub client_secret_expires: Option<i64>,
     pub authority: String,
-    pub proxy: Option<String>,
+    /// The token endpoint's effective proxy (`tenants[].proxy` with its
+    /// credentials, else `global.proxy`; `NO_PROXY` applied to the
+    /// authority's host), resolved at load; `None`: direct.
+    pub proxy: Option<TokenProxy>,
 }
 
 impl fmt::Debug for Tenant {
@@ -86,7 +91,7 @@ impl fmt::Debug for Tenant {
             .field("client_secret", &self.client_secret)
             .field("client_secret_expires", &self.client_secret_expires)
             .field("authority", &redact_url(&self.authority))
-            .field("proxy", &self.proxy.as_deref().map(redact_url))
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -118,7 +123,7 @@ impl Validator<'_> {
         ConfigError::new(self.file, None, loc.into(), field, message)
     }
 
-    pub(super) fn tenants(&self, specs: Vec<raw::TenantSpec>) -> Result<Vec<Arc<Tenant>>, ConfigError> {
+    pub(super) fn tenants(&self, specs: Vec<raw::TenantSpec>, global: &ProxySetting) -> Result<Vec<Arc<Tenant>>, ConfigError> {
         let mut out: Vec<Arc<Tenant>> = Vec::new();
         for (i, t) in specs.into_iter().enumerate() {
             let p = |f: &str| format!("tenants[{i}].{f}");
@@ -167,24 +172,72 @@ impl Validator<'_> {
                     ));
                 }
             }
-            if let Some(v) = &t.proxy {
-                self.proxy(v, p("proxy"))?;
-            }
+            let authority = t
+                .authority
+                .as_ref()
+                .map(|a| a.value.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string());
+            let proxy = self.tenant_proxy(&t, &authority, global, &p)?;
             out.push(Arc::new(Tenant {
                 name: t.name.value.clone(),
                 tenant_id: t.tenant_id.value.clone(),
                 client_id: t.client_id.value.clone(),
                 client_secret,
                 client_secret_expires,
-                authority: t
-                    .authority
-                    .as_ref()
-                    .map(|a| a.value.trim_end_matches('/').to_string())
-                    .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string()),
-                proxy: t.proxy.as_ref().map(|p| p.value.clone()),
+                authority,
+                proxy,
             }));
         }
         Ok(out)
+    }
+
+    /// The token endpoint's proxy of tenant `t` (see [`Tenant::proxy`]). A
+    /// URL reqwest takes but a check would not (`https://`, credentials
+    /// inline) is kept as written, as before `proxy_user` existed; it cannot
+    /// be combined with `proxy_user`/`proxy_password`.
+    fn tenant_proxy(
+        &self,
+        t: &raw::TenantSpec,
+        authority: &str,
+        global: &ProxySetting,
+        p: &dyn Fn(&str) -> String,
+    ) -> Result<Option<TokenProxy>, ConfigError> {
+        if let Some(v) = &t.proxy
+            && !matches!(v.value.as_str(), "env" | "none")
+        {
+            self.proxy(v, p("proxy"))?;
+            if parse_proxy_url(&v.value, false).is_err() {
+                if let Some(k) = t.proxy_user.as_ref().or(t.proxy_password.as_ref()) {
+                    return Err(self.secret_err(
+                        k.referenced,
+                        p(if t.proxy_user.is_some() { "proxy_user" } else { "proxy_password" }),
+                        format!(
+                            "`{}`: with `proxy_user` and `proxy_password`, write the proxy as http://host:port, without credentials",
+                            redact_url(&v.value)
+                        ),
+                    ));
+                }
+                return Ok(Some(TokenProxy::Url(v.value.clone())));
+            }
+        }
+        let spanned = |s: &Option<Spanned<String>>| s.as_ref().map(|s| (s.value.clone(), Loc::from(s.referenced)));
+        let own = self.proxy_setting(ProxyKeys {
+            proxy: spanned(&t.proxy),
+            user: spanned(&t.proxy_user),
+            password: spanned(&t.proxy_password),
+            field: p,
+            quiet: true,
+        })?;
+        let target = url::Url::parse(authority)
+            .ok()
+            .and_then(|u| {
+                Some(Target {
+                    host: u.host_str()?.trim_start_matches('[').trim_end_matches(']').to_string(),
+                    port: u.port_or_known_default()?,
+                })
+            })
+            .ok_or_else(|| self.secret_err(Loc::default(), p("authority"), format!("`{}` is not a URL", redact_url(authority))))?;
+        Ok(effective_proxy(own.as_ref(), Some(global), &target).map(TokenProxy::Proxy))
     }
 
     /// A proxy URL: `http(s)://[user:password@]host[:port][/]`. Errors show

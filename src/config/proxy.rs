@@ -121,6 +121,49 @@ pub(super) struct ProxyKeys<'k> {
     pub user: Option<(String, Loc)>,
     pub password: Option<(String, Loc)>,
     pub field: &'k dyn Fn(&str) -> String,
+    /// Errors do not show the source line (the `tenants` section, which may
+    /// hold a secret).
+    pub quiet: bool,
+}
+
+/// The proxy to a tenant's token endpoint, as reqwest is given it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TokenProxy {
+    /// `tenants[].proxy` written as a URL reqwest takes as is: `https://`,
+    /// or with the credentials inline (as before `proxy_user` existed).
+    /// Its `Debug` redacts them.
+    Url(String),
+    /// The effective proxy: the tenant's own, else `global.proxy`, with
+    /// `NO_PROXY` applied to the authority's host.
+    Proxy(Proxy),
+}
+
+impl fmt::Debug for TokenProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenProxy::Url(url) => write!(f, "Url({:?})", redact_url(url)),
+            TokenProxy::Proxy(p) => f.debug_tuple("Proxy").field(p).finish(),
+        }
+    }
+}
+
+impl fmt::Display for TokenProxy {
+    /// The URL without any credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenProxy::Url(url) => f.write_str(&redact_url(url)),
+            TokenProxy::Proxy(p) => p.fmt(f),
+        }
+    }
+}
+
+/// The one resolution of a proxy, for checks and token endpoints alike: the
+/// proxy a connection to `target` goes through, given the setting written
+/// beside it (`own`, `None` when not written) and the one it falls back to
+/// (`inherited`: `global.proxy`, or `None` for kinds that connect directly).
+/// `proxy: env` applies `NO_PROXY` to `target`'s host here.
+pub fn effective_proxy(own: Option<&ProxySetting>, inherited: Option<&ProxySetting>, target: &Target) -> Option<Proxy> {
+    own.or(inherited).and_then(|s| s.for_target(target))
 }
 
 impl Validator<'_> {
@@ -130,7 +173,13 @@ impl Validator<'_> {
     /// password, which is never echoed.
     pub(super) fn proxy_setting(&self, keys: ProxyKeys<'_>) -> Result<Option<ProxySetting>, ConfigError> {
         let env = &self.proxy_env;
-        let err = |loc: Loc, key: &str, msg: String| self.err(loc, (keys.field)(key), msg);
+        let err = |loc: Loc, key: &str, msg: String| {
+            if keys.quiet {
+                ConfigError::new(self.file, None, loc, (keys.field)(key), msg)
+            } else {
+                self.err(loc, (keys.field)(key), msg)
+            }
+        };
         let Some((value, loc)) = keys.proxy else {
             if let Some((_, l)) = keys.user.as_ref().or(keys.password.as_ref()) {
                 let key = if keys.user.is_some() { "proxy_user" } else { "proxy_password" };

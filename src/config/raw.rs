@@ -31,7 +31,12 @@ pub(super) struct TenantSpec {
     /// `YYYY-MM-DD`, from the app registration's "Certificates & secrets".
     pub client_secret_expires: Option<Spanned<String>>,
     pub authority: Option<Spanned<String>>,
+    /// The token endpoint's proxy: a URL, `env` or `none`; `global.proxy`
+    /// when absent.
     pub proxy: Option<Spanned<String>>,
+    pub proxy_user: Option<Spanned<String>>,
+    /// `env:NAME` or `file:PATH`, never the password itself.
+    pub proxy_password: Option<Spanned<String>>,
 }
 
 /// A mailbox ECE reads or sends with, and how the agent gets its token.
@@ -73,7 +78,8 @@ pub(super) struct GlobalSpec {
     pub timeout: Option<Spanned<HumanDuration>>,
     pub dns_servers: Option<Spanned<Vec<String>>>,
     pub extra_ca_file: Option<Spanned<PathBuf>>,
-    /// A proxy URL, `env` or `none`, for `tcp` and `tls` checks.
+    /// A proxy URL, `env` or `none`, for the checks that connect through one
+    /// and the token endpoint of a tenant that names none.
     pub proxy: Option<Spanned<String>>,
     pub proxy_user: Option<Spanned<String>>,
     /// `env:NAME` or `file:PATH`, never the password itself.

@@ -263,7 +263,7 @@ pub fn endpoint(mailbox: &Mailbox, extra_ca: &Arc<Vec<CertificateDer<'static>>>)
     let tls = ClientConfigCache::default()
         .get(extra_ca)
         .map_err(|e| InitError::Setup(e.to_string()))?;
-    TokenEndpoint::new(&tenant.authority, &tenant.tenant_id, tls, tenant.proxy.as_deref(), REQUEST_TIMEOUT)
+    TokenEndpoint::through(&tenant.authority, &tenant.tenant_id, tls, tenant.proxy.as_ref(), REQUEST_TIMEOUT)
         .map_err(|e| InitError::Setup(e.to_string()))
 }
 

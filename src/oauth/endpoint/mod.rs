@@ -43,6 +43,7 @@ use classify::{chain, judge, transport_error};
 pub use wire::{DeviceCode, DevicePoll, TokenResponse};
 use wire::{parse_device_code, parse_token};
 
+use crate::config::TokenProxy;
 use crate::observation::sanitize;
 use crate::reason::Reason;
 
@@ -64,6 +65,9 @@ pub enum EndpointSetupError {
     /// The proxy URL is not echoed: it may carry credentials.
     #[error("the proxy URL is not valid: {0}")]
     BadProxy(String),
+    /// Names the variable or file, never the value.
+    #[error("the proxy password could not be read: {0}")]
+    ProxyPassword(String),
     #[error("the HTTPS client could not be built: {0}")]
     Client(String),
 }
@@ -96,6 +100,22 @@ impl TokenEndpoint {
         proxy: Option<&str>,
         timeout: Duration,
     ) -> Result<Self, EndpointSetupError> {
+        let proxy = proxy.map(|url| TokenProxy::Url(url.to_string()));
+        Self::through(authority, tenant, tls, proxy.as_ref(), timeout)
+    }
+
+    /// As [`TokenEndpoint::new`], through a tenant's effective proxy
+    /// ([`Tenant::proxy`](crate::config::Tenant::proxy), resolved by the
+    /// configuration, `NO_PROXY` included): reqwest sends `CONNECT` to it,
+    /// with `Proxy-Authorization: Basic` when it has credentials (the
+    /// password is read here, from its variable or file).
+    pub fn through(
+        authority: &str,
+        tenant: &str,
+        tls: Arc<rustls::ClientConfig>,
+        proxy: Option<&TokenProxy>,
+        timeout: Duration,
+    ) -> Result<Self, EndpointSetupError> {
         let authority = authority.trim_end_matches('/');
         let parsed = reqwest::Url::parse(authority).map_err(|_| EndpointSetupError::BadAuthority(sanitize(authority)))?;
         if parsed.scheme() != "https"
@@ -122,9 +142,20 @@ impl TokenEndpoint {
             .redirect(reqwest::redirect::Policy::none())
             .https_only(true)
             .user_agent(concat!("ece-o365-exporter/", env!("CARGO_PKG_VERSION")));
-        if let Some(proxy) = proxy {
-            let proxy = reqwest::Proxy::all(proxy).map_err(|e| EndpointSetupError::BadProxy(chain(&e)))?;
-            builder = builder.proxy(proxy);
+        match proxy {
+            None => {}
+            Some(TokenProxy::Url(url)) => {
+                let proxy = reqwest::Proxy::all(url).map_err(|e| EndpointSetupError::BadProxy(chain(&e)))?;
+                builder = builder.proxy(proxy);
+            }
+            Some(TokenProxy::Proxy(p)) => {
+                let mut proxy = reqwest::Proxy::https(p.to_string()).map_err(|e| EndpointSetupError::BadProxy(chain(&e)))?;
+                if let Some(auth) = &p.auth {
+                    let password = auth.password.read().map_err(EndpointSetupError::ProxyPassword)?;
+                    proxy = proxy.basic_auth(&auth.user, password.expose_secret());
+                }
+                builder = builder.proxy(proxy);
+            }
         }
         let client = builder.build().map_err(|e| EndpointSetupError::Client(chain(&e)))?;
         Ok(TokenEndpoint {
