@@ -9,7 +9,8 @@
 # the Windows build and its tests (packaging/build-windows.sh, build-msi.sh,
 # tests/windows.rs): mingw-w64, wixl and msitools, and wine64 (64-bit only,
 # no recommends: no X, no 32-bit wine), and Node.js with npm (scripts/test
-# type-checks the Grafana dashboard against Grafana's schema package).
+# type-checks the Grafana dashboard against Grafana's schema package), and
+# tinyproxy as a real HTTP CONNECT proxy (crates/test-support/src/tinyproxy.rs).
 #
 # Idempotent, non-interactive, run as root on Debian 12 (bookworm).
 # Installs nothing when every required command is already present.
@@ -43,6 +44,7 @@ REQUIRED=(
   "/usr/bin/prometheus-blackbox-exporter:prometheus-blackbox-exporter"
   "node:nodejs"
   "npm:npm"
+  "/usr/bin/tinyproxy:tinyproxy"
 )
 
 have() {
@@ -103,13 +105,16 @@ apt-get install -y -qq --no-install-recommends \
 
 # Belt and braces: if anything did start (e.g. no policy-rc.d honoured in a
 # container without init), stop it so ports 25/110/143/993/995 stay free.
-for svc in dovecot postfix; do
+for svc in dovecot postfix tinyproxy; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" >/dev/null 2>&1 || true
   fi
 done
 if [[ -f /run/dovecot/master.pid ]]; then
   kill "$(cat /run/dovecot/master.pid)" 2>/dev/null || true
+fi
+if [[ -f /run/tinyproxy/tinyproxy.pid ]]; then
+  kill "$(cat /run/tinyproxy/tinyproxy.pid)" 2>/dev/null || true
 fi
 if [[ -f /var/spool/postfix/pid/master.pid ]]; then
   /usr/sbin/postfix stop >/dev/null 2>&1 || true

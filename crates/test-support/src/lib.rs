@@ -4,7 +4,7 @@
 //! third-party peers as processes ([`dovecot`], [`postfix`], [`prometheus`],
 //! run by [`process`]), test tokens ([`jwt`]), loopback sockets ([`net`]),
 //! the agent binary as a child process ([`agent`]), HTTP `CONNECT` proxies
-//! ([`proxy`]), and a few shared helpers.
+//! ([`proxy`]) and a real one ([`tinyproxy`]), and a few shared helpers.
 //!
 //! The servers stand in for Microsoft's, never for our own code. This crate
 //! must not depend on `ece-o365-exporter` (the main package has it as a
@@ -30,6 +30,8 @@ pub mod process;
 pub mod prometheus;
 pub mod proxy;
 pub mod servers;
+#[cfg(unix)]
+pub mod tinyproxy;
 pub mod token_server;
 
 /// Seconds since the Unix epoch, now.
