@@ -402,3 +402,59 @@ async fn the_proxy_password_appears_in_no_output() {
     assert_clean("the config's Debug", &format!("{cfg:?}"));
     assert!(format!("{cfg:?}").contains("ece-svc"));
 }
+
+/// The report's network item names the proxy a check went through
+/// (`host:port`, never the credentials): in the passed sentence, and in the
+/// evidence of a failure at the proxy, in text and JSON; a direct check's
+/// sentence does not mention one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_names_the_proxy_in_the_path() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let server = tls_server(&pki).await;
+    let proxy = ConnectProxy::start(Mode::Tunnel).await;
+    let denying = ConnectProxy::start(Mode::Status("403 Forbidden")).await;
+    std::fs::write(dir.join("pw"), PROXY_PASSWORD).unwrap();
+    let yaml = format!(
+        "global:\n  proxy: {}\n  proxy_user: ece-svc\n  proxy_password: file:pw\n{}\
+         \x20 - name: tls-denied\n    kind: tls\n    target: {}\n    timeout: 5s\n    server_name: localhost\n    ca_file: ca.pem\n    \
+         proxy: {}\n\
+         \x20 - name: tls-direct\n    kind: tls\n    target: {}\n    timeout: 5s\n    server_name: localhost\n    ca_file: ca.pem\n    \
+         proxy: none\n",
+        proxy.url(),
+        tls_check(&server, ""),
+        server.target(),
+        denying.url(),
+        server.target()
+    );
+    let text = check_with_env(dir, &yaml, &[]);
+    assert!(
+        text.contains(&format!(
+            "tls-through reached {} through the HTTP proxy {}.",
+            server.target(),
+            proxy.addr
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!("HTTP proxy in the path: {}", denying.addr)), "{text}");
+    assert!(text.contains(&format!("tls-direct reached {}.", server.target())), "{text}");
+    assert!(!text.contains("ece-svc") && !text.contains(PROXY_PASSWORD), "{text}");
+
+    let path = dir.join("env-config.yaml");
+    let out = Command::new(BIN)
+        .args(["check", "--output", "json", "--config.file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let evidence: Vec<&serde_json::Value> = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["findings"].as_array().unwrap())
+        .filter_map(|f| f.get("evidence"))
+        .collect();
+    assert_eq!(evidence.len(), 1, "{json}");
+    assert_eq!(evidence[0]["proxy"], denying.addr.to_string(), "{json}");
+    assert_eq!(evidence[0]["reason"], "proxy_denied", "{json}");
+}

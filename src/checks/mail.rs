@@ -81,6 +81,10 @@ impl KindSettings for MailSettings {
     fn endpoint(&self) -> Option<&Target> {
         Some(&self.target)
     }
+
+    fn proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_ref()
+    }
 }
 
 /// The keys of every mail kind (SMTP adds `ehlo_name`).

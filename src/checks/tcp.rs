@@ -39,6 +39,10 @@ impl KindSettings for TcpSettings {
     fn endpoint(&self) -> Option<&Target> {
         Some(&self.target)
     }
+
+    fn proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_ref()
+    }
 }
 
 fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError> {

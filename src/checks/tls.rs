@@ -52,6 +52,10 @@ impl KindSettings for TlsCheckSettings {
     fn endpoint(&self) -> Option<&Target> {
         Some(&self.target)
     }
+
+    fn proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_ref()
+    }
 }
 
 fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError> {

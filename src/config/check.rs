@@ -79,12 +79,19 @@ pub trait KindSettings: fmt::Debug + PartialEq + Send + Sync + 'static {
     fn target_label(&self) -> String {
         self.endpoint().map(Target::to_string).unwrap_or_default()
     }
+
+    /// The HTTP proxy the check connects through, if it has one (the report
+    /// names it; never its credentials).
+    fn proxy(&self) -> Option<&Proxy> {
+        None
+    }
 }
 
 /// [`KindSettings`] behind a pointer: what [`CheckConfig`] holds.
 pub trait DynSettings: fmt::Debug + Send + Sync {
     fn target_label(&self) -> String;
     fn endpoint(&self) -> Option<&Target>;
+    fn proxy(&self) -> Option<&Proxy>;
     fn as_any(&self) -> &dyn Any;
     /// Equal to `other` (false when `other` is another kind's).
     fn same_as(&self, other: &dyn DynSettings) -> bool;
@@ -97,6 +104,10 @@ impl<T: KindSettings> DynSettings for T {
 
     fn endpoint(&self) -> Option<&Target> {
         KindSettings::endpoint(self)
+    }
+
+    fn proxy(&self) -> Option<&Proxy> {
+        KindSettings::proxy(self)
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -66,6 +66,9 @@ pub struct Evidence {
     pub aadsts: Option<String>,
     pub trace_id: Option<String>,
     pub correlation_id: Option<String>,
+    /// The HTTP proxy the check went through (`host:port`, never its
+    /// credentials), if any.
+    pub proxy: Option<String>,
 }
 
 /// One piece of an item's result.
@@ -262,6 +265,8 @@ pub fn message_keys() -> BTreeSet<&'static str> {
         "blocked",
         "port-not-checked",
         "protocol-not-checked",
+        "ok-network_connectivity-proxy",
+        "evidence-proxy",
     ]);
     for item in GuideItem::ALL {
         keys.insert(ok_key(*item));

@@ -62,6 +62,13 @@ pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl Fn
     // What the sentences name: a token check's label is its mailbox, but
     // what it reaches is the token endpoint (the kind decides).
     let GuideTarget { target, host, port } = (guide_of(meta.kind).target)(meta, mailbox);
+    // The proxy in the path, as the check's settings know it: host:port only.
+    let proxy: Option<String> = config
+        .checks
+        .iter()
+        .find(|c| c.name == meta.name)
+        .and_then(|c| c.settings.proxy())
+        .map(|p| p.address.to_string());
     let base = |key: &'static str| {
         let m = Message::new(key).arg("check", &meta.name).arg("target", &target);
         match mailbox {
@@ -78,7 +85,10 @@ pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl Fn
         }
     };
     for &item in &chain[..stop] {
-        let mut msg = base(ok_key(item));
+        let mut msg = match &proxy {
+            Some(p) if item == GuideItem::NetworkConnectivity => base("ok-network_connectivity-proxy").arg("proxy", p),
+            _ => base(ok_key(item)),
+        };
         if item == GuideItem::MailboxRights {
             msg = msg.arg("model", if shared { "shared" } else { "own" });
         }
@@ -100,6 +110,7 @@ pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl Fn
             aadsts,
             trace_id,
             correlation_id,
+            proxy: proxy.clone(),
         };
         let remedy = base(f.reason.remedy_key(shared)).arg("port", port);
         let msg = base("check-failed")

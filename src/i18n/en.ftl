@@ -18,6 +18,7 @@ label-evidence = Evidence
 label-remedy = What to do
 label-reply = Detail
 label-ids = Microsoft ids
+evidence-proxy = HTTP proxy in the path: { $proxy }
 page-checks-run = { $ran } of { $configured } checks have run.
 page-metrics = Metrics
 report-item = { $n }. { $title }: { $status }
@@ -68,6 +69,7 @@ ok-mailbox_rights = { $model ->
    *[own] Mailbox account: { $mailbox } opens with its own account and token ({ $check }).
 }
 ok-network_connectivity = { $check } reached { $target }.
+ok-network_connectivity-proxy = { $check } reached { $target } through the HTTP proxy { $proxy }.
 ok-token_refresh = { $check } has a valid access token for { $user }, refreshed with the stored credentials.
 
 why-minimum_version = Not checked: add `ece.version` to the config (e.g. `12.5(1) ES3`, as on ECE's About page).

@@ -17,6 +17,7 @@ label-evidence = Evidencia
 label-remedy = Qué hacer
 label-reply = Detalle
 label-ids = Identificadores de Microsoft
+evidence-proxy = Proxy HTTP en la ruta: { $proxy }
 page-checks-run = Se han ejecutado { $ran } de { $configured } comprobaciones.
 page-metrics = Métricas
 report-item = { $n }. { $title }: { $status }
@@ -67,6 +68,7 @@ ok-mailbox_rights = { $model ->
    *[own] Cuenta de buzón: { $mailbox } se abre con su propia cuenta y su propio token ({ $check }).
 }
 ok-network_connectivity = { $check } alcanzó { $target }.
+ok-network_connectivity-proxy = { $check } alcanzó { $target } a través del proxy HTTP { $proxy }.
 ok-token_refresh = { $check } tiene un token de acceso válido para { $user }, actualizado con las credenciales almacenadas.
 
 why-minimum_version = No comprobado: agregue `ece.version` a la configuración (p. ej., `12.5(1) ES3`, como en la página Acerca de de ECE).

@@ -17,6 +17,7 @@ label-evidence = Constat
 label-remedy = Que faire
 label-reply = Détail
 label-ids = Identifiants Microsoft
+evidence-proxy = Proxy HTTP sur le chemin : { $proxy }
 page-checks-run = { $ran } vérifications sur { $configured } ont été exécutées.
 page-metrics = Métriques
 report-item = { $n }. { $title } : { $status }
@@ -67,6 +68,7 @@ ok-mailbox_rights = { $model ->
    *[own] Compte de boîte aux lettres : { $mailbox } s'ouvre avec son propre compte et son propre jeton ({ $check }).
 }
 ok-network_connectivity = { $check } a atteint { $target }.
+ok-network_connectivity-proxy = { $check } a atteint { $target } via le proxy HTTP { $proxy }.
 ok-token_refresh = { $check } dispose d'un jeton d'accès valide pour { $user }, actualisé avec les informations d'identification enregistrées.
 
 why-minimum_version = Non vérifié : ajoutez `ece.version` à la configuration (par ex. `12.5(1) ES3`, comme sur la page À propos d'ECE).

@@ -17,6 +17,7 @@ label-evidence = Bewijs
 label-remedy = Wat te doen
 label-reply = Details
 label-ids = Microsoft-id's
+evidence-proxy = HTTP-proxy op de route: { $proxy }
 page-checks-run = { $ran } van { $configured } controles zijn uitgevoerd.
 page-metrics = Metrische gegevens
 report-item = { $n }. { $title }: { $status }
@@ -67,6 +68,7 @@ ok-mailbox_rights = { $model ->
    *[own] Mailbox-account: { $mailbox } opent met een eigen account en token ({ $check }).
 }
 ok-network_connectivity = { $check } heeft { $target } bereikt.
+ok-network_connectivity-proxy = { $check } heeft { $target } bereikt via de HTTP-proxy { $proxy }.
 ok-token_refresh = { $check } heeft een geldig toegangstoken voor { $user }, vernieuwd met de opgeslagen referenties.
 
 why-minimum_version = Niet gecontroleerd: voeg `ece.version` toe aan de configuratie (bijv. `12.5(1) ES3`, zoals op de Info-pagina van ECE).

@@ -17,6 +17,7 @@ label-evidence = 证据
 label-remedy = 处理方法
 label-reply = 详细信息
 label-ids = Microsoft ID
+evidence-proxy = 路径中的 HTTP 代理：{ $proxy }
 page-checks-run = 已运行{ $configured }项检查中的{ $ran }项。
 page-metrics = 指标
 report-item = { $n }. { $title }：{ $status }
@@ -67,6 +68,7 @@ ok-mailbox_rights = { $model ->
    *[own] 邮箱帐户：{ $mailbox }使用其自己的帐户和令牌打开（{ $check }）。
 }
 ok-network_connectivity = { $check }已连通{ $target }。
+ok-network_connectivity-proxy = { $check }已通过 HTTP 代理 { $proxy } 连通{ $target }。
 ok-token_refresh = { $check }持有{ $user }的有效访问令牌，已使用存储的凭证刷新。
 
 why-minimum_version = 未检查：请在配置中添加`ece.version`（例如`12.5(1) ES3`，与ECE“关于”页面上显示的一致）。

@@ -74,6 +74,13 @@ pub fn render_html(a: &Assessment, lang: Lang, ran: usize, configured: usize) ->
                         escape(&ids)
                     );
                 }
+                if let Some(p) = &e.proxy {
+                    let _ = write!(
+                        html,
+                        "<div class=\"ev\">{}</div>",
+                        escape(&lang.text("evidence-proxy", &[("proxy", p.clone())]))
+                    );
+                }
             }
             if let Some(r) = &f.remedy {
                 let _ = write!(

@@ -61,6 +61,9 @@ struct JsonEvidence {
     trace_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     correlation_id: Option<String>,
+    /// The HTTP proxy in the path (`host:port`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proxy: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -126,6 +129,7 @@ pub fn render_json(a: &Assessment, entries: &[Entry], lang: Lang) -> String {
                         aadsts: e.aadsts.clone(),
                         trace_id: e.trace_id.clone(),
                         correlation_id: e.correlation_id.clone(),
+                        proxy: e.proxy.clone(),
                     }),
                 })
                 .collect(),

@@ -62,6 +62,9 @@ fn write_evidence_text(out: &mut String, lang: Lang, f: &Finding) {
         if !ids.is_empty() {
             let _ = writeln!(out, "       {}", labelled(lang, "label-ids", &ids));
         }
+        if let Some(p) = &e.proxy {
+            let _ = writeln!(out, "       {}", lang.text("evidence-proxy", &[("proxy", p.clone())]));
+        }
     }
     if let Some(r) = &f.remedy {
         let _ = writeln!(out, "       {}", labelled(lang, "label-remedy", &text(lang, r)));
