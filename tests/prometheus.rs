@@ -396,6 +396,40 @@ fn dashboard_is_well_formed() {
     }
 }
 
+/// The dashboard's "failures by reason" panels: no reason is shown by two of
+/// them, and the HTTP proxy's reasons are shown by exactly one, whose
+/// description says what each means.
+#[test]
+fn the_dashboard_shows_the_proxy_reasons() {
+    let dash = dashboard();
+    let mut by_reason: Vec<(String, String)> = Vec::new();
+    for (title, _, expr) in panel_exprs(&dash) {
+        for part in expr.split("reason=~\"").skip(1) {
+            let regex = part.split('"').next().unwrap_or_default().to_string();
+            by_reason.push((title.clone(), regex));
+        }
+    }
+    for reason in Reason::ALL {
+        let reason = reason.as_str();
+        let panels: Vec<&String> = by_reason
+            .iter()
+            .filter(|(_, re)| reason_matches(re, reason))
+            .map(|(t, _)| t)
+            .collect();
+        assert!(panels.len() <= 1, "{reason} is shown by {panels:?}");
+        if reason.starts_with("proxy_") {
+            assert_eq!(panels.len(), 1, "{reason} is on no failures-by-reason panel");
+            let panel = all_panels(&dash).into_iter().find(|p| p["title"] == panels[0].as_str()).unwrap();
+            let description = panel["description"].as_str().unwrap_or_default();
+            assert!(
+                description.contains(reason),
+                "{}: the description does not explain {reason}",
+                panels[0]
+            );
+        }
+    }
+}
+
 /// The dashboard type-checked against Grafana's own schema types
 /// (@grafana/schema from npm, see grafana/schema-check/check.mjs). The test
 /// command (`scripts/test`) runs `npm ci` there first.
