@@ -362,3 +362,73 @@ fn the_token_endpoints_debug_hides_the_proxy_password() {
     assert!(debug.contains("127.0.0.1:3128"), "{debug}");
     assert_clean("the token endpoint's Debug", &debug, &[PROXY_USER, PROXY_PASSWORD]);
 }
+
+/// A tenant's `proxy_password` (read from its file when the token endpoint
+/// is built) in no output: the config's `Debug`, `config check`, `check`
+/// against a proxy that wants other credentials, and the token endpoint's
+/// `Debug`. Also through `global.proxy`'s credentials.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_tenant_proxy_password_in_any_output() {
+    const TENANT_PROXY_PASSWORD: &str = "canary-tenant-proxy-pass-e41c";
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    std::fs::write(dir.join("proxy-password"), TENANT_PROXY_PASSWORD).unwrap();
+    std::fs::write(dir.join("client-secret"), CLIENT_SECRET).unwrap();
+    let proxy = test_support::proxy::ConnectProxy::start(test_support::proxy::Mode::BasicAuth {
+        user: "someone-else".into(),
+        password: "not-the-canary".into(),
+    })
+    .await;
+    let creds = format!("proxy_user: {PROXY_USER}\n  proxy_password: file:proxy-password\n");
+    for (global, tenant) in [
+        (format!("  proxy: {}\n  {creds}", proxy.url()), String::new()),
+        (
+            "  timeout: 5s\n".to_string(),
+            format!("    proxy: {}\n    {}", proxy.url(), creds.replace("\n  ", "\n    ")),
+        ),
+    ] {
+        let yaml = format!(
+            "global:\n{global}tenants:\n  - name: contoso\n    tenant_id: contoso.onmicrosoft.com\n    \
+             client_id: 11111111-2222-3333-4444-555555555555\n    client_secret: file:client-secret\n{tenant}\
+             mailboxes:\n  - name: app\n    address: support@contoso.com\n    tenant: contoso\n    grant: client_credentials\n\
+             checks:\n  - name: token\n    kind: token\n    mailbox: app\n    timeout: 5s\n"
+        );
+        let config = dir.join("tenant-proxy.yaml");
+        std::fs::write(&config, &yaml).unwrap();
+        let cfg = Config::load(&config).unwrap();
+        let debug = format!("{cfg:?}");
+        assert!(
+            debug.contains("proxy-password") && debug.contains(PROXY_USER),
+            "where, and who: {debug}"
+        );
+        assert_clean("the config's Debug", &debug, &[TENANT_PROXY_PASSWORD]);
+        let t = &cfg.tenants[0];
+        let tls = std::sync::Arc::new(
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        );
+        let endpoint = ece_o365_exporter::oauth::endpoint::TokenEndpoint::through(
+            &t.authority,
+            &t.tenant_id,
+            tls,
+            t.proxy.as_ref(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_clean("the token endpoint's Debug", &format!("{endpoint:?}"), &[TENANT_PROXY_PASSWORD]);
+        for args in [&["check"][..], &["check", "--output", "json"][..], &["config", "check"][..]] {
+            let out = std::process::Command::new(BIN)
+                .args(args)
+                .arg("--config.file")
+                .arg(&config)
+                .output()
+                .unwrap();
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert_clean(&args.join(" "), &text, &[TENANT_PROXY_PASSWORD, CLIENT_SECRET]);
+        }
+    }
+    assert!(!proxy.requests().is_empty(), "the token requests went to the proxy");
+}

@@ -310,6 +310,74 @@ mod tests {
         assert!(!NoProxy::parse("").matches("anything", 1));
     }
 
+    /// A tenant's token endpoint proxy as loaded, with `HTTPS_PROXY` and
+    /// `NO_PROXY` given (not the process's).
+    fn token_proxy(global: &str, tenant: &str, https_proxy: Option<&str>, no_proxy: Option<&str>) -> Option<TokenProxy> {
+        let text = format!(
+            "global:\n{global}tenants:\n  - name: contoso\n    tenant_id: contoso.onmicrosoft.com\n    \
+             client_id: 11111111-2222-3333-4444-555555555555\n{tenant}checks:\n  - name: tcp\n    kind: tcp\n    target: 127.0.0.1:1\n"
+        );
+        let path = std::path::Path::new("/nonexistent/config.yaml");
+        let mut v = Validator::new(path, &text);
+        v.proxy_env = super::super::ProxyEnv {
+            https_proxy: https_proxy.map(str::to_string),
+            no_proxy: no_proxy.map(str::to_string),
+        };
+        let raw = super::super::raw::parse(path, &text).unwrap();
+        let config = v.validate(raw, &crate::checks::schemas()).unwrap();
+        config.tenants[0].proxy.clone()
+    }
+
+    #[test]
+    fn the_token_endpoint_takes_the_tenants_proxy_else_the_global_one() {
+        let fixed = |host: &str, port| {
+            Some(TokenProxy::Proxy(Proxy {
+                address: t(host, port),
+                auth: None,
+                from_env: false,
+            }))
+        };
+        let global = "  proxy: http://global.corp:3128\n";
+        assert_eq!(token_proxy("  timeout: 5s\n", "", None, None), None);
+        assert_eq!(token_proxy(global, "", None, None), fixed("global.corp", 3128));
+        assert_eq!(token_proxy(global, "    proxy: none\n", None, None), None);
+        assert_eq!(
+            token_proxy(global, "    proxy: http://own.corp:8080\n", None, None),
+            fixed("own.corp", 8080)
+        );
+        // As before `proxy_user`: a URL with credentials or https:// is kept as written.
+        let inline = token_proxy(global, "    proxy: http://u:canary-inline@own.corp:8080\n", None, None);
+        assert_eq!(inline, Some(TokenProxy::Url("http://u:canary-inline@own.corp:8080".into())));
+        let shown = format!("{:?} {}", inline.as_ref().unwrap(), inline.as_ref().unwrap());
+        assert!(!shown.contains("canary"), "{shown}");
+        // `env`: HTTPS_PROXY, except when NO_PROXY names the authority's host.
+        let env = Some(TokenProxy::Proxy(Proxy {
+            address: t("env.corp", 3128),
+            auth: None,
+            from_env: true,
+        }));
+        for (g, tn) in [("  proxy: env\n", ""), (global, "    proxy: env\n")] {
+            assert_eq!(token_proxy(g, tn, Some("http://env.corp:3128"), None), env);
+            assert_eq!(token_proxy(g, tn, Some("http://env.corp:3128"), Some("example.com")), env);
+            assert_eq!(token_proxy(g, tn, Some("http://env.corp:3128"), Some(".microsoftonline.com")), None);
+            assert_eq!(
+                token_proxy(g, tn, Some("http://env.corp:3128"), Some("login.microsoftonline.com:443")),
+                None
+            );
+            assert_eq!(token_proxy(g, tn, None, None), None);
+        }
+        // A national cloud's authority is what NO_PROXY is matched against.
+        let cloud = "    authority: https://login.chinacloudapi.cn\n    proxy: env\n";
+        assert_eq!(
+            token_proxy("  timeout: 5s\n", cloud, Some("env.corp:3128"), Some("microsoftonline.com")),
+            env
+        );
+        assert_eq!(
+            token_proxy("  timeout: 5s\n", cloud, Some("env.corp:3128"), Some("chinacloudapi.cn")),
+            None
+        );
+    }
+
     #[test]
     fn env_setting_applies_no_proxy_per_target() {
         let proxy = Proxy {
