@@ -6,6 +6,7 @@
 //! without them; a port outside its `ConnectPort`s is refused (403).
 //!
 //! Needs tinyproxy: `sudo scripts/install-test-peers.sh`.
+#![cfg(unix)]
 #![allow(clippy::unwrap_used)]
 
 mod support;
