@@ -1,7 +1,9 @@
-//! The HTTP proxy a check connects through: the `proxy`, `proxy_user` and
-//! `proxy_password` keys (in `global:` and on a check), the value `env`
-//! (`HTTPS_PROXY`/`https_proxy`, with `NO_PROXY`/`no_proxy` for the check's
-//! host) and `none`, validated into a [`Proxy`] per check.
+//! The HTTP proxy a check or a tenant's token endpoint connects through: the
+//! `proxy`, `proxy_user` and `proxy_password` keys (in `global:`, on a check
+//! and on a tenant), the value `env` (`HTTPS_PROXY`/`https_proxy`, with
+//! `NO_PROXY`/`no_proxy` for the host reached) and `none`, validated and
+//! resolved by one function ([`effective_proxy`]) into a [`Proxy`] per check
+//! and a [`TokenProxy`] per tenant.
 //!
 //! It owns the rules and the `NO_PROXY` matching; it opens no connection
 //! (`proto::proxy` speaks `CONNECT`). A password is only ever referenced
