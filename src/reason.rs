@@ -138,7 +138,7 @@ reasons! {
         /// The HTTP proxy in the path: refused, unreachable, closed, or
         /// answered `CONNECT` with something that is not HTTP.
         ProxyConnectFailed => "proxy_connect_failed", NetworkConnectivity;
-        /// The HTTP proxy wants credentials (407 to `CONNECT`).
+        /// The HTTP proxy wants credentials or refused them (407 to `CONNECT`; 401 from some proxies).
         ProxyAuthRequired => "proxy_auth_required", NetworkConnectivity;
         /// The HTTP proxy refused the tunnel: 403 or any other non-2xx.
         ProxyDenied => "proxy_denied", NetworkConnectivity;

@@ -117,13 +117,15 @@ async fn tinyproxy_with_basic_auth_wants_the_credentials() {
     assert_eq!(tls.connection_count(), 1, "the server was not reached");
 
     // A wrong password: tinyproxy 1.11 answers `401 Unauthorized` (not
-    // 407) to credentials it refuses; the check fails at the proxy with that
-    // status, and the password is never shown.
+    // 407) to credentials it refuses; still the proxy's credentials, at the
+    // proxy, with that status, and the password is never shown.
     std::fs::write(pki.dir.path().join("proxy-password"), "canary-wrong-pass").unwrap();
     let obs = run_first(pki.dir.path(), &check("tls", &tls, &with)).await;
     let failure = obs.outcome.as_ref().expect_err("a wrong password fails");
+    assert_eq!(failure.reason, Reason::ProxyAuthRequired, "{}", failure.detail);
     assert_eq!(obs.failed_phase, Some(Phase::ProxyConnect), "{}", failure.detail);
     assert!(failure.detail.contains("401"), "{}", failure.detail);
+    assert!(failure.detail.contains("were refused"), "{}", failure.detail);
     assert!(!failure.detail.contains("canary"), "{}", failure.detail);
     assert_eq!(tls.connection_count(), 1, "the server was not reached");
 }

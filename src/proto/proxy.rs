@@ -90,7 +90,9 @@ pub async fn tunnel(probe: &mut Probe, proxy: &Proxy, target: &Target) -> Result
     match code {
         // The tunnel is open: every byte from here on is the target's.
         200..=299 => Ok(stream),
-        407 => {
+        // 407 is the standard answer; some proxies (tinyproxy 1.11) answer 401
+        // to credentials they refuse. Either way: the proxy's credentials.
+        401 | 407 => {
             let offered = header_values(&head, "proxy-authenticate");
             let sent = match &proxy.auth {
                 Some(auth) => format!("the credentials of proxy_user `{}` were refused", sanitize(&auth.user)),
