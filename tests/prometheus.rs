@@ -184,8 +184,8 @@ fn every_failure_reason_has_exactly_one_alert_that_names_it() {
         .collect();
     assert_eq!(
         routed.len(),
-        8,
-        "DNS, ports, the HTTP proxy, TLS, session, mailbox login, token, the agent's own resources"
+        9,
+        "DNS, ports, the HTTP proxy, TLS, HTTPS, session, mailbox login, token, the agent's own resources"
     );
     for reason in Reason::ALL {
         let reason = reason.as_str();
