@@ -374,7 +374,10 @@ fn parse_status_line(line: &str) -> Result<(u16, String), HttpError> {
         return Err(not_http());
     }
     let rest = chars.as_str();
-    let code = rest.get(..3).filter(|c| c.bytes().all(|b| b.is_ascii_digit())).ok_or_else(not_http)?;
+    let code = rest
+        .get(..3)
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(not_http)?;
     let after = rest.get(3..).unwrap_or_default();
     if !(after.is_empty() || after.starts_with(' ')) {
         return Err(not_http());
@@ -428,7 +431,10 @@ mod tests {
                 last = i;
             }
             pieces.push_back(answer[last..].to_vec());
-            Pieces { pieces, written: Vec::new() }
+            Pieces {
+                pieces,
+                written: Vec::new(),
+            }
         }
     }
 
@@ -509,7 +515,8 @@ mod tests {
         let close = b"HTTP/1.0 404 Not Found\nServer: x\n\nbody until close";
         let (head, n) = at_every_byte(close, Method::Get, l).unwrap();
         assert_eq!((head.status, n), (404, 16));
-        let interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 301 Moved\r\nLocation: https://elsewhere.example/x\r\nContent-Length: 0\r\n\r\n";
+        let interim =
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 301 Moved\r\nLocation: https://elsewhere.example/x\r\nContent-Length: 0\r\n\r\n";
         let (head, _) = at_every_byte(interim, Method::Get, l).unwrap();
         assert_eq!(head.status, 301);
         assert_eq!(head.location.as_deref(), Some("https://elsewhere.example/x"));
@@ -517,7 +524,10 @@ mod tests {
 
     #[test]
     fn head_reads_no_body_and_the_body_stops_at_its_cap() {
-        let l = Limits { max_body: 4, ..Limits::default() };
+        let l = Limits {
+            max_body: 4,
+            ..Limits::default()
+        };
         let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
         assert_eq!(at_every_byte(head, Method::Head, l).unwrap().1, 0);
         let long = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
