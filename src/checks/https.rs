@@ -99,7 +99,7 @@ pub fn parse_url(text: &str) -> Result<(Url, Target), String> {
         other => return Err(format!("`{other}:` URLs are not checked; write https://host[:port]/path")),
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("the URL must not carry credentials (user:password@); an https check sends none".to_string());
+        return Err("the URL must not carry credentials (`name:secret@`): an https check sends none".to_string());
     }
     let host = match url.host() {
         Some(url::Host::Domain(d)) => d.to_string(),
