@@ -571,6 +571,53 @@ mod tests {
         }
     }
 
+    /// Arbitrary answers (random bytes, and mutations of a good one) end in
+    /// a head or an error, never a panic, and the buffer never holds more
+    /// than a line's budget plus one read.
+    #[test]
+    fn arbitrary_answers_end_in_a_bounded_verdict() {
+        let good = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+        let limits = Limits {
+            max_line: 32,
+            max_headers: 4,
+            max_head: 96,
+            max_body: 8,
+        };
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        for round in 0..2000 {
+            let answer: Vec<u8> = if round % 2 == 0 {
+                let len = (next() % 200) as usize;
+                (0..len).map(|_| (next() % 256) as u8).collect()
+            } else {
+                let mut a = good.to_vec();
+                for _ in 0..(next() % 4 + 1) {
+                    let i = (next() as usize) % a.len();
+                    a[i] = b"\r\n:0 9azHTTP/1.\xff"[(next() % 16) as usize];
+                }
+                a
+            };
+            let cut = (next() as usize) % (answer.len() + 1);
+            rt.block_on(async {
+                let stream = Pieces::split(&answer, &[cut]);
+                let mut ex = Exchange::send(stream, limits, Method::Get, "h", "/").await.unwrap();
+                if let Ok(head) = ex.read_head().await {
+                    assert!((100..=599).contains(&head.status));
+                    if let Ok(n) = ex.read_body(&head).await {
+                        assert!(n <= limits.max_body);
+                    }
+                }
+                assert!(ex.buf.len() <= limits.max_head + 4096 + 2, "{}", ex.buf.len());
+            });
+        }
+    }
+
     #[test]
     fn reasons_of_the_errors() {
         assert_eq!(HttpError::Closed.reason(), Reason::ConnectionClosed);
