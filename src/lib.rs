@@ -37,7 +37,7 @@
 //!   registration table [`checks::KINDS`]; [`checks::run_check`] owns the
 //!   timeout. `Config::load` is implemented there, with every kind.
 //! - [`proto`]: what the checks share: connecting, HTTP CONNECT through a
-//!   proxy, TLS, the bounded line codec.
+//!   proxy, TLS, the bounded line codec, the bounded HTTP/1.1 client.
 //! - [`observation`]: what a run saw (phases, failure, facts).
 //! - [`reason`]: the bounded label vocabularies (`Reason`, declared with
 //!   its guide item; `Phase`, `Kind`, `GuideItem`).

@@ -410,6 +410,23 @@ mod tests {
     }
 
     #[test]
+    fn the_http_status_is_kept_until_the_next_answer() {
+        let m = Metrics::new("1", "r");
+        let check = meta("https-ece", crate::checks::https::KIND, None);
+        let status = |s: Option<u16>| Facts {
+            http_status: s,
+            ..Facts::default()
+        };
+        m.observe(&check, observation(status(Some(200))));
+        m.observe(&check, observation(status(Some(503))));
+        // A run that never got an answer (the TLS handshake failed) keeps the last status.
+        m.observe(&check, observation(status(None)));
+        let text = m.render();
+        assert!(text.contains("ece_o365_http_status_code{check=\"https-ece\"} 503"), "{text}");
+        assert_eq!(text.matches("ece_o365_http_status_code{").count(), 1, "{text}");
+    }
+
+    #[test]
     fn a_new_issuer_replaces_the_certificate_info_series() {
         let m = Metrics::new("1", "r");
         let check = meta("tls-outlook", crate::checks::tls::KIND, None);

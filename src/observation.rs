@@ -1,6 +1,6 @@
 //! What one check run saw: its phases and their durations, success or one
 //! [`Failure`], and the facts worth exporting (TLS certificate, advertised
-//! capabilities, DNS answers).
+//! capabilities, DNS answers, HTTP status).
 //!
 //! A check writes into a [`Probe`]; the check runner turns the probe into an
 //! [`Observation`]. Nothing here knows about metrics or HTTP.
@@ -108,6 +108,8 @@ pub struct Facts {
     pub mailbox_messages: Option<(&'static str, u64)>,
     /// The address family of the connection the run opened: `ipv4` or `ipv6`.
     pub address_family: Option<&'static str>,
+    /// The HTTP status an `https` check's server answered with.
+    pub http_status: Option<u16>,
 }
 
 /// The recorder a check writes into while it runs.

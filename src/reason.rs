@@ -165,6 +165,12 @@ reasons! {
         StarttlsNotOffered => "starttls_not_offered", NetworkConnectivity;
         /// STARTTLS/STLS was advertised but the command was refused.
         StarttlsRejected => "starttls_rejected", NetworkConnectivity;
+        /// An HTTPS server answered with a status the check does not expect
+        /// (redirects are reported with their target host, never followed).
+        HttpUnexpectedStatus => "http_unexpected_status", NetworkConnectivity;
+        /// An HTTPS server's answer is not a usable HTTP/1.x response: not
+        /// HTTP, a head over its budgets, or broken body framing.
+        HttpBadResponse => "http_bad_response", NetworkConnectivity;
         AuthMechanismNotOffered => "auth_mechanism_not_offered", MailboxConfiguration;
         AuthRejected => "auth_rejected", MailboxConfiguration shared MailboxRights;
         SmtpAuthDisabled => "smtp_auth_disabled", MailboxConfiguration;
@@ -210,6 +216,8 @@ label_enum! {
         Select => "select",
         Quit => "quit",
         TokenRequest => "token_request",
+        /// An HTTPS check's request and the server's answer, inside TLS.
+        Http => "http",
     }
 }
 

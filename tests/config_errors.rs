@@ -187,7 +187,7 @@ fn the_commented_oauth_example_is_valid_when_uncommented() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("valid, 11 checks"),
+        String::from_utf8_lossy(&out.stdout).contains("valid, 13 checks"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

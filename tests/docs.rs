@@ -318,6 +318,7 @@ checks:
             }),
             mailbox_messages: Some(("INBOX", 1)),
             address_family: Some("ipv4"),
+            http_status: Some(200),
         };
         let failure = Failure::new(Reason::ConnectTimeout, "no answer");
         metrics.observe(&check.meta, probe.into_observation(Err(failure), Duration::from_millis(5)));

@@ -27,6 +27,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 use test_support::agent::{self, Agent};
+use test_support::https;
 use test_support::jwt::{self, OAuthKey};
 use test_support::net::free_port;
 use test_support::pki::{self, Leaf, Pki};
@@ -184,8 +185,8 @@ fn every_failure_reason_has_exactly_one_alert_that_names_it() {
         .collect();
     assert_eq!(
         routed.len(),
-        8,
-        "DNS, ports, the HTTP proxy, TLS, session, mailbox login, token, the agent's own resources"
+        9,
+        "DNS, ports, the HTTP proxy, TLS, HTTPS, session, mailbox login, token, the agent's own resources"
     );
     for reason in Reason::ALL {
         let reason = reason.as_str();
@@ -589,6 +590,7 @@ fn expected_active(instance: &str, dead_target: &str) -> Vec<(&'static str, &'st
         // No check here goes through a proxy (tests/proxy.rs has them; the rule has its promtool cases).
         ("ECEO365ProxyFailing", "check", vec![]),
         ("ECEO365TLSFailing", "check", v(&["tls-untrusted"])),
+        ("ECEO365HttpsFailing", "check", v(&["https-redirected"])),
         ("ECEO365MailSessionFailing", "check", v(&["smtp-stripped"])),
         ("ECEO365MailboxAuthFailing", "check", v(&["smtp-auth-disabled"])),
         // No check here runs out of file descriptors: the agent's own server is fine.
@@ -646,6 +648,7 @@ async fn dashboard_and_alert_expressions_run_on_a_real_prometheus_scraping_the_a
     let smtp_auth_disabled = servers::smtp(auth_disabled).await;
     let imap_good = servers::imap(Mail::new(good.clone()).implicit()).await;
     let pop3_support = growing_pop3(good.clone()).await;
+    let https_redirected = https::https(good.clone(), https::Answer::redirect(302, "https://blocked.example/")).await;
 
     // Tokens: support refreshes fine (no rotation, stored 2023); sales's
     // refresh token was revoked; ops gets tokens that expire in 4 minutes.
@@ -761,6 +764,10 @@ checks:
     kind: pop3
     target: {pop3_support}
     mailbox: support
+{tls}  - name: https-redirected
+    kind: https
+    url: {https_redirected}
+    expect_status: [200]
 {tls}  - name: token-support
     kind: token
     mailbox: support
@@ -787,6 +794,7 @@ checks:
         smtp_auth_disabled = smtp_auth_disabled.target(),
         imap_good = imap_good.target(),
         pop3_support = pop3_support.target(),
+        https_redirected = https_redirected.url("/"),
     );
     std::fs::write(dir.join("client-secret.txt"), "prometheus-test-client-secret").unwrap();
     let config = dir.join("agent.yaml");
@@ -951,7 +959,7 @@ scrape_configs:
 
     // The template variables list what the agent exports.
     let checks = prometheus.label_values("ece_o365_check_success{instance=~\".*\"}", "check").await;
-    assert_eq!(checks.len(), 14, "{checks:?}");
+    assert_eq!(checks.len(), 15, "{checks:?}");
     let mailboxes = prometheus
         .label_values("ece_o365_token_expiry_timestamp_seconds{instance=~\".*\"}", "mailbox")
         .await;

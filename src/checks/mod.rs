@@ -13,6 +13,7 @@
 //! kind is that file plus one line in [`KINDS`] (docs/development.md).
 
 pub mod dns;
+pub mod https;
 pub mod imap;
 pub mod pop3;
 pub mod smtp;
@@ -164,6 +165,7 @@ pub const KINDS: &[&KindSpec] = &[
     &dns::SPEC,
     &tcp::SPEC,
     &tls::SPEC,
+    &https::SPEC,
     &smtp::SPEC,
     &imap::SPEC,
     &pop3::SPEC,
@@ -323,7 +325,7 @@ mod tests {
                 assert!(!crate::config::COMMON_KEYS.contains(key), "{name} redeclares the common key {key}");
             }
         }
-        assert_eq!(names.len(), 7);
+        assert_eq!(names.len(), 8);
     }
 
     /// Every key a kind declares is read by its settings function: a config
@@ -347,6 +349,9 @@ mod tests {
             "proxy" => "http://proxy.example:3128",
             "proxy_user" => "ece",
             "proxy_password" => "file:proxy-password",
+            "url" => "https://ece.example.com/system",
+            "method" => "HEAD",
+            "expect_status" => "[200, \"300-399\"]",
             other => panic!("no test value for key `{other}`: add one here"),
         };
         let mut yaml = String::from(

@@ -217,7 +217,7 @@ mod tests {
             Reason::AuthRejected,
             Reason::MailboxNotFound,
         ];
-        assert_eq!(checks::KINDS.len(), 7);
+        assert_eq!(checks::KINDS.len(), 8);
         for spec in checks::KINDS {
             let kind = &spec.schema.kind;
             let authenticated = spec.schema.mailbox != MailboxUse::NotUsed;

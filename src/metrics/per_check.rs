@@ -60,6 +60,7 @@ families! {
     DnsAnswers => ("dns_answers", "gauge", "Records of the queried type in the last DNS answer"),
     AddressFamily => ("check_connected_address_family_info", "gauge",
         "Address family (ipv4 or ipv6) of the last connection the check opened"),
+    HttpStatus => ("http_status_code", "gauge", "HTTP status of the last answer an https check got"),
 }
 
 const N: usize = FAMILIES.len();
@@ -93,6 +94,8 @@ pub(super) struct CheckSeries {
     dns_answers: Option<u64>,
     /// From the last run that connected.
     address_family: Option<&'static str>,
+    /// From the last run that got an HTTP answer.
+    http_status: Option<u16>,
 }
 
 impl CheckSeries {
@@ -121,6 +124,7 @@ impl CheckSeries {
             capabilities: Vec::new(),
             dns_answers: None,
             address_family: None,
+            http_status: None,
         }
     }
 
@@ -151,6 +155,9 @@ impl CheckSeries {
         if obs.facts.address_family.is_some() {
             self.address_family = obs.facts.address_family;
         }
+        if obs.facts.http_status.is_some() {
+            self.http_status = obs.facts.http_status;
+        }
         if let Some(n) = obs.facts.dns_answers {
             self.dns_answers = Some(n);
         } else if self.meta.kind == crate::checks::dns::KIND {
@@ -180,6 +187,7 @@ struct Row {
     tls_version: Option<&'static str>,
     dns_answers: Option<u64>,
     address_family: Option<&'static str>,
+    http_status: Option<u16>,
     /// Whether the families read from `series` have lines for this check.
     phases: bool,
     failures: bool,
@@ -214,6 +222,7 @@ impl Snapshot {
                 tls_version: series.tls_version,
                 dns_answers: series.dns_answers,
                 address_family: series.address_family,
+                http_status: series.http_status,
                 phases: last.is_some_and(|o| !o.phases.is_empty()),
                 failures: !series.failures.is_empty(),
                 cert: series.cert.is_some(),
@@ -308,6 +317,11 @@ impl Row {
             F::AddressFamily => {
                 if let Some(family) = self.address_family {
                     sample(out, name, "", check, &[("family", family)], Value::U(1));
+                }
+            }
+            F::HttpStatus => {
+                if let Some(code) = self.http_status {
+                    sample(out, name, "", check, &[], Value::U(code.into()));
                 }
             }
         }

@@ -1,12 +1,14 @@
 //! Protocol plumbing shared by the checks: connecting over every resolved
 //! address (RFC 8305 style) with classified errors ([`net`]), TLS client
 //! setup and certificate facts ([`tls`]), tunnels through an HTTP proxy
-//! (`CONNECT`, [`proxy`]), and the bounded line codec every mail protocol
-//! reads through, each reply within a byte budget ([`lines`]).
+//! (`CONNECT`, [`proxy`]), the bounded line codec every mail protocol
+//! reads through, each reply within a byte budget ([`lines`]), and a
+//! bounded HTTP/1.1 client for `https` checks ([`http`]).
 //!
 //! Nothing here schedules, times out or records metrics: the check runner
 //! owns the deadline, so every read here may simply wait.
 
+pub mod http;
 pub mod lines;
 pub mod net;
 pub mod proxy;

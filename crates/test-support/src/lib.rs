@@ -20,6 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub mod agent;
 #[cfg(unix)]
 pub mod dovecot;
+pub mod https;
 pub mod jwt;
 pub mod net;
 pub mod pki;
