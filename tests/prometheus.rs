@@ -401,7 +401,7 @@ fn dashboard_is_well_formed() {
 /// them, and the HTTP proxy's reasons are shown by exactly one, whose
 /// description says what each means.
 #[test]
-fn the_dashboard_shows_the_proxy_reasons() {
+fn the_dashboard_shows_the_proxy_and_https_reasons() {
     let dash = dashboard();
     let mut by_reason: Vec<(String, String)> = Vec::new();
     for (title, _, expr) in panel_exprs(&dash) {
@@ -418,7 +418,7 @@ fn the_dashboard_shows_the_proxy_reasons() {
             .map(|(t, _)| t)
             .collect();
         assert!(panels.len() <= 1, "{reason} is shown by {panels:?}");
-        if reason.starts_with("proxy_") {
+        if reason.starts_with("proxy_") || reason.starts_with("http_") {
             assert_eq!(panels.len(), 1, "{reason} is on no failures-by-reason panel");
             let panel = all_panels(&dash).into_iter().find(|p| p["title"] == panels[0].as_str()).unwrap();
             let description = panel["description"].as_str().unwrap_or_default();

@@ -69,6 +69,10 @@ impl KindSettings for HttpsSettings {
     fn endpoint(&self) -> Option<&Target> {
         Some(&self.target)
     }
+
+    fn proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_ref()
+    }
 }
 
 /// One entry of `expect_status`: a code, or a range written `"300-399"`.
