@@ -174,15 +174,14 @@ impl Dovecot {
                 }
                 Err(e) => {
                     proc.stop();
-                    let diag = format!(
-                        "dovecot failed to start: {e}\n--- {} ---\n{}\n--- {} ---\n{}",
-                        stderr_path.display(),
-                        tail(&stderr_path, 20),
-                        log.display(),
-                        tail(&log, 30)
+                    let (err, retry) = crate::process::start_failure(
+                        "dovecot",
+                        &e,
+                        &stderr_path,
+                        &log,
+                        &["Address already in use", "unexpected greeting"],
                     );
-                    let retry = diag.contains("Address already in use") || diag.contains("unexpected greeting");
-                    last_err = Some(io::Error::new(e.kind(), diag));
+                    last_err = Some(err);
                     if !retry {
                         break;
                     }

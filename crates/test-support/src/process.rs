@@ -253,6 +253,22 @@ pub(crate) fn write_file(p: &Path, content: &str, mode: u32) -> io::Result<()> {
     fs::set_permissions(p, fs::Permissions::from_mode(mode))
 }
 
+/// Why a peer did not start: the error, then the tails of its stderr and
+/// its log. `retry` says whether another free port may help (the port was
+/// taken between choosing and binding it, or another test's server
+/// answered), judged on that text.
+pub(crate) fn start_failure(peer: &str, e: &std::io::Error, stderr: &Path, log: &Path, retry_on: &[&str]) -> (std::io::Error, bool) {
+    let diag = format!(
+        "{peer} failed to start: {e}\n--- {} ---\n{}\n--- {} ---\n{}",
+        stderr.display(),
+        tail(stderr, 20),
+        log.display(),
+        tail(log, 30)
+    );
+    let retry = retry_on.iter().any(|needle| diag.contains(needle));
+    (std::io::Error::new(e.kind(), diag), retry)
+}
+
 pub(crate) fn tail(p: &Path, lines: usize) -> String {
     match fs::read(p) {
         Ok(b) => {

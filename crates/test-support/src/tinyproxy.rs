@@ -128,15 +128,14 @@ impl Tinyproxy {
                 }
                 Err(e) => {
                     proc.stop();
-                    let diag = format!(
-                        "tinyproxy failed to start: {e}\n--- {} ---\n{}\n--- {} ---\n{}",
-                        stderr_path.display(),
-                        tail(&stderr_path, 20),
-                        log.display(),
-                        tail(&log, 30)
+                    let (err, retry) = crate::process::start_failure(
+                        "tinyproxy",
+                        &e,
+                        &stderr_path,
+                        &log,
+                        &["Address already in use", "Could not create listening"],
                     );
-                    let retry = diag.contains("Address already in use") || diag.contains("Could not create listening");
-                    last_err = Some(io::Error::new(e.kind(), diag));
+                    last_err = Some(err);
                     if !retry {
                         break;
                     }
