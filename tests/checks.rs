@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod support;
+#[path = "support/verdict.rs"]
+mod verdict;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -15,31 +17,10 @@ use test_support::net::{black_hole, free_port};
 use test_support::one_check;
 use test_support::pki::{self, Leaf, Pki};
 use test_support::servers::{self, After, DnsMode, Mail};
-
-fn phases(obs: &Observation) -> Vec<Phase> {
-    obs.phases.iter().map(|(p, _)| *p).collect()
-}
+use verdict::{assert_fails, assert_ok, phases};
 
 fn capability(obs: &Observation, name: &str) -> Option<bool> {
     obs.facts.capabilities.as_ref()?.iter().find(|(c, _)| *c == name).map(|(_, on)| *on)
-}
-
-#[track_caller]
-fn assert_fails(obs: &Observation, reason: Reason, phase: Phase) {
-    let failure = obs.outcome.as_ref().expect_err("the check should have failed");
-    assert_eq!(
-        (failure.reason, obs.failed_phase),
-        (reason, Some(phase)),
-        "detail: {}",
-        failure.detail
-    );
-}
-
-#[track_caller]
-fn assert_ok(obs: &Observation) {
-    if let Err(f) = &obs.outcome {
-        panic!("check failed in {:?}: {f}", obs.failed_phase);
-    }
 }
 
 /// TLS settings pointing at the test CA, for a loopback target.

@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod support;
+#[path = "support/verdict.rs"]
+mod verdict;
 
 use std::time::{Duration, Instant};
 
@@ -18,31 +20,9 @@ use test_support::agent::{Agent, parse, value};
 use test_support::https::{Answer, HttpsServer, https};
 use test_support::pki::{CA_NAME, LEAF_NOT_AFTER_UNIX, Leaf, Pki};
 use test_support::proxy::{ConnectProxy, Mode};
+use verdict::{assert_fails, assert_ok, phases};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
-
-fn phases(obs: &Observation) -> Vec<Phase> {
-    obs.phases.iter().map(|(p, _)| *p).collect()
-}
-
-#[track_caller]
-fn assert_ok(obs: &Observation) {
-    if let Err(f) = &obs.outcome {
-        panic!("check failed in {:?}: {f}", obs.failed_phase);
-    }
-}
-
-#[track_caller]
-fn assert_fails(obs: &Observation, reason: Reason, phase: Phase) -> String {
-    let failure = obs.outcome.as_ref().expect_err("the check should have failed");
-    assert_eq!(
-        (failure.reason, obs.failed_phase),
-        (reason, Some(phase)),
-        "detail: {}",
-        failure.detail
-    );
-    failure.detail.clone()
-}
 
 /// An `https` check of `url` trusting the test CA, with extra lines.
 fn https_check(url: &str, extra: &str) -> String {

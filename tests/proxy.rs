@@ -8,13 +8,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod support;
+#[path = "support/verdict.rs"]
+mod verdict;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use ece_o365_exporter::config::Config;
-use ece_o365_exporter::observation::Observation;
 use ece_o365_exporter::reason::{Phase, Reason};
 use support::{checks_from_yaml, run_first};
 use test_support::agent::Agent;
@@ -22,33 +23,11 @@ use test_support::net::free_port;
 use test_support::pki::{self, CA_NAME, Leaf, Pki};
 use test_support::proxy::{ConnectProxy, Mode};
 use test_support::servers::{self, Mail, TestServer};
+use verdict::{assert_fails, assert_ok, phases};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ece-o365-exporter");
 const PROXY_PASSWORD: &str = "canary-proxy-password-b7e2c41d";
 const PASSWORD_ENV: &str = "ECE_O365_TEST_PROXY_PASSWORD";
-
-fn phases(obs: &Observation) -> Vec<Phase> {
-    obs.phases.iter().map(|(p, _)| *p).collect()
-}
-
-#[track_caller]
-fn assert_ok(obs: &Observation) {
-    if let Err(f) = &obs.outcome {
-        panic!("check failed in {:?}: {f}", obs.failed_phase);
-    }
-}
-
-#[track_caller]
-fn assert_fails(obs: &Observation, reason: Reason, phase: Phase) -> String {
-    let failure = obs.outcome.as_ref().expect_err("the check should have failed");
-    assert_eq!(
-        (failure.reason, obs.failed_phase),
-        (reason, Some(phase)),
-        "detail: {}",
-        failure.detail
-    );
-    failure.detail.clone()
-}
 
 /// A `tls` check of `server` (trusting the test CA) with extra lines.
 fn tls_check(server: &TestServer, extra: &str) -> String {
