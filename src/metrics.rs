@@ -427,6 +427,34 @@ mod tests {
     }
 
     #[test]
+    fn the_tenant_info_names_the_directory_found_and_stays_until_another_is() {
+        let m = Metrics::new("1", "r");
+        let check = meta("tenant-contoso", crate::checks::tenant::KIND, None);
+        let found = |id: &str| Facts {
+            tenant: Some(crate::observation::TenantFacts {
+                tenant: "contoso".into(),
+                directory_id: id.into(),
+            }),
+            ..Facts::default()
+        };
+        let text = m.render();
+        assert_eq!(text.matches("ece_o365_tenant_info{").count(), 0, "none before a run: {text}");
+        m.observe(&check, observation(found("11111111-2222-3333-4444-555555555555")));
+        m.observe(&check, observation(Facts::default()));
+        let text = m.render();
+        assert!(
+            text.contains(
+                "ece_o365_tenant_info{check=\"tenant-contoso\",tenant=\"contoso\",tenant_id=\"11111111-2222-3333-4444-555555555555\"} 1"
+            ),
+            "{text}"
+        );
+        m.observe(&check, observation(found("72f988bf-86f1-41af-91ab-2d7cd011db47")));
+        let text = m.render();
+        assert_eq!(text.matches("ece_o365_tenant_info{").count(), 1, "{text}");
+        assert!(text.contains("tenant_id=\"72f988bf-86f1-41af-91ab-2d7cd011db47\"} 1"), "{text}");
+    }
+
+    #[test]
     fn a_new_issuer_replaces_the_certificate_info_series() {
         let m = Metrics::new("1", "r");
         let check = meta("tls-outlook", crate::checks::tls::KIND, None);

@@ -94,6 +94,15 @@ pub struct TokenFacts {
     pub refresh_token_rotated_at: Option<i64>,
 }
 
+/// What a `tenant` check learned of the tenant's directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantFacts {
+    /// The configured tenant's name.
+    pub tenant: String,
+    /// The directory id (a lowercase GUID) its OpenID metadata names.
+    pub directory_id: String,
+}
+
 /// Facts a run learned, exported even when a later phase failed.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Facts {
@@ -110,6 +119,8 @@ pub struct Facts {
     pub address_family: Option<&'static str>,
     /// The HTTP status an `https` check's server answered with.
     pub http_status: Option<u16>,
+    /// The directory a `tenant` check found.
+    pub tenant: Option<TenantFacts>,
 }
 
 /// The recorder a check writes into while it runs.

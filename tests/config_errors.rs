@@ -173,7 +173,7 @@ fn the_commented_oauth_example_is_valid_when_uncommented() {
     let example = std::fs::read_to_string(repo("config.example.yaml")).unwrap();
     let text = uncomment_oauth_example(&example);
     assert!(
-        text.contains("\ntenants:") && text.contains("\nmailboxes:") && text.contains("kind: token") && text.contains("\nece:"),
+        text.contains("\ntenants:") && text.contains("\nmailboxes:") && text.contains("kind: token") && text.contains("kind: tenant") && text.contains("\nece:"),
         "{text}"
     );
     let dir = tempfile::tempdir().unwrap();
@@ -187,7 +187,7 @@ fn the_commented_oauth_example_is_valid_when_uncommented() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("valid, 13 checks"),
+        String::from_utf8_lossy(&out.stdout).contains("valid, 14 checks"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

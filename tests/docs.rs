@@ -16,7 +16,7 @@ use std::time::Duration;
 use ece_o365_exporter::checks::build_all;
 use ece_o365_exporter::config::Config;
 use ece_o365_exporter::metrics::Metrics;
-use ece_o365_exporter::observation::{CertSummary, Facts, Failure, Probe, TlsFacts, TokenFacts};
+use ece_o365_exporter::observation::{CertSummary, Facts, Failure, Probe, TenantFacts, TlsFacts, TokenFacts};
 use ece_o365_exporter::reason::{Phase, Reason};
 
 fn root() -> PathBuf {
@@ -319,6 +319,10 @@ checks:
             mailbox_messages: Some(("INBOX", 1)),
             address_family: Some("ipv4"),
             http_status: Some(200),
+            tenant: Some(TenantFacts {
+                tenant: "contoso".into(),
+                directory_id: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+            }),
         };
         let failure = Failure::new(Reason::ConnectTimeout, "no answer");
         metrics.observe(&check.meta, probe.into_observation(Err(failure), Duration::from_millis(5)));

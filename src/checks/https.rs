@@ -45,7 +45,10 @@ pub static SPEC: KindSpec = KindSpec {
         settings,
     },
     build,
-    guide: KindGuide::network(Covers::ByPort),
+    guide: KindGuide {
+        files_external_url: true,
+        ..KindGuide::network(Covers::ByPort)
+    },
 };
 
 /// The statuses a check accepts when it names none: success and redirects

@@ -28,6 +28,11 @@ pub struct KindGuide {
     pub covers: Covers,
     /// What the guide's sentences name as the check's target.
     pub target: fn(&CheckMeta, Option<&Mailbox>) -> GuideTarget,
+    /// A check of this kind whose endpoint is ECE's External URL
+    /// (`ece.external_url`) is filed under System Configuration: the guide
+    /// asks that URL to be reachable from the server with a valid
+    /// certificate (`https`).
+    pub files_external_url: bool,
 }
 
 /// The items a network-only check passes through.
@@ -44,6 +49,7 @@ impl KindGuide {
             chain_with_mailbox: NETWORK_CHAIN,
             covers,
             target: host_port_target,
+            files_external_url: false,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod imap;
 pub mod pop3;
 pub mod smtp;
 pub mod tcp;
+pub mod tenant;
 pub mod tls;
 pub mod token;
 
@@ -170,6 +171,7 @@ pub const KINDS: &[&KindSpec] = &[
     &imap::SPEC,
     &pop3::SPEC,
     &token::SPEC,
+    &tenant::SPEC,
 ];
 
 /// The declaration of `kind`.
@@ -325,7 +327,7 @@ mod tests {
                 assert!(!crate::config::COMMON_KEYS.contains(key), "{name} redeclares the common key {key}");
             }
         }
-        assert_eq!(names.len(), 8);
+        assert_eq!(names.len(), 9);
     }
 
     /// Every key a kind declares is read by its settings function: a config
@@ -352,6 +354,7 @@ mod tests {
             "url" => "https://ece.example.com/system",
             "method" => "HEAD",
             "expect_status" => "[200, \"300-399\"]",
+            "tenant" => "t",
             other => panic!("no test value for key `{other}`: add one here"),
         };
         let mut yaml = String::from(

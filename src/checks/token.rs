@@ -29,6 +29,7 @@ pub static SPEC: KindSpec = KindSpec {
         chain_with_mailbox: CHAIN,
         covers: Covers::Use(EceUse::Token),
         target: guide_target,
+        files_external_url: false,
     },
 };
 

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 
 use super::Global;
 use super::error::{ConfigError, Loc};
-use super::oauth::{MailProtocol, Mailbox};
+use super::oauth::{MailProtocol, Mailbox, Tenant};
 use super::proxy::{Proxy, ProxyKeys, effective_proxy};
 use super::raw::KindKey;
 pub use super::target::{Target, parse_target};
@@ -172,6 +172,7 @@ pub struct KindKeys<'a> {
     pub(super) name_loc: Loc,
     pub(super) global: &'a Global,
     pub(super) mailbox: Option<&'a Arc<Mailbox>>,
+    pub(super) tenants: &'a [Arc<Tenant>],
     pub(super) keys: Vec<KindKey>,
 }
 
@@ -184,6 +185,21 @@ impl KindKeys<'_> {
     /// The check's mailbox, if it names one.
     pub fn mailbox(&self) -> Option<&Arc<Mailbox>> {
         self.mailbox
+    }
+
+    /// `tenant: NAME`, required: one of `tenants:`, with where it is written.
+    pub fn tenant(&mut self) -> Result<(Arc<Tenant>, Loc), ConfigError> {
+        let Some((name, loc)) = self.take::<String>("tenant")? else {
+            return Err(self.missing("tenant", format!("a {} check needs `tenant: NAME` (one of `tenants:`)", self.kind)));
+        };
+        match self.tenants.iter().find(|t| t.name == name) {
+            Some(t) => Ok((t.clone(), loc)),
+            None => {
+                let known: Vec<String> = self.tenants.iter().map(|t| format!("`{}`", t.name)).collect();
+                let known = if known.is_empty() { "none is configured".to_string() } else { known.join(", ") };
+                Err(self.error(loc, "tenant", format!("no tenant named `{name}` under `tenants:` ({known})")))
+            }
+        }
     }
 
     /// `checks[i].<key>`.

@@ -11,7 +11,7 @@ use serde_saphyr::Spanned;
 use super::check::{self, CheckConfig, CheckSchema, KindKeys, MailboxUse};
 use super::ece::EceSettings;
 use super::error::{ConfigError, Loc};
-use super::oauth::Mailbox;
+use super::oauth::{Mailbox, Tenant};
 use super::proxy::ProxyKeys;
 use super::raw;
 use super::validate::Validator;
@@ -72,7 +72,7 @@ impl Validator<'_> {
         let mut checks = Vec::with_capacity(raw_checks.value.len());
         for (i, c) in raw_checks.value.into_iter().enumerate() {
             let name_loc: Loc = c.name.referenced.into();
-            let check = self.check(i, c, &global, &mailboxes, kinds)?;
+            let check = self.check(i, c, &global, &tenants, &mailboxes, kinds)?;
             if !names.insert(check.name.clone()) {
                 return Err(self.err(
                     name_loc,
@@ -97,6 +97,7 @@ impl Validator<'_> {
         i: usize,
         c: raw::CheckSpec,
         global: &Global,
+        tenants: &[Arc<Tenant>],
         mailboxes: &[Arc<Mailbox>],
         kinds: &[&CheckSchema],
     ) -> Result<CheckConfig, ConfigError> {
@@ -188,6 +189,7 @@ impl Validator<'_> {
             name_loc: c.name.referenced.into(),
             global,
             mailbox,
+            tenants,
             keys: c.keys,
         };
         let settings = (schema.settings)(&mut keys)?;

@@ -266,6 +266,8 @@ pub fn message_keys() -> BTreeSet<&'static str> {
         "port-not-checked",
         "protocol-not-checked",
         "ok-network_connectivity-proxy",
+        "ok-external_url",
+        "ok-azure_ad_application-tenant",
         "evidence-proxy",
     ]);
     for item in GuideItem::ALL {

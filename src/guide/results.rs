@@ -20,6 +20,7 @@ fn guide_of(kind: Kind) -> &'static KindGuide {
         chain_with_mailbox: checks::NETWORK_CHAIN,
         covers: Covers::Nothing,
         target: checks::host_port_target,
+        files_external_url: false,
     };
     checks::spec(kind).map_or(&NETWORK, |s| &s.guide)
 }
@@ -28,6 +29,32 @@ fn guide_of(kind: Kind) -> &'static KindGuide {
 pub(super) fn chain(kind: Kind, authenticated: bool) -> &'static [GuideItem] {
     let guide = guide_of(kind);
     if authenticated { guide.chain_with_mailbox } else { guide.chain }
+}
+
+/// The item of a check of ECE's External URL: the guide's System
+/// Configuration asks that URL to be reachable from the server with a
+/// certificate valid for its name, so every result of it is filed there.
+const EXTERNAL_URL_CHAIN: &[GuideItem] = &[GuideItem::SystemConfiguration];
+
+/// Whether check `name` reaches ECE's External URL (same host and port) and
+/// its kind files such a check under System Configuration.
+fn reaches_external_url(config: &Config, name: &str, kind: Kind) -> bool {
+    let Some(external) = &config.ece.external_url else {
+        return false;
+    };
+    if !guide_of(kind).files_external_url {
+        return false;
+    }
+    let host = |h: &str| h.trim_end_matches('.').trim_matches(['[', ']']).to_ascii_lowercase();
+    let (Some(ext_host), Some(ext_port)) = (external.host_str(), external.port_or_known_default()) else {
+        return false;
+    };
+    config
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.settings.endpoint())
+        .is_some_and(|t| host(&t.host) == host(ext_host) && t.port == ext_port)
 }
 
 /// The check item a failure belongs to (declared with the reason). A shared
@@ -50,8 +77,16 @@ pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl Fn
         .and_then(|name| config.mailboxes.iter().find(|m| m.name == name))
         .map(|m| &**m);
     let shared = mailbox.is_some_and(|m| m.auth_user.is_some());
-    let chain = chain(meta.kind, mailbox.is_some());
-    let failed_item = obs.reason().map(|reason| item_for(reason, meta.kind, shared));
+    let external_url = reaches_external_url(config, &meta.name, meta.kind);
+    let chain = if external_url {
+        EXTERNAL_URL_CHAIN
+    } else {
+        chain(meta.kind, mailbox.is_some())
+    };
+    let failed_item = obs.reason().map(|reason| match external_url {
+        true => GuideItem::SystemConfiguration,
+        false => item_for(reason, meta.kind, shared),
+    });
     // A failure off the chain (this server's own limits) happened before the
     // chain's first item was tried: nothing on it passed.
     let stop = match failed_item {
@@ -85,8 +120,12 @@ pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl Fn
         }
     };
     for &item in &chain[..stop] {
-        let mut msg = match &proxy {
-            Some(p) if item == GuideItem::NetworkConnectivity => base("ok-network_connectivity-proxy").arg("proxy", p),
+        let mut msg = match (&proxy, &obs.facts.tenant) {
+            (Some(p), _) if item == GuideItem::NetworkConnectivity => base("ok-network_connectivity-proxy").arg("proxy", p),
+            _ if external_url => base("ok-external_url"),
+            (_, Some(t)) if item == GuideItem::AzureAdApplication => base("ok-azure_ad_application-tenant")
+                .arg("tenant", &t.tenant)
+                .arg("tenant_id", &t.directory_id),
             _ => base(ok_key(item)),
         };
         if item == GuideItem::MailboxRights {
@@ -217,7 +256,7 @@ mod tests {
             Reason::AuthRejected,
             Reason::MailboxNotFound,
         ];
-        assert_eq!(checks::KINDS.len(), 8);
+        assert_eq!(checks::KINDS.len(), 9);
         for spec in checks::KINDS {
             let kind = &spec.schema.kind;
             let authenticated = spec.schema.mailbox != MailboxUse::NotUsed;
@@ -248,6 +287,11 @@ mod tests {
         ] {
             assert_eq!(item_for(reason, checks::imap::KIND, false), GuideItem::NetworkConnectivity);
         }
+        // A tenant check's unknown tenant is the Azure AD application's item.
+        assert_eq!(
+            item_for(Reason::TokenUnknownTenant, checks::tenant::KIND, false),
+            GuideItem::AzureAdApplication
+        );
     }
 
     #[test]

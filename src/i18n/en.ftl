@@ -70,11 +70,13 @@ ok-mailbox_rights = { $model ->
 }
 ok-network_connectivity = { $check } reached { $target }.
 ok-network_connectivity-proxy = { $check } reached { $target } through the HTTP proxy { $proxy }.
+ok-external_url = ECE's External URL { $target } answered { $check } over HTTPS from this server, with a certificate valid for its name.
+ok-azure_ad_application-tenant = Tenant { $tenant } exists: its OpenID metadata at { $target } names the directory { $tenant_id } ({ $check }). Only a token check shows that the application's credentials are accepted.
 ok-token_refresh = { $check } has a valid access token for { $user }, refreshed with the stored credentials.
 
 why-minimum_version = Not checked: add `ece.version` to the config (e.g. `12.5(1) ES3`, as on ECE's About page).
 why-system_configuration = Not checked: add `ece.external_url` (ECE's "External URL of Application") and `ece.redirect_uri` (the app registration's redirect URI) to the config.
-why-azure_ad_application = Not checked: no tenant with a token check or an authenticated mail check is configured ({ $tenants } tenants, { $mailboxes } mailboxes).
+why-azure_ad_application = Not checked: no tenant with a tenant check, a token check or an authenticated mail check is configured ({ $tenants } tenants, { $mailboxes } mailboxes).
 why-token_generation = Not checked: no mailbox with credentials is configured, so no token was examined ({ $mailboxes } mailboxes).
 why-mailbox_configuration = Not checked: no mail check with `mailbox:` is configured ({ $mailboxes } mailboxes).
 why-exchange_license = Not checked: only an authenticated IMAP, POP3 or SMTP check shows that Exchange Online serves the mailbox; the license itself is in the Microsoft 365 admin center.

@@ -69,11 +69,13 @@ ok-mailbox_rights = { $model ->
 }
 ok-network_connectivity = { $check } alcanzó { $target }.
 ok-network_connectivity-proxy = { $check } alcanzó { $target } a través del proxy HTTP { $proxy }.
+ok-external_url = La URL externa de ECE { $target } respondió a { $check } por HTTPS desde este servidor, con un certificado válido para su nombre.
+ok-azure_ad_application-tenant = El inquilino { $tenant } existe: sus metadatos OpenID en { $target } indican el directorio { $tenant_id } ({ $check }). Solo una comprobación de token muestra que se aceptan las credenciales de la aplicación.
 ok-token_refresh = { $check } tiene un token de acceso válido para { $user }, actualizado con las credenciales almacenadas.
 
 why-minimum_version = No comprobado: agregue `ece.version` a la configuración (p. ej., `12.5(1) ES3`, como en la página Acerca de de ECE).
 why-system_configuration = No comprobado: agregue a la configuración `ece.external_url` (el "URL externo de la aplicación" de ECE) y `ece.redirect_uri` (la URL de redirección del registro de aplicaciones).
-why-azure_ad_application = No comprobado: no hay ningún inquilino configurado con una comprobación de token o una comprobación de correo autenticada ({ $tenants } inquilinos, { $mailboxes } buzones).
+why-azure_ad_application = No comprobado: no hay ningún inquilino configurado con una comprobación de inquilino, una comprobación de token o una comprobación de correo autenticada ({ $tenants } inquilinos, { $mailboxes } buzones).
 why-token_generation = No comprobado: no hay ningún buzón configurado con credenciales, por lo que no se examinó ningún token ({ $mailboxes } buzones).
 why-mailbox_configuration = No comprobado: no hay configurada ninguna comprobación de correo con `mailbox:` ({ $mailboxes } buzones).
 why-exchange_license = No comprobado: solo una comprobación autenticada de IMAP, POP3 o SMTP demuestra que Exchange Online atiende el buzón; la licencia en sí se consulta en el Centro de administración de Microsoft 365.

@@ -69,11 +69,13 @@ ok-mailbox_rights = { $model ->
 }
 ok-network_connectivity = { $check } a atteint { $target }.
 ok-network_connectivity-proxy = { $check } a atteint { $target } via le proxy HTTP { $proxy }.
+ok-external_url = L'URL externe d'ECE { $target } a répondu à { $check } en HTTPS depuis ce serveur, avec un certificat valide pour son nom.
+ok-azure_ad_application-tenant = Le locataire { $tenant } existe : ses métadonnées OpenID sur { $target } indiquent l'annuaire { $tenant_id } ({ $check }). Seule une vérification de jeton montre que les informations d'identification de l'application sont acceptées.
 ok-token_refresh = { $check } dispose d'un jeton d'accès valide pour { $user }, actualisé avec les informations d'identification enregistrées.
 
 why-minimum_version = Non vérifié : ajoutez `ece.version` à la configuration (par ex. `12.5(1) ES3`, comme sur la page À propos d'ECE).
 why-system_configuration = Non vérifié : ajoutez à la configuration `ece.external_url` (l'« URL externe de l'application » d'ECE) et `ece.redirect_uri` (l'URL de redirection de l'inscription d'application).
-why-azure_ad_application = Non vérifié : aucun locataire n'est configuré avec une vérification de jeton ou une vérification de messagerie authentifiée ({ $tenants } locataires, { $mailboxes } boîtes aux lettres).
+why-azure_ad_application = Non vérifié : aucun locataire n'est configuré avec une vérification de locataire, une vérification de jeton ou une vérification de messagerie authentifiée ({ $tenants } locataires, { $mailboxes } boîtes aux lettres).
 why-token_generation = Non vérifié : aucune boîte aux lettres avec identifiants n'est configurée, aucun jeton n'a donc été examiné ({ $mailboxes } boîtes aux lettres).
 why-mailbox_configuration = Non vérifié : aucune vérification de messagerie avec `mailbox:` n'est configurée ({ $mailboxes } boîtes aux lettres).
 why-exchange_license = Non vérifié : seule une vérification IMAP, POP3 ou SMTP authentifiée montre qu'Exchange Online dessert la boîte aux lettres ; la licence elle-même se consulte dans le Centre d'administration Microsoft 365.

@@ -69,11 +69,13 @@ ok-mailbox_rights = { $model ->
 }
 ok-network_connectivity = { $check } heeft { $target } bereikt.
 ok-network_connectivity-proxy = { $check } heeft { $target } bereikt via de HTTP-proxy { $proxy }.
+ok-external_url = De externe URL van ECE { $target } heeft { $check } via HTTPS vanaf deze server beantwoord, met een certificaat dat geldig is voor de naam.
+ok-azure_ad_application-tenant = Tenant { $tenant } bestaat: de OpenID-metagegevens op { $target } noemen de directory { $tenant_id } ({ $check }). Alleen een tokencontrole toont dat de referenties van de toepassing worden geaccepteerd.
 ok-token_refresh = { $check } heeft een geldig toegangstoken voor { $user }, vernieuwd met de opgeslagen referenties.
 
 why-minimum_version = Niet gecontroleerd: voeg `ece.version` toe aan de configuratie (bijv. `12.5(1) ES3`, zoals op de Info-pagina van ECE).
 why-system_configuration = Niet gecontroleerd: voeg `ece.external_url` (de "Externe URL van de toepassing" van ECE) en `ece.redirect_uri` (de omleidings-URL van de app-registratie) toe aan de configuratie.
-why-azure_ad_application = Niet gecontroleerd: er is geen tenant geconfigureerd met een tokencontrole of een geverifieerde mailcontrole ({ $tenants } tenants, { $mailboxes } postvakken).
+why-azure_ad_application = Niet gecontroleerd: er is geen tenant geconfigureerd met een tenantcontrole, een tokencontrole of een geverifieerde mailcontrole ({ $tenants } tenants, { $mailboxes } postvakken).
 why-token_generation = Niet gecontroleerd: er is geen postvak met referenties geconfigureerd, dus er is geen token onderzocht ({ $mailboxes } postvakken).
 why-mailbox_configuration = Niet gecontroleerd: er is geen mailcontrole met `mailbox:` geconfigureerd ({ $mailboxes } postvakken).
 why-exchange_license = Niet gecontroleerd: alleen een geverifieerde IMAP-, POP3- of SMTP-controle toont aan dat Exchange Online het postvak bedient; de licentie zelf staat in het Microsoft 365-beheercentrum.

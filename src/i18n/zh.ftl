@@ -69,11 +69,13 @@ ok-mailbox_rights = { $model ->
 }
 ok-network_connectivity = { $check }已连通{ $target }。
 ok-network_connectivity-proxy = { $check }已通过 HTTP 代理 { $proxy } 连通{ $target }。
+ok-external_url = ECE 的外部 URL { $target } 已通过 HTTPS 从本服务器响应{ $check }，其证书对该名称有效。
+ok-azure_ad_application-tenant = 租户{ $tenant }存在：其位于 { $target } 的 OpenID 元数据指明目录 { $tenant_id }（{ $check }）。只有令牌检查才能表明应用程序的凭据被接受。
 ok-token_refresh = { $check }持有{ $user }的有效访问令牌，已使用存储的凭证刷新。
 
 why-minimum_version = 未检查：请在配置中添加`ece.version`（例如`12.5(1) ES3`，与ECE“关于”页面上显示的一致）。
 why-system_configuration = 未检查：请在配置中添加`ece.external_url`（ECE的“应用的外部URL”）和`ece.redirect_uri`（应用注册的重定向URL）。
-why-azure_ad_application = 未检查：没有配置任何带有令牌检查或经过身份验证的邮件检查的租户（{ $tenants }个租户，{ $mailboxes }个邮箱）。
+why-azure_ad_application = 未检查：没有配置任何带有租户检查、令牌检查或经过身份验证的邮件检查的租户（{ $tenants }个租户，{ $mailboxes }个邮箱）。
 why-token_generation = 未检查：没有配置带凭证的邮箱，因此未检查任何令牌（{ $mailboxes }个邮箱）。
 why-mailbox_configuration = 未检查：没有配置带`mailbox:`的邮件检查（{ $mailboxes }个邮箱）。
 why-exchange_license = 未检查：只有经过身份验证的IMAP、POP3或SMTP检查才能表明Exchange Online为该邮箱提供服务；许可证本身请在Microsoft 365 管理中心查看。

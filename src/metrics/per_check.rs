@@ -61,6 +61,8 @@ families! {
     AddressFamily => ("check_connected_address_family_info", "gauge",
         "Address family (ipv4 or ipv6) of the last connection the check opened"),
     HttpStatus => ("http_status_code", "gauge", "HTTP status of the last answer an https check got"),
+    TenantInfo => ("tenant_info", "gauge",
+        "Directory (tenant) id that the tenant's OpenID metadata named on the tenant check's last successful run"),
 }
 
 const N: usize = FAMILIES.len();
@@ -96,6 +98,9 @@ pub(super) struct CheckSeries {
     address_family: Option<&'static str>,
     /// From the last run that got an HTTP answer.
     http_status: Option<u16>,
+    /// Tenant name and directory id from the last run that found them, as
+    /// escaped label values.
+    tenant: Option<Box<(String, String)>>,
 }
 
 impl CheckSeries {
@@ -125,6 +130,7 @@ impl CheckSeries {
             dns_answers: None,
             address_family: None,
             http_status: None,
+            tenant: None,
         }
     }
 
@@ -158,6 +164,9 @@ impl CheckSeries {
         if obs.facts.http_status.is_some() {
             self.http_status = obs.facts.http_status;
         }
+        if let Some(t) = &obs.facts.tenant {
+            self.tenant = Some(Box::new((label(&t.tenant), label(&t.directory_id))));
+        }
         if let Some(n) = obs.facts.dns_answers {
             self.dns_answers = Some(n);
         } else if self.meta.kind == crate::checks::dns::KIND {
@@ -189,6 +198,7 @@ struct Row {
     address_family: Option<&'static str>,
     http_status: Option<u16>,
     /// Whether the families read from `series` have lines for this check.
+    tenant: bool,
     phases: bool,
     failures: bool,
     cert: bool,
@@ -223,6 +233,7 @@ impl Snapshot {
                 dns_answers: series.dns_answers,
                 address_family: series.address_family,
                 http_status: series.http_status,
+                tenant: series.tenant.is_some(),
                 phases: last.is_some_and(|o| !o.phases.is_empty()),
                 failures: !series.failures.is_empty(),
                 cert: series.cert.is_some(),
@@ -322,6 +333,15 @@ impl Row {
             F::HttpStatus => {
                 if let Some(code) = self.http_status {
                     sample(out, name, "", check, &[], Value::U(code.into()));
+                }
+            }
+            F::TenantInfo => {
+                if !self.tenant {
+                    return;
+                }
+                if let Some(t) = &series.tenant {
+                    let (tenant, id) = t.as_ref();
+                    sample(out, name, "", check, &[("tenant", &**tenant), ("tenant_id", id)], Value::U(1));
                 }
             }
         }

@@ -2,11 +2,12 @@
 //! [`super::tls`], through [`super::proxy`]'s tunnel or not): one `GET` or
 //! `HEAD` with `Connection: close`, the status line and headers read within
 //! byte and count budgets, then at most [`Limits::max_body`] bytes of body
-//! (`Content-Length`, chunked, or until close), discarded as they come.
+//! (`Content-Length`, chunked, or until close), discarded as they come or,
+//! for a caller that judges a small document, kept within that cap.
 //!
 //! Every answer ends in a [`Head`] or a bounded [`HttpError`], never a panic
 //! or memory the server decides. Nothing here follows redirects, judges a
-//! status, keeps a body, or times out: the check runner owns the deadline.
+//! status, keeps more body than its cap, or times out: the check runner owns the deadline.
 
 use std::io;
 
@@ -212,18 +213,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Exchange<S> {
     /// Reads the body of `head`, discarding it, up to [`Limits::max_body`]
     /// bytes (then stops reading). Returns the bytes read.
     pub async fn read_body(&mut self, head: &Head) -> Result<usize, HttpError> {
+        self.body(head, None).await
+    }
+
+    /// Reads the body of `head` and keeps it: at most [`Limits::max_body`]
+    /// bytes (the rest is not read), for a check that judges a small
+    /// document (the tenant's OpenID metadata).
+    pub async fn read_body_kept(&mut self, head: &Head) -> Result<Vec<u8>, HttpError> {
+        let mut kept = Vec::new();
+        self.body(head, Some(&mut kept)).await?;
+        Ok(kept)
+    }
+
+    /// The body, discarded or appended to `keep`.
+    async fn body(&mut self, head: &Head, mut keep: Option<&mut Vec<u8>>) -> Result<usize, HttpError> {
         let cap = self.limits.max_body;
         match head.framing {
             Framing::None => Ok(0),
             Framing::Length(n) => {
                 let want = usize::try_from(n).unwrap_or(usize::MAX).min(cap);
-                let got = self.skip(want).await?;
+                let got = self.skip(want, keep.as_deref_mut()).await?;
                 if got < want {
                     return Err(HttpError::BadFraming(format!("the body ended after {got} of {n} bytes")));
                 }
                 Ok(got)
             }
-            Framing::UntilClose => self.skip(cap).await,
+            Framing::UntilClose => self.skip(cap, keep).await,
             Framing::Chunked => {
                 let mut total = 0usize;
                 let mut lines = 0usize;
@@ -249,7 +264,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Exchange<S> {
                         }
                     }
                     let want = usize::try_from(size).unwrap_or(usize::MAX).min(cap - total);
-                    let got = self.skip(want).await?;
+                    let got = self.skip(want, keep.as_deref_mut()).await?;
                     total += got;
                     if got < want {
                         return Err(HttpError::BadFraming(format!("the body ended inside a chunk of {size} bytes")));
@@ -345,14 +360,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Exchange<S> {
         Ok(n)
     }
 
-    /// Reads and discards up to `n` bytes; fewer only at the end of the stream.
-    async fn skip(&mut self, n: usize) -> Result<usize, HttpError> {
+    /// Reads up to `n` bytes, appended to `keep` or discarded; fewer only
+    /// at the end of the stream.
+    async fn skip(&mut self, n: usize, mut keep: Option<&mut Vec<u8>>) -> Result<usize, HttpError> {
         let mut done = 0;
         while done < n {
             if self.pos == self.buf.len() && self.fill().await? == 0 {
                 break;
             }
             let take = (self.buf.len() - self.pos).min(n - done);
+            if let Some(keep) = keep.as_deref_mut() {
+                keep.extend_from_slice(self.buf.get(self.pos..self.pos + take).unwrap_or_default());
+            }
             self.pos += take;
             done += take;
         }
@@ -493,6 +512,31 @@ mod tests {
             }
         }
         whole
+    }
+
+    fn kept(answer: &[u8], at: &[usize], max_body: usize) -> Result<Vec<u8>, String> {
+        let limits = Limits { max_body, ..Limits::default() };
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let mut ex = Exchange::send(Pieces::split(answer, at), limits, Method::Get, "example.com", "/x").await?;
+            let head = ex.read_head().await?;
+            ex.read_body_kept(&head).await
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_kept_body_is_the_body_within_its_cap_however_it_is_framed() {
+        let length = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"a\":\"bcd\"}";
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n7\r\n:\"bcd\"}\r\n0\r\n\r\n";
+        let close = b"HTTP/1.1 200 OK\r\n\r\n{\"a\":\"bcd\"}";
+        for answer in [&length[..], &chunked[..], &close[..]] {
+            for cut in 1..answer.len() {
+                assert_eq!(kept(answer, &[cut], 1024).unwrap(), b"{\"a\":\"bcd\"}", "cut at {cut}");
+            }
+            // The cap is the cap: the rest is never read.
+            assert_eq!(kept(answer, &[], 5).unwrap(), b"{\"a\":", "{}", String::from_utf8_lossy(answer));
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! They stand in for ECE's web server or Microsoft's login page, never for
 //! the agent's own code; the misbehaving proxy is [`crate::proxy`]'s.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rustls::ServerConfig;
@@ -23,7 +23,9 @@ pub const ENDLESS_CAP: usize = 16 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub enum Answer {
     /// `HTTP/1.1 <status> <reason>`, these extra headers, and `body` with
-    /// its `Content-Length` (none for a `HEAD` request).
+    /// its `Content-Length` (none for a `HEAD` request). `{origin}` in the
+    /// body is the server's own `https://127.0.0.1:port` (a document that
+    /// names its server, as OpenID metadata does).
     Status {
         status: u16,
         headers: Vec<(String, String)>,
@@ -88,9 +90,14 @@ impl HttpsServer {
 pub async fn https(tls: Arc<ServerConfig>, answer: Answer) -> HttpsServer {
     let requests = Arc::new(Mutex::new(Vec::new()));
     let seen = requests.clone();
+    let origin = Arc::new(OnceLock::<String>::new());
+    let own = origin.clone();
     let server = serve(move |stream| {
         let acceptor = TlsAcceptor::from(tls.clone());
-        let (answer, seen) = (answer.clone(), seen.clone());
+        let (mut answer, seen) = (answer.clone(), seen.clone());
+        if let (Answer::Status { body, .. }, Some(origin)) = (&mut answer, own.get()) {
+            *body = body.replace("{origin}", origin);
+        }
         async move {
             let mut tls = acceptor.accept(stream).await?;
             let head = read_head(&mut tls).await?;
@@ -104,6 +111,7 @@ pub async fn https(tls: Arc<ServerConfig>, answer: Answer) -> HttpsServer {
         }
     })
     .await;
+    let _ = origin.set(format!("https://{}", server.target()));
     HttpsServer { server, requests }
 }
 
