@@ -1,6 +1,7 @@
 //! Entry points for the fuzz targets (`fuzz/`) and the property tests: each
 //! feeds bytes to one parser exactly as a server's bytes reach it, through
-//! the bounded line codec or the token endpoint's verdict on an answer
+//! the bounded line codec, the bounded HTTP client ([`http_response`]), a
+//! tenant's OpenID metadata, or the token endpoint's verdict on an answer
 //! ([`judge_answer`]), with no network and no runtime, and
 //! [`token_expiry`] follows a token answer's numbers (`expires_in`, the
 //! JWT's `exp` and `iat`) into the expiry and lifetime the provider keeps.
@@ -15,11 +16,12 @@ use std::time::SystemTime;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::checks::{imap, pop3, smtp};
+use crate::checks::{imap, pop3, smtp, tenant};
 use crate::oauth::endpoint::{self, TokenError, TokenResponse};
 use crate::oauth::jwt::{self, Claims, Expectation};
 use crate::oauth::provider;
 use crate::proto::BoxStream;
+use crate::proto::http;
 use crate::proto::lines::{Limits, LineStream};
 use crate::reason::Reason;
 
@@ -133,6 +135,40 @@ pub fn pop3_reply(data: &[u8], chunks: &[usize]) -> Result<(Result<String, Strin
         Ok((status, body))
     })
     .map_err(|f: crate::observation::Failure| f.reason)
+}
+
+/// Small budgets for the HTTP client, so a fuzzer reaches every bound.
+pub const HTTP_LIMITS: http::Limits = http::Limits {
+    max_line: 256,
+    max_headers: 16,
+    max_head: 2048,
+    max_body: 1024,
+};
+
+/// One HTTP answer to a `GET`, as `kind: https` and `kind: tenant` read it:
+/// the status, then the body kept (within [`HTTP_LIMITS`]`.max_body`), or
+/// why the answer is not usable.
+pub fn http_response(data: &[u8], chunks: &[usize]) -> Result<(u16, Vec<u8>), Reason> {
+    let stream = Replay {
+        data: data.to_vec(),
+        pos: 0,
+        chunks: chunks.to_vec(),
+        next: 0,
+    };
+    run(async move {
+        let mut ex = http::Exchange::send(stream, HTTP_LIMITS, http::Method::Get, "example.com", "/").await?;
+        let head = ex.read_head().await?;
+        let body = ex.read_body_kept(&head).await?;
+        Ok((head.status, body))
+    })
+    .map_err(|e: http::HttpError| e.reason())
+}
+
+/// A tenant check's verdict on a 200's OpenID metadata document: the
+/// directory id, or the reason.
+pub fn tenant_metadata(body: &[u8], tenant_id: &str) -> Result<String, Reason> {
+    let authority = url::Url::parse("https://login.microsoftonline.com/").map_err(|_| Reason::Internal)?;
+    tenant::judge_metadata(body, tenant_id, &authority).map_err(|f| f.reason)
 }
 
 /// The verdict on one token endpoint answer (status, content type, body):

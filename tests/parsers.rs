@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ece_o365_exporter::checks::imap::Status;
 use ece_o365_exporter::config::Config;
-use ece_o365_exporter::fuzzing::{self, LIMITS, judge_answer};
+use ece_o365_exporter::fuzzing::{self, HTTP_LIMITS, LIMITS, judge_answer};
 use ece_o365_exporter::oauth::endpoint::classify;
 use ece_o365_exporter::oauth::jwt;
 use ece_o365_exporter::oauth::provider::MAX_EXPIRES_IN;
@@ -84,6 +84,49 @@ fn now_secs() -> impl Strategy<Value = u64> {
 /// Printable text without line ends.
 fn text() -> impl Strategy<Value = String> {
     "[ -~]{0,60}"
+}
+
+/// HTTP answers: pieces of status lines, headers, framings and bodies.
+fn http_wire() -> impl Strategy<Value = Vec<u8>> {
+    let token = prop_oneof![
+        Just(b"HTTP/1.1 200 OK\r\n".to_vec()),
+        Just(b"HTTP/1.0 302 Found\r\n".to_vec()),
+        Just(b"HTTP/1.1 99 X\r\n".to_vec()),
+        Just(b"Content-Length: 5\r\n".to_vec()),
+        Just(b"Content-Length: 18446744073709551616\r\n".to_vec()),
+        Just(b"Transfer-Encoding: chunked\r\n".to_vec()),
+        Just(b"Location: https://x/\r\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"4\r\nabcd\r\n".to_vec()),
+        Just(b"ffffffffffffffffff\r\n".to_vec()),
+        Just(b"0\r\n\r\n".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..40),
+        "[ -~]{0,40}".prop_map(String::into_bytes),
+    ];
+    proptest::collection::vec(token, 0..24).prop_map(|t| t.concat())
+}
+
+/// OpenID metadata documents: well-formed ones with any issuer and token
+/// endpoint, and random bytes.
+fn metadata_doc() -> impl Strategy<Value = Vec<u8>> {
+    let id = prop_oneof![
+        Just("72f988bf-86f1-41af-91ab-2d7cd011db47".to_string()),
+        Just("{tenantid}".to_string()),
+        "[0-9a-fA-F-]{30,40}",
+        text(),
+    ];
+    let host = prop_oneof![Just("login.microsoftonline.com".to_string()), "[a-z.]{1,20}"];
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..200),
+        (id.clone(), id, host).prop_map(|(issuer, endpoint, host)| {
+            serde_json::json!({
+                "issuer": format!("https://login.microsoftonline.com/{issuer}/v2.0"),
+                "token_endpoint": format!("https://{host}/{endpoint}/oauth2/v2.0/token"),
+            })
+            .to_string()
+            .into_bytes()
+        }),
+    ]
 }
 
 /// Token endpoint bodies: random bytes, or a v2.0-shaped JSON answer whose
@@ -295,6 +338,50 @@ proptest! {
         let path = std::path::Path::new("/nonexistent/fuzz.yaml");
         if let Err(e) = Config::from_yaml(path, &yaml) {
             prop_assert!(e.to_string().contains("fuzz.yaml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn http_answers_are_bounded_and_split_invariant(data in http_wire(), chunks in chunks()) {
+        let whole = fuzzing::http_response(&data, &[]);
+        prop_assert_eq!(&whole, &fuzzing::http_response(&data, &chunks));
+        if let Ok((status, body)) = &whole {
+            prop_assert!((100..600).contains(status));
+            prop_assert!(body.len() <= HTTP_LIMITS.max_body);
+        }
+    }
+
+    #[test]
+    fn http_bodies_round_trip(body in proptest::collection::vec(any::<u8>(), 0..2000), chunked in any::<bool>(), chunks in chunks()) {
+        let mut wire = b"HTTP/1.1 200 OK\r\n".to_vec();
+        if chunked {
+            wire.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            for piece in body.chunks(300) {
+                wire.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                wire.extend_from_slice(piece);
+                wire.extend_from_slice(b"\r\n");
+            }
+            wire.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            wire.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+            wire.extend_from_slice(&body);
+        }
+        let kept = body.get(..HTTP_LIMITS.max_body).unwrap_or(&body).to_vec();
+        prop_assert_eq!(fuzzing::http_response(&wire, &chunks), Ok((200, kept)));
+    }
+
+    #[test]
+    fn tenant_metadata_names_a_directory_only_when_it_has_one(doc in metadata_doc()) {
+        match fuzzing::tenant_metadata(&doc, "contoso.onmicrosoft.com") {
+            Ok(id) => {
+                prop_assert_eq!(id.len(), 36);
+                prop_assert_eq!(fuzzing::tenant_metadata(&doc, &id), Ok(id.clone()));
+                prop_assert_eq!(
+                    fuzzing::tenant_metadata(&doc, "00000000-0000-0000-0000-000000000000").err(),
+                    (id != "00000000-0000-0000-0000-000000000000").then_some(Reason::TokenUnknownTenant)
+                );
+            }
+            Err(reason) => prop_assert!(matches!(reason, Reason::HttpBadResponse | Reason::TokenUnknownTenant)),
         }
     }
 }
