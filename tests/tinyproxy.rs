@@ -3,7 +3,9 @@
 //! `tls` check and an `smtp` check (STARTTLS against the in-process SMTP
 //! server) pass through it and report the server's certificate; an instance
 //! with `BasicAuth` lets the right credentials through and answers 407
-//! without them; a port outside its `ConnectPort`s is refused (403).
+//! without them; a port outside its `ConnectPort`s is refused (403). An
+//! `https` check and a `tenant` check (an OpenID metadata server) go
+//! through it the same way.
 //!
 //! Needs tinyproxy: `sudo scripts/install-test-peers.sh`.
 #![cfg(unix)]
@@ -14,6 +16,7 @@ mod support;
 use ece_o365_exporter::observation::Observation;
 use ece_o365_exporter::reason::{Phase, Reason};
 use support::run_first;
+use test_support::https::{Answer, https};
 use test_support::pki::{CA_NAME, Leaf, Pki};
 use test_support::servers::{self, Mail, TestServer};
 use test_support::tinyproxy::{Tinyproxy, TinyproxyOptions};
@@ -146,4 +149,53 @@ async fn a_port_tinyproxy_does_not_allow_is_proxy_denied_with_the_status() {
     let detail = assert_fails(&obs, Reason::ProxyDenied, &proxy);
     assert!(detail.contains("403"), "{detail}");
     assert_eq!(tls.connection_count(), 0);
+}
+
+#[tokio::test]
+async fn https_and_tenant_checks_through_tinyproxy() {
+    const DIRECTORY: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let pki = Pki::new();
+    let page = https(pki.server_config(Leaf::Good), Answer::status(200)).await;
+    let metadata = https(
+        pki.server_config(Leaf::Good),
+        Answer::Status {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: format!(
+                r#"{{"issuer":"https://login.microsoftonline.com/{DIRECTORY}/v2.0","token_endpoint":"{{origin}}/{DIRECTORY}/oauth2/v2.0/token"}}"#
+            ),
+        },
+    )
+    .await;
+    let port = |target: String| target.rsplit_once(':').unwrap().1.parse::<u16>().unwrap();
+    let proxy = start(
+        &pki,
+        TinyproxyOptions {
+            connect_ports: vec![port(page.target()), port(metadata.target())],
+            basic_auth: None,
+        },
+    );
+    let yaml = format!(
+        "global:\n  proxy: {}\n\
+         tenants:\n  - name: contoso\n    tenant_id: {DIRECTORY}\n    client_id: 11111111-2222-3333-4444-555555555555\n    \
+         authority: https://{}\n\
+         checks:\n  - name: https-through-tinyproxy\n    kind: https\n    url: {}\n    ca_file: ca.pem\n    timeout: 10s\n  \
+         - name: tenant-through-tinyproxy\n    kind: tenant\n    tenant: contoso\n    ca_file: ca.pem\n    timeout: 10s\n",
+        proxy.url(),
+        metadata.target(),
+        page.url("/system"),
+    );
+    let checks = support::checks_from_yaml(pki.dir.path(), &yaml);
+    assert_eq!(checks.len(), 2);
+    for check in &checks {
+        let obs = ece_o365_exporter::checks::run_check(check).await;
+        assert_ok(&obs, &proxy);
+        assert_eq!(phases(&obs), vec![Phase::Connect, Phase::ProxyConnect, Phase::Tls, Phase::Http], "{}", check.meta.name);
+        assert_eq!(obs.facts.http_status, Some(200));
+        assert!(obs.facts.tls.clone().unwrap().leaf.unwrap().issuer.contains(CA_NAME));
+    }
+    assert_eq!(proxy.connects(), vec![page.target(), metadata.target()], "{}", proxy.log_tail(20));
+    assert_eq!(page.requests().len(), 1);
+    assert_eq!(metadata.requests().len(), 1);
+    assert!(metadata.requests()[0].starts_with(&format!("GET /{DIRECTORY}/v2.0/.well-known/openid-configuration ")));
 }
