@@ -626,6 +626,7 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dashboard_and_alert_expressions_run_on_a_real_prometheus_scraping_the_agent() {
+    const TAILSPIN: &str = "0f0e0d0c-0b0a-4909-8807-060504030201";
     let started = Instant::now();
     let pki = Pki::new();
     let dir = pki.dir.path();
@@ -649,6 +650,17 @@ async fn dashboard_and_alert_expressions_run_on_a_real_prometheus_scraping_the_a
     let imap_good = servers::imap(Mail::new(good.clone()).implicit()).await;
     let pop3_support = growing_pop3(good.clone()).await;
     let https_redirected = https::https(good.clone(), https::Answer::redirect(302, "https://blocked.example/")).await;
+    let tenant_metadata = https::https(
+        good.clone(),
+        https::Answer::Status {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: format!(
+                r#"{{"issuer":"https://login.microsoftonline.com/{TAILSPIN}/v2.0","token_endpoint":"{{origin}}/{TAILSPIN}/oauth2/v2.0/token"}}"#
+            ),
+        },
+    )
+    .await;
 
     // Tokens: support refreshes fine (no rotation, stored 2023); sales's
     // refresh token was revoked; ops gets tokens that expire in 4 minutes.
@@ -711,6 +723,10 @@ tenants:
     client_secret: file:client-secret.txt
     client_secret_expires: {in_60}
     authority: {short_authority}
+  - name: tailspin
+    tenant_id: {TAILSPIN}
+    client_id: 22222222-3333-4444-5555-666666666666
+    authority: https://{tenant_metadata}
 mailboxes:
   - name: support
     address: support@contoso.com
@@ -777,6 +793,9 @@ checks:
   - name: token-ops
     kind: token
     mailbox: ops
+  - name: tenant-tailspin
+    kind: tenant
+    tenant: tailspin
 ",
         in_20 = iso_date(20),
         in_3 = iso_date(3),
@@ -795,6 +814,7 @@ checks:
         imap_good = imap_good.target(),
         pop3_support = pop3_support.target(),
         https_redirected = https_redirected.url("/"),
+        tenant_metadata = tenant_metadata.target(),
     );
     std::fs::write(dir.join("client-secret.txt"), "prometheus-test-client-secret").unwrap();
     let config = dir.join("agent.yaml");
@@ -959,7 +979,7 @@ scrape_configs:
 
     // The template variables list what the agent exports.
     let checks = prometheus.label_values("ece_o365_check_success{instance=~\".*\"}", "check").await;
-    assert_eq!(checks.len(), 15, "{checks:?}");
+    assert_eq!(checks.len(), 16, "{checks:?}");
     let mailboxes = prometheus
         .label_values("ece_o365_token_expiry_timestamp_seconds{instance=~\".*\"}", "mailbox")
         .await;
