@@ -173,7 +173,11 @@ fn the_commented_oauth_example_is_valid_when_uncommented() {
     let example = std::fs::read_to_string(repo("config.example.yaml")).unwrap();
     let text = uncomment_oauth_example(&example);
     assert!(
-        text.contains("\ntenants:") && text.contains("\nmailboxes:") && text.contains("kind: token") && text.contains("kind: tenant") && text.contains("\nece:"),
+        text.contains("\ntenants:")
+            && text.contains("\nmailboxes:")
+            && text.contains("kind: token")
+            && text.contains("kind: tenant")
+            && text.contains("\nece:"),
         "{text}"
     );
     let dir = tempfile::tempdir().unwrap();

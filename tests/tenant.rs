@@ -103,7 +103,10 @@ async fn azure_ads_unknown_tenant_answer_is_token_unknown_tenant() {
     let srv = server(&pki, unknown_tenant("nosuch.onmicrosoft.com")).await;
     let obs = run_first(pki.dir.path(), &config(&srv, "nosuch.onmicrosoft.com", "", "")).await;
     let detail = assert_fails(&obs, Reason::TokenUnknownTenant, Phase::Http);
-    assert!(detail.contains("AADSTS90002: Tenant 'nosuch.onmicrosoft.com' not found"), "{detail}");
+    assert!(
+        detail.contains("AADSTS90002: Tenant 'nosuch.onmicrosoft.com' not found"),
+        "{detail}"
+    );
     assert_eq!(obs.facts.tenant, None);
     assert_eq!(obs.facts.http_status, Some(400));
 }
@@ -135,7 +138,9 @@ async fn other_statuses_and_broken_documents_are_named() {
             Answer::Status {
                 status: 200,
                 headers: Vec::new(),
-                body: format!(r#"{{"issuer":"https://login.microsoftonline.com/{DIRECTORY}/v2.0","token_endpoint":"https://login.example.net/token"}}"#),
+                body: format!(
+                    r#"{{"issuer":"https://login.microsoftonline.com/{DIRECTORY}/v2.0","token_endpoint":"https://login.example.net/token"}}"#
+                ),
             },
             Reason::HttpBadResponse,
         ),
@@ -170,11 +175,17 @@ async fn the_tenants_proxy_carries_the_request() {
 #[test]
 fn the_config_refuses_what_a_tenant_check_cannot_use() {
     let path = Path::new("/nonexistent/config.yaml");
-    let tenant = "tenants:\n  - name: contoso\n    tenant_id: contoso.onmicrosoft.com\n    client_id: 11111111-2222-3333-4444-555555555555\n";
+    let tenant =
+        "tenants:\n  - name: contoso\n    tenant_id: contoso.onmicrosoft.com\n    client_id: 11111111-2222-3333-4444-555555555555\n";
     let cases = [
         ("    tenant: fabrikam\n", "", "checks[0].tenant", "no tenant named `fabrikam`"),
         ("", "", "checks[0].tenant", "needs `tenant: NAME`"),
-        ("    tenant: contoso\n", "    authority: http://127.0.0.1:8080\n", "checks[0].tenant", "write https://"),
+        (
+            "    tenant: contoso\n",
+            "    authority: http://127.0.0.1:8080\n",
+            "checks[0].tenant",
+            "write https://",
+        ),
         ("    tenant: contoso\n    mailbox: m\n", "", "checks[0].mailbox", "does not apply"),
     ];
     for (keys, tenant_extra, field, message) in cases {
@@ -224,12 +235,18 @@ async fn the_report_checks_the_azure_ad_item_and_files_the_external_url_under_sy
     let azure = item(&json, "azure_ad_application");
     assert_eq!(azure["status"], "passed", "{azure:#}");
     assert!(
-        text.contains(&format!("Tenant contoso exists: its OpenID metadata at {} names the directory {DIRECTORY}", srv.target())),
+        text.contains(&format!(
+            "Tenant contoso exists: its OpenID metadata at {} names the directory {DIRECTORY}",
+            srv.target()
+        )),
         "{text}"
     );
     let system = item(&json, "system_configuration");
     assert_eq!(system["status"], "passed", "{system:#}");
-    assert!(text.contains(&format!("ECE's External URL {} answered ece-external-url over HTTPS", ece.target())), "{text}");
+    assert!(
+        text.contains(&format!("ECE's External URL {} answered ece-external-url over HTTPS", ece.target())),
+        "{text}"
+    );
 
     // The External URL failing is System Configuration's failure, not the network's.
     drop(ece);
@@ -243,7 +260,11 @@ async fn the_report_checks_the_azure_ad_item_and_files_the_external_url_under_sy
     let azure = item(&json, "azure_ad_application");
     assert_eq!(azure["status"], "failed", "{azure:#}");
     assert!(
-        azure["findings"].as_array().unwrap().iter().any(|f| f["evidence"]["reason"] == "token_unknown_tenant"),
+        azure["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["evidence"]["reason"] == "token_unknown_tenant"),
         "{azure:#}"
     );
 }

@@ -190,7 +190,12 @@ async fn https_and_tenant_checks_through_tinyproxy() {
     for check in &checks {
         let obs = ece_o365_exporter::checks::run_check(check).await;
         assert_ok(&obs, &proxy);
-        assert_eq!(phases(&obs), vec![Phase::Connect, Phase::ProxyConnect, Phase::Tls, Phase::Http], "{}", check.meta.name);
+        assert_eq!(
+            phases(&obs),
+            vec![Phase::Connect, Phase::ProxyConnect, Phase::Tls, Phase::Http],
+            "{}",
+            check.meta.name
+        );
         assert_eq!(obs.facts.http_status, Some(200));
         assert!(obs.facts.tls.clone().unwrap().leaf.unwrap().issuer.contains(CA_NAME));
     }

@@ -21,8 +21,7 @@ use url::Url;
 use super::kind::{Covers, EceUse, KindGuide, KindSpec};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use crate::config::{
-    CheckConfig, CheckSchema, ConfigError, DynSettings, KindKeys, KindSettings, MailboxUse, Proxy, Target, Tenant,
-    TlsSettings, TokenProxy,
+    CheckConfig, CheckSchema, ConfigError, DynSettings, KindKeys, KindSettings, MailboxUse, Proxy, Target, Tenant, TlsSettings, TokenProxy,
 };
 use crate::observation::{Failure, Probe, TenantFacts};
 use crate::proto::http::{Exchange, HttpError, Limits, Method};
@@ -234,7 +233,10 @@ fn judge_error(status: u16, reason: &str, body: &[u8]) -> Failure {
     if unknown {
         return Failure::new(
             Reason::TokenUnknownTenant,
-            format!("HTTP {status}: {}", excerpt(description.lines().next().unwrap_or("invalid_tenant").trim_end(), 300)),
+            format!(
+                "HTTP {status}: {}",
+                excerpt(description.lines().next().unwrap_or("invalid_tenant").trim_end(), 300)
+            ),
         );
     }
     Failure::new(Reason::HttpUnexpectedStatus, format!("HTTP {status} {reason} (expected 200)"))
@@ -334,7 +336,10 @@ mod tests {
         assert!(f.detail.contains(other) && f.detail.contains(DIR), "{}", f.detail);
         // `common` answers with a template issuer.
         let body = doc("https://login.microsoftonline.com/{tenantid}/v2.0", &endpoint);
-        assert_eq!(judge_metadata(&body, "common", &authority()).unwrap_err().reason, Reason::TokenUnknownTenant);
+        assert_eq!(
+            judge_metadata(&body, "common", &authority()).unwrap_err().reason,
+            Reason::TokenUnknownTenant
+        );
     }
 
     #[test]

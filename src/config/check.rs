@@ -196,7 +196,11 @@ impl KindKeys<'_> {
             Some(t) => Ok((t.clone(), loc)),
             None => {
                 let known: Vec<String> = self.tenants.iter().map(|t| format!("`{}`", t.name)).collect();
-                let known = if known.is_empty() { "none is configured".to_string() } else { known.join(", ") };
+                let known = if known.is_empty() {
+                    "none is configured".to_string()
+                } else {
+                    known.join(", ")
+                };
                 Err(self.error(loc, "tenant", format!("no tenant named `{name}` under `tenants:` ({known})")))
             }
         }

@@ -515,7 +515,10 @@ mod tests {
     }
 
     fn kept(answer: &[u8], at: &[usize], max_body: usize) -> Result<Vec<u8>, String> {
-        let limits = Limits { max_body, ..Limits::default() };
+        let limits = Limits {
+            max_body,
+            ..Limits::default()
+        };
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(async {
             let mut ex = Exchange::send(Pieces::split(answer, at), limits, Method::Get, "example.com", "/x").await?;
