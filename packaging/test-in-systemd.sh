@@ -96,6 +96,34 @@ dpkg -i /run/ecetest/in/pkg.deb || fail "dpkg -i (upgrade)"
 [ "$(tail -1 /etc/ece-o365-exporter/config.yaml)" = "# edited by test-in-systemd.sh" ] && ok "edited config kept on upgrade" || fail "edited config lost on upgrade"
 wait_ready && [ "$(prop MainPID)" != "$pid" ] && ok "restarted on upgrade" || fail "not restarted on upgrade ($pid -> $(prop MainPID))"
 
+# A client secret kept as an encrypted systemd credential (the host key; a
+# TPM where there is one): the config names it through ${CREDENTIALS_DIRECTORY},
+# systemd decrypts it for the service alone, and nothing readable is on disk.
+printf 'canary-credential-secret' | systemd-creds encrypt --name=client-secret --with-key=host - /etc/ece-o365-exporter/client-secret.cred \
+  && ok "credential encrypted" || fail "systemd-creds encrypt"
+grep -q canary-credential-secret /etc/ece-o365-exporter/client-secret.cred && fail "the credential file holds the secret in clear" || ok "the credential file is encrypted"
+mkdir -p "/etc/systemd/system/$unit.d"
+printf '[Service]\nLoadCredentialEncrypted=client-secret:/etc/ece-o365-exporter/client-secret.cred\n' > "/etc/systemd/system/$unit.d/credential.conf"
+cat >> /etc/ece-o365-exporter/config.yaml <<'YAML'
+tenants:
+  - name: contoso
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: file:${CREDENTIALS_DIRECTORY}/client-secret
+YAML
+systemctl daemon-reload
+pid=$(prop MainPID)
+systemctl restart "$unit"
+wait_ready && [ "$(prop MainPID)" != "$pid" ] && ok "started with the client secret from an encrypted credential" \
+  || fail "not ready with the credential: $(prop ActiveState)/$(prop SubState)/$(prop ExecMainStatus)"
+http /metrics | grep -q '^ece_o365_config_last_reload_successful 1' && ok "configuration with the credential loaded" \
+  || fail "configuration with the credential not loaded"
+journalctl -u "$unit" --no-pager | grep -q canary-credential-secret && fail "the secret is in the journal" || ok "the secret is not in the journal"
+# From a shell there is no CREDENTIALS_DIRECTORY: the check says so.
+out=$(ece-o365-exporter config check --config.file /etc/ece-o365-exporter/config.yaml 2>&1)
+[ $? -eq 2 ] && grep -q 'CREDENTIALS_DIRECTORY is not set' <<<"$out" && ok "config check outside the service names CREDENTIALS_DIRECTORY" \
+  || fail "config check outside the service: $out"
+
 # A bad config: exit 2 and no restart loop (RestartPreventExitStatus=2).
 echo "bogus: [" >> /etc/ece-o365-exporter/config.yaml
 systemctl restart "$unit"

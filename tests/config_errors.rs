@@ -196,3 +196,40 @@ fn the_commented_oauth_example_is_valid_when_uncommented() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// `client_secret: file:${CREDENTIALS_DIRECTORY}/NAME` reads systemd's
+/// credential from the directory the service manager names, and says what
+/// is wrong when the agent was not started with one.
+#[test]
+fn a_secret_in_systemds_credentials_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    std::fs::write(credentials.join("client-secret"), "canary-credential-secret\n").unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "tenants:\n  - name: contoso\n    tenant_id: contoso.onmicrosoft.com\n    client_id: 11111111-2222-3333-4444-555555555555\n    \
+         client_secret: file:${CREDENTIALS_DIRECTORY}/client-secret\nchecks:\n  - {name: t, kind: tcp, target: 127.0.0.1:1}\n",
+    )
+    .unwrap();
+    let run = |credentials: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ece-o365-exporter"));
+        cmd.args(["config", "check", "--config.file"]).arg(&config).env_remove("CREDENTIALS_DIRECTORY");
+        if let Some(c) = credentials {
+            cmd.env("CREDENTIALS_DIRECTORY", c);
+        }
+        let out = cmd.output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!text.contains("canary-credential-secret"), "{text}");
+        (out.status.code(), text)
+    };
+    let (code, text) = run(Some(&credentials));
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(None);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("tenants[0].client_secret: CREDENTIALS_DIRECTORY is not set"), "{text}");
+    let (code, text) = run(Some(dir.path()));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains(&format!("cannot read {}", dir.path().join("client-secret").display())), "{text}");
+}

@@ -22,6 +22,12 @@ pub use super::raw::{Grant, MailProtocol};
 
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
+/// The start of a `file:` path in systemd's credentials directory
+/// (`LoadCredential=`, `LoadCredentialEncrypted=`): replaced by the
+/// `CREDENTIALS_DIRECTORY` the service manager sets, each time the secret is
+/// read, so the directory systemd chose is always the one read.
+pub const CREDENTIALS_DIRECTORY: &str = "${CREDENTIALS_DIRECTORY}";
+
 /// Where a secret is kept.
 #[derive(Clone, PartialEq, Eq)]
 pub enum SecretSource {
@@ -39,23 +45,46 @@ impl fmt::Debug for SecretSource {
 }
 
 impl SecretSource {
-    /// Parses `env:NAME` or `file:PATH` (relative to `base`).
+    /// Parses `env:NAME` or `file:PATH` (relative to `base`, unless it
+    /// starts with [`CREDENTIALS_DIRECTORY`]).
     pub fn parse(text: &str, base: &std::path::Path) -> Option<SecretSource> {
         if let Some(name) = text.strip_prefix("env:") {
             (!name.is_empty()).then(|| SecretSource::Env(name.to_string()))
-        } else if let Some(path) = text.strip_prefix("file:") {
-            let path = PathBuf::from(path);
-            (!path.as_os_str().is_empty()).then(|| SecretSource::File(if path.is_absolute() { path } else { base.join(path) }))
+        } else if let Some(text) = text.strip_prefix("file:") {
+            let path = PathBuf::from(text);
+            let as_is = path.is_absolute() || text.starts_with(CREDENTIALS_DIRECTORY);
+            (!path.as_os_str().is_empty()).then(|| SecretSource::File(if as_is { path } else { base.join(path) }))
         } else {
             None
         }
+    }
+
+    /// The file a `file:` secret is read from now, with
+    /// [`CREDENTIALS_DIRECTORY`] replaced; `None` for `env:`.
+    pub fn file_path(&self) -> Option<Result<PathBuf, String>> {
+        let SecretSource::File(path) = self else {
+            return None;
+        };
+        let Some(rest) = path.to_str().and_then(|p| p.strip_prefix(CREDENTIALS_DIRECTORY)) else {
+            return Some(Ok(path.clone()));
+        };
+        Some(match std::env::var_os("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty()) {
+            Some(dir) => Ok(PathBuf::from(dir).join(rest.trim_start_matches(['/', '\\']))),
+            None => Err("CREDENTIALS_DIRECTORY is not set: systemd sets it for a service started with \
+                 LoadCredential= or LoadCredentialEncrypted=; from a shell, run the command through \
+                 `systemd-run --pipe --wait -p LoadCredentialEncrypted=...` (docs/packaging.md)"
+                .to_string()),
+        })
     }
 
     /// Reads the secret now. Errors name the source, never the value.
     pub fn read(&self) -> Result<SecretString, String> {
         let value = match self {
             SecretSource::Env(name) => std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?,
-            SecretSource::File(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+            SecretSource::File(_) => {
+                let path = self.file_path().unwrap_or_else(|| Err(String::new()))?;
+                std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            }
         };
         let value = value.trim();
         if value.is_empty() {

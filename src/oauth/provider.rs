@@ -48,7 +48,7 @@ use super::endpoint::{TokenEndpoint, TokenError, TokenResponse};
 use super::jwt::{self, Claims, Expectation};
 use super::store::{StoredToken, TokenStore};
 use crate::clock::{now_unix, unix_seconds};
-use crate::config::{Grant, MailProtocol, Mailbox, SecretSource};
+use crate::config::{Grant, MailProtocol, Mailbox};
 use crate::observation::{Failure, Probe, TokenFacts};
 use crate::reason::{Phase, Reason};
 
@@ -371,8 +371,8 @@ impl Inner {
     /// The stamps of the files a refresh reads.
     fn inputs(&self) -> Inputs {
         let secret = match &self.mailbox.tenant.client_secret {
-            Some(SecretSource::File(path)) => stamp(path),
-            _ => None,
+            Some(source) => source.file_path().and_then(Result::ok).and_then(|path| stamp(&path)),
+            None => None,
         };
         Inputs {
             store: self.store.as_ref().and_then(|s| stamp(s.path())),
