@@ -105,8 +105,9 @@ pub fn restrict_to_administrators(dir: &Path) -> Result<(), ServiceError> {
     }
 }
 
-/// Registers the service (LocalSystem, automatic start, restarted a minute
-/// after a failure) to run this program as `service run` with `args`.
+/// Registers the service (LocalSystem, automatic start, restarted 10 s,
+/// 30 s, then 60 s after a failure, the count reset after a day) to run this
+/// program as `service run` with `args`.
 pub fn install(args: Vec<OsString>) -> Result<(), ServiceError> {
     let exe = std::env::current_exe().map_err(ServiceError::CurrentExe)?;
     let manager = ServiceManager::local_computer(None::<&str>, ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE)
@@ -131,16 +132,16 @@ pub fn install(args: Vec<OsString>) -> Result<(), ServiceError> {
     service
         .set_description(DESCRIPTION)
         .map_err(scm("cannot set the service description"))?;
-    let restart = ServiceAction {
+    let restart_after = |secs| ServiceAction {
         action_type: ServiceActionType::Restart,
-        delay: Duration::from_secs(60),
+        delay: Duration::from_secs(secs),
     };
     service
         .update_failure_actions(ServiceFailureActions {
             reset_period: ServiceFailureResetPeriod::After(Duration::from_secs(24 * 3600)),
             reboot_msg: None,
             command: None,
-            actions: Some(vec![restart.clone(), restart.clone(), restart]),
+            actions: Some(vec![restart_after(10), restart_after(30), restart_after(60)]),
         })
         .map_err(scm("cannot set the service's restart on failure"))?;
     Ok(())
