@@ -215,7 +215,9 @@ fn a_secret_in_systemds_credentials_directory() {
     .unwrap();
     let run = |credentials: Option<&Path>| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ece-o365-exporter"));
-        cmd.args(["config", "check", "--config.file"]).arg(&config).env_remove("CREDENTIALS_DIRECTORY");
+        cmd.args(["config", "check", "--config.file"])
+            .arg(&config)
+            .env_remove("CREDENTIALS_DIRECTORY");
         if let Some(c) = credentials {
             cmd.env("CREDENTIALS_DIRECTORY", c);
         }
@@ -228,8 +230,14 @@ fn a_secret_in_systemds_credentials_directory() {
     assert_eq!(code, Some(0), "{text}");
     let (code, text) = run(None);
     assert_eq!(code, Some(2), "{text}");
-    assert!(text.contains("tenants[0].client_secret: CREDENTIALS_DIRECTORY is not set"), "{text}");
+    assert!(
+        text.contains("tenants[0].client_secret: CREDENTIALS_DIRECTORY is not set"),
+        "{text}"
+    );
     let (code, text) = run(Some(dir.path()));
     assert_eq!(code, Some(2), "{text}");
-    assert!(text.contains(&format!("cannot read {}", dir.path().join("client-secret").display())), "{text}");
+    assert!(
+        text.contains(&format!("cannot read {}", dir.path().join("client-secret").display())),
+        "{text}"
+    );
 }

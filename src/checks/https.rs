@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use url::Url;
 
 use super::kind::{Covers, KindGuide, KindSpec};
@@ -20,7 +22,7 @@ use crate::config::{
     CheckConfig, CheckSchema, ConfigError, DynSettings, Inherit, KindKeys, KindSettings, MailboxUse, Proxy, Target, TlsSettings,
 };
 use crate::observation::{Failure, Probe};
-use crate::proto::http::{Exchange, HttpError, Limits, Method};
+use crate::proto::http::{Exchange, Head, HttpError, Limits, Method};
 use crate::proto::proxy;
 use crate::proto::tls::TlsClient;
 use crate::reason::{Kind, Phase, Reason};
@@ -193,13 +195,40 @@ pub struct HttpsCheck {
     tls: TlsClient,
 }
 
-pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
-    let settings = cfg.settings::<HttpsSettings>().ok_or(BuildError::Mismatch)?;
-    let host = settings.url.host_str().unwrap_or(&settings.target.host);
-    let authority = match settings.url.port() {
+/// The `Host` header for `url`: its host, and its port when the URL writes one.
+pub(crate) fn host_header(url: &Url, target: &Target) -> String {
+    let host = url.host_str().unwrap_or(&target.host);
+    match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.to_string(),
-    };
+    }
+}
+
+/// One HTTPS request as `https` and `tenant` checks send it: connects to
+/// `target` (through `proxy` when there is one), runs the TLS handshake,
+/// then in phase `http` sends the request and reads the answer's head.
+pub(crate) async fn request(
+    probe: &mut Probe,
+    target: &Target,
+    proxy: Option<&Proxy>,
+    tls: &TlsClient,
+    limits: Limits,
+    (method, authority, path): (Method, &str, &str),
+) -> Result<(Exchange<TlsStream<TcpStream>>, Head), Failure> {
+    let tcp = proxy::connect(probe, target, proxy).await?;
+    let stream = tls.handshake(probe, tcp).await?;
+    probe.enter(Phase::Http);
+    let mut exchange = Exchange::send(stream, limits, method, authority, path)
+        .await
+        .map_err(http_failure)?;
+    let head = exchange.read_head().await.map_err(http_failure)?;
+    probe.facts.http_status = Some(head.status);
+    Ok((exchange, head))
+}
+
+pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
+    let settings = cfg.settings::<HttpsSettings>().ok_or(BuildError::Mismatch)?;
+    let authority = host_header(&settings.url, &settings.target);
     let path = match settings.url.query() {
         Some(q) => format!("{}?{q}", settings.url.path()),
         None => settings.url.path().to_string(),
@@ -236,7 +265,7 @@ impl HttpsCheck {
     }
 }
 
-fn http_failure(e: HttpError) -> Failure {
+pub(crate) fn http_failure(e: HttpError) -> Failure {
     Failure::new(e.reason(), format!("HTTP: {e}"))
 }
 
@@ -244,14 +273,8 @@ impl Check for HttpsCheck {
     fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
             let s = &self.settings;
-            let tcp = proxy::connect(probe, &s.target, s.proxy.as_ref()).await?;
-            let tls = self.tls.handshake(probe, tcp).await?;
-            probe.enter(Phase::Http);
-            let mut exchange = Exchange::send(tls, Limits::default(), s.method, &self.authority, &self.path)
-                .await
-                .map_err(http_failure)?;
-            let head = exchange.read_head().await.map_err(http_failure)?;
-            probe.facts.http_status = Some(head.status);
+            let request_line = (s.method, self.authority.as_str(), self.path.as_str());
+            let (mut exchange, head) = request(probe, &s.target, s.proxy.as_ref(), &self.tls, Limits::default(), request_line).await?;
             if !self.expected(head.status) {
                 let mut detail = format!("HTTP {} {} (expected {})", head.status, head.reason, self.expect_text());
                 if (300..400).contains(&head.status) {

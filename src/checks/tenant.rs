@@ -18,17 +18,17 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
+use super::https::{self, http_failure};
 use super::kind::{Covers, EceUse, KindGuide, KindSpec};
 use super::{BoxFuture, BuildContext, BuildError, Check};
 use crate::config::{
     CheckConfig, CheckSchema, ConfigError, DynSettings, KindKeys, KindSettings, MailboxUse, Proxy, Target, Tenant, TlsSettings, TokenProxy,
 };
 use crate::observation::{Failure, Probe, TenantFacts};
-use crate::proto::http::{Exchange, HttpError, Limits, Method};
+use crate::proto::http::{Limits, Method};
 use crate::proto::lines::excerpt;
-use crate::proto::proxy;
 use crate::proto::tls::TlsClient;
-use crate::reason::{GuideItem, Kind, Phase, Reason};
+use crate::reason::{GuideItem, Kind, Reason};
 
 pub const KIND: Kind = Kind::new("tenant");
 
@@ -141,11 +141,7 @@ pub struct TenantCheck {
 
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
     let settings = cfg.settings::<TenantSettings>().ok_or(BuildError::Mismatch)?;
-    let host = settings.url.host_str().unwrap_or(&settings.target.host);
-    let authority = match settings.url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    };
+    let authority = super::https::host_header(&settings.url, &settings.target);
     Ok(Box::new(TenantCheck {
         tls: TlsClient::new(&mut ctx.tls, &settings.tls, &settings.target)?,
         settings: settings.clone(),
@@ -242,26 +238,16 @@ fn judge_error(status: u16, reason: &str, body: &[u8]) -> Failure {
     Failure::new(Reason::HttpUnexpectedStatus, format!("HTTP {status} {reason} (expected 200)"))
 }
 
-fn http_failure(e: HttpError) -> Failure {
-    Failure::new(e.reason(), format!("HTTP: {e}"))
-}
-
 impl Check for TenantCheck {
     fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
             let s = &self.settings;
-            let tcp = proxy::connect(probe, &s.target, s.proxy.as_ref()).await?;
-            let tls = self.tls.handshake(probe, tcp).await?;
-            probe.enter(Phase::Http);
             let limits = Limits {
                 max_body: METADATA_CAP,
                 ..Limits::default()
             };
-            let mut exchange = Exchange::send(tls, limits, Method::Get, &self.authority, s.url.path())
-                .await
-                .map_err(http_failure)?;
-            let head = exchange.read_head().await.map_err(http_failure)?;
-            probe.facts.http_status = Some(head.status);
+            let request_line = (Method::Get, self.authority.as_str(), s.url.path());
+            let (mut exchange, head) = https::request(probe, &s.target, s.proxy.as_ref(), &self.tls, limits, request_line).await?;
             let body = exchange.read_body_kept(&head).await.map_err(http_failure)?;
             let _ = exchange.into_inner().shutdown().await;
             if head.status != 200 {
