@@ -11,6 +11,10 @@
 //! Microsoft's token endpoint over verified TLS, Exchange Online verifies it
 //! when we use it, and we read it only to explain a failure. Opaque
 //! (non-JWT) tokens are fine: they simply have no claims to check.
+//!
+//! Each failure carries its detail twice: in English for logs, and as a
+//! sentence of the report's language files ([`DETAIL_KEYS`]) with the claims
+//! as arguments.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
