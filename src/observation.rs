@@ -18,7 +18,20 @@ pub const MAX_DETAIL_CHARS: usize = 300;
 pub struct Failure {
     pub reason: Reason,
     /// Sanitised and truncated: printable ASCII only, at most [`MAX_DETAIL_CHARS`].
+    /// Always English: logs and tickets read it.
     pub detail: String,
+    /// The same detail as a sentence of the report's language files, when
+    /// the agent wrote it (never for a server's text, which stays as sent).
+    pub message: Option<DetailMessage>,
+}
+
+/// A failure's detail as a translatable sentence: a message key of the
+/// report's language files (`detail-...`) and its arguments, sanitised like
+/// [`Failure::detail`]. The report shows it in place of the English detail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetailMessage {
+    pub key: &'static str,
+    pub args: Vec<(&'static str, String)>,
 }
 
 impl Failure {
@@ -26,7 +39,18 @@ impl Failure {
         Failure {
             reason,
             detail: sanitize(detail.as_ref()),
+            message: None,
         }
+    }
+
+    /// Adds the detail's translatable sentence: message `key` with `args`
+    /// (each value sanitised, as server-controlled text may be among them).
+    pub fn with_message(mut self, key: &'static str, args: &[(&'static str, &str)]) -> Self {
+        self.message = Some(DetailMessage {
+            key,
+            args: args.iter().map(|(name, value)| (*name, sanitize(value))).collect(),
+        });
+        self
     }
 
     /// The failure for a run cut off by its timeout while in `phase`.

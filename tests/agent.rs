@@ -331,7 +331,7 @@ async fn check_subcommand_prints_a_table_or_json_and_sets_the_exit_code() {
     );
     assert!(stdout.contains("[+] smtp-ok reached 127.0.0.1:"), "{stdout}");
     assert!(
-        stdout.contains("[x] smtp-silent (127.0.0.1:") && stdout.contains("failed with timeout in phase banner."),
+        stdout.contains("[x] smtp-silent (127.0.0.1:") && stdout.contains("failed (reason: `timeout`, phase: `banner`)."),
         "{stdout}"
     );
     assert!(stdout.contains("0 passed, 1 failed, 8 not checked."), "{stdout}");

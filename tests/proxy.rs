@@ -284,7 +284,7 @@ async fn proxy_env_takes_https_proxy_and_honours_no_proxy() {
     ];
     for (env, tunnels) in cases {
         let out = check_with_env(dir, &yaml, env);
-        assert!(out.contains(passed) && !out.contains("failed with"), "{env:?}:\n{out}");
+        assert!(out.contains(passed) && !out.contains("failed (reason:"), "{env:?}:\n{out}");
         assert_eq!(proxy.tunnels(), tunnels, "{env:?}:\n{out}");
     }
     // A per-check `proxy: env`, and `proxy: none` beside a global `env`.

@@ -62,6 +62,10 @@ pub struct Evidence {
     pub reason: Reason,
     pub phase: Option<Phase>,
     pub detail: String,
+    /// The detail as a sentence in the report's language, when the agent
+    /// wrote it (see [`crate::observation::DetailMessage`]); the report shows
+    /// it in place of `detail`.
+    pub detail_message: Option<Message>,
     /// `AADSTS70008` and the like, when the token endpoint named one.
     pub aadsts: Option<String>,
     pub trace_id: Option<String>,

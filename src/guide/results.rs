@@ -146,6 +146,10 @@ pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl Fn
             reason: f.reason,
             phase: obs.failed_phase,
             detail: f.detail.clone(),
+            detail_message: f.message.as_ref().map(|m| Message {
+                key: m.key,
+                args: m.args.clone(),
+            }),
             aadsts,
             trace_id,
             correlation_id,

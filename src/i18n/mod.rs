@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use fluent_bundle::concurrent::FluentBundle;
-use fluent_bundle::{FluentArgs, FluentResource};
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use unic_langid::LanguageIdentifier;
 
 /// A language of the guide.
@@ -84,6 +84,8 @@ impl Lang {
     }
 
     /// Formats message `key` with `args`; the key itself when it is missing.
+    /// An argument that is a plain count (decimal digits) is passed as a
+    /// number, so that plural variants (`[one]`, `*[other]`) select on it.
     pub fn text(self, key: &str, args: &[(&str, String)]) -> String {
         let bundle = &bundles()[self as usize];
         let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) else {
@@ -91,7 +93,7 @@ impl Lang {
         };
         let mut fluent_args = FluentArgs::new();
         for (name, value) in args {
-            fluent_args.set(*name, value.as_str());
+            fluent_args.set(*name, fluent_value(value));
         }
         let mut errors = Vec::new();
         bundle.format_pattern(pattern, Some(&fluent_args), &mut errors).into_owned()
@@ -100,6 +102,18 @@ impl Lang {
     /// Whether the language has message `key`.
     pub fn has(self, key: &str) -> bool {
         bundles()[self as usize].has_message(key)
+    }
+}
+
+/// A count as a Fluent number, anything else as a string. Only plain
+/// decimal integers (no sign, no leading zero, at most 15 digits, exact in
+/// an `f64`) count, so that a number prints exactly as it was given.
+fn fluent_value(value: &str) -> FluentValue<'_> {
+    let plain =
+        !value.is_empty() && value.len() <= 15 && value.bytes().all(|b| b.is_ascii_digit()) && (value == "0" || !value.starts_with('0'));
+    match value.parse::<u64>() {
+        Ok(n) if plain => FluentValue::from(n),
+        _ => FluentValue::from(value),
     }
 }
 
@@ -197,5 +211,38 @@ mod tests {
             Lang::En.text("report-role", &[("role", "application".into())]),
             "Server role: application server"
         );
+    }
+
+    #[test]
+    fn counts_select_plural_variants_and_print_as_given() {
+        let expiring = |lang: Lang, days: &str| {
+            lang.text(
+                "secret-expires-soon",
+                &[("tenant", "contoso".into()), ("date", "2026-12-04".into()), ("days", days.into())],
+            )
+        };
+        assert!(expiring(Lang::En, "1").contains("in 1 day:"), "{}", expiring(Lang::En, "1"));
+        assert!(expiring(Lang::En, "12").contains("in 12 days:"));
+        // French counts 0 and 1 as singular; Dutch and Spanish only 1.
+        assert!(
+            expiring(Lang::Fr, "1").contains("dans 1 jour\u{a0}:"),
+            "{}",
+            expiring(Lang::Fr, "1")
+        );
+        assert!(expiring(Lang::Fr, "0").contains("dans 0 jour\u{a0}:"));
+        assert!(expiring(Lang::Fr, "2").contains("dans 2 jours\u{a0}:"));
+        assert!(expiring(Lang::Nl, "1").contains("over 1 dag:") && expiring(Lang::Nl, "0").contains("over 0 dagen:"));
+        assert!(expiring(Lang::Es, "1").contains("dentro de 1 día:") && expiring(Lang::Es, "3").contains("dentro de 3 días:"));
+        assert!(expiring(Lang::Zh, "1").contains("还剩1天"));
+        // Not counts: printed untouched, and never singular.
+        for odd in ["007", "1.0", "-1", "1e3", "1234567890123456"] {
+            assert!(
+                expiring(Lang::En, odd).contains(&format!("in {odd} days:")),
+                "{}",
+                expiring(Lang::En, odd)
+            );
+        }
+        let ports = Lang::En.text("remedy-connect_timeout", &[("target", "x".into()), ("port", "587".into())]);
+        assert!(ports.contains("port 587. Open TCP 587 outbound"), "{ports}");
     }
 }

@@ -11,6 +11,10 @@
 //! Microsoft's token endpoint over verified TLS, Exchange Online verifies it
 //! when we use it, and we read it only to explain a failure. Opaque
 //! (non-JWT) tokens are fine: they simply have no claims to check.
+//!
+//! Each failure carries its detail twice: in English for logs, and as a
+//! sentence of the report's language files ([`DETAIL_KEYS`]) with the claims
+//! as arguments.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,6 +31,17 @@ pub const EXCHANGE_AUDIENCES: &[&str] = &[
 ];
 /// The guide: "The refresh token must last 60 minutes" (it means the access token).
 pub const MIN_LIFETIME_SECONDS: i64 = 3600;
+/// The report's sentences for this module's failure details (keys of the
+/// language files; each failure below carries one with its arguments).
+pub const DETAIL_KEYS: &[&str] = &[
+    "detail-token_wrong_user",
+    "detail-token_no_user",
+    "detail-token_audience",
+    "detail-token_missing_delegated",
+    "detail-token_missing_application",
+    "detail-token_expires_before_issued",
+    "detail-token_lifetime",
+];
 /// Largest token we try to decode; Entra ID tokens are 1 to 4 KiB.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
 
@@ -119,24 +134,24 @@ pub fn check(claims: &Claims, want: &Expectation<'_>) -> Result<(), Failure> {
                 return Err(Failure::new(
                     Reason::TokenWrongUser,
                     format!("the token was issued to {got}, not {user}: regenerate it from a private browser window, signed in as {user}"),
-                ));
+                )
+                .with_message("detail-token_wrong_user", &[("got", got), ("user", user)]));
             }
             None => {
-                return Err(Failure::new(
-                    Reason::TokenWrongUser,
-                    format!("the token names no user; expected {user}"),
-                ));
+                return Err(
+                    Failure::new(Reason::TokenWrongUser, format!("the token names no user; expected {user}"))
+                        .with_message("detail-token_no_user", &[("user", user)]),
+                );
             }
         }
     }
     if !claims.aud.is_empty() && !claims.aud.iter().any(|a| EXCHANGE_AUDIENCES.contains(&a.trim_end_matches('/'))) {
+        let audience = claims.aud.join(" ");
         return Err(Failure::new(
             Reason::TokenMissingScope,
-            format!(
-                "the token is for {}, not Exchange Online: request the outlook.office.com scopes",
-                claims.aud.join(" ")
-            ),
-        ));
+            format!("the token is for {audience}, not Exchange Online: request the outlook.office.com scopes"),
+        )
+        .with_message("detail-token_audience", &[("audience", &audience)]));
     }
     let missing: Vec<&str> = want
         .scopes
@@ -145,10 +160,12 @@ pub fn check(claims: &Claims, want: &Expectation<'_>) -> Result<(), Failure> {
         .filter(|s| !claims.scopes().any(|have| have.eq_ignore_ascii_case(s)))
         .collect();
     if !missing.is_empty() {
+        let missing = missing.join(", ");
         return Err(Failure::new(
             Reason::TokenMissingScope,
-            format!("the token lacks the delegated permission {}", missing.join(", ")),
-        ));
+            format!("the token lacks the delegated permission {missing}"),
+        )
+        .with_message("detail-token_missing_delegated", &[("permissions", &missing)]));
     }
     let missing: Vec<&str> = want
         .roles
@@ -157,10 +174,12 @@ pub fn check(claims: &Claims, want: &Expectation<'_>) -> Result<(), Failure> {
         .filter(|r| !claims.roles.iter().any(|have| have.eq_ignore_ascii_case(r)))
         .collect();
     if !missing.is_empty() {
+        let missing = missing.join(", ");
         return Err(Failure::new(
             Reason::TokenMissingScope,
-            format!("the token lacks the application permission {}", missing.join(", ")),
-        ));
+            format!("the token lacks the application permission {missing}"),
+        )
+        .with_message("detail-token_missing_application", &[("permissions", &missing)]));
     }
     // Compared, not subtracted: the difference may not fit an i64.
     if let (Some(exp), Some(iat)) = (claims.exp, claims.iat)
@@ -169,18 +188,18 @@ pub fn check(claims: &Claims, want: &Expectation<'_>) -> Result<(), Failure> {
         return Err(Failure::new(
             Reason::TokenLifetimeTooShort,
             "the access token expires before it was issued (its exp claim is earlier than its iat): it cannot be used",
-        ));
+        )
+        .with_message("detail-token_expires_before_issued", &[]));
     }
     if let Some(lifetime) = claims.lifetime()
         && lifetime < MIN_LIFETIME_SECONDS
     {
+        let minutes = (lifetime / 60).to_string();
         return Err(Failure::new(
             Reason::TokenLifetimeTooShort,
-            format!(
-                "the access token lasts {} minutes; the guide requires 60: check token lifetime policies",
-                lifetime / 60
-            ),
-        ));
+            format!("the access token lasts {minutes} minutes; the guide requires 60: check token lifetime policies"),
+        )
+        .with_message("detail-token_lifetime", &[("minutes", &minutes)]));
     }
     Ok(())
 }
@@ -248,6 +267,15 @@ mod tests {
             "{}",
             f.detail
         );
+        let message = f.message.as_ref().unwrap();
+        assert_eq!(message.key, "detail-token_wrong_user");
+        assert_eq!(
+            message.args,
+            vec![
+                ("got", "Support@Contoso.com".to_string()),
+                ("user", "sales@contoso.com".to_string())
+            ]
+        );
 
         let pop = Expectation {
             scopes: &["POP.AccessAsUser.All"],
@@ -273,6 +301,29 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(check(&graph, &ok).unwrap_err().reason, Reason::TokenMissingScope);
+
+        // Every failure carries its sentence for the report, under a listed key.
+        let nameless = decode(&jwt(r#"{"scp":"IMAP.AccessAsUser.All"}"#)).unwrap();
+        let backwards = decode(&jwt(
+            r#"{"upn":"support@contoso.com","scp":"IMAP.AccessAsUser.All","iat":10,"exp":5}"#,
+        ))
+        .unwrap();
+        let failures = [
+            check(&c, &wrong_user),
+            check(&nameless, &ok),
+            check(&graph, &ok),
+            check(&c, &pop),
+            check(&c, &app),
+            check(&backwards, &ok),
+            check(&short, &ok),
+        ];
+        let keys: Vec<&str> = failures
+            .iter()
+            .map(|f| f.as_ref().unwrap_err().message.as_ref().map_or("none", |m| m.key))
+            .collect();
+        assert_eq!(keys, DETAIL_KEYS);
+        let lifetime = failures[6].as_ref().unwrap_err().message.as_ref().unwrap();
+        assert_eq!(lifetime.args, vec![("minutes", "30".to_string())]);
     }
 
     fn timed(iat: i64, exp: i64) -> Claims {

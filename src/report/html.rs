@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{evidence_ids, item_title, role_text, status_text, summary_text, text};
+use super::{detail_text, evidence_ids, item_title, labelled, role_text, status_text, summary_text, text};
 use crate::guide::{Assessment, CheckResult};
 use crate::i18n::Lang;
 
@@ -60,19 +60,13 @@ pub fn render_html(a: &Assessment, lang: Lang, ran: usize, configured: usize) ->
                 if !e.detail.is_empty() {
                     let _ = write!(
                         html,
-                        "<div class=\"ev\">{}: {}</div>",
-                        escape(&lang.text("label-reply", &[])),
-                        escape(&e.detail)
+                        "<div class=\"ev\">{}</div>",
+                        escape(&labelled(lang, "label-reply", &detail_text(lang, e)))
                     );
                 }
                 let ids = evidence_ids(e);
                 if !ids.is_empty() {
-                    let _ = write!(
-                        html,
-                        "<div class=\"ev\">{}: {}</div>",
-                        escape(&lang.text("label-ids", &[])),
-                        escape(&ids)
-                    );
+                    let _ = write!(html, "<div class=\"ev\">{}</div>", escape(&labelled(lang, "label-ids", &ids)));
                 }
                 if let Some(p) = &e.proxy {
                     let _ = write!(
@@ -85,9 +79,8 @@ pub fn render_html(a: &Assessment, lang: Lang, ran: usize, configured: usize) ->
             if let Some(r) = &f.remedy {
                 let _ = write!(
                     html,
-                    "<div class=\"remedy\">{}: {}</div>",
-                    escape(&lang.text("label-remedy", &[])),
-                    escape(&text(lang, r))
+                    "<div class=\"remedy\">{}</div>",
+                    escape(&labelled(lang, "label-remedy", &text(lang, r)))
                 );
             }
             html.push_str("</li>");
@@ -126,5 +119,48 @@ mod tests {
         });
         let html = render_html(&a, Lang::En, 1, 1);
         assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn details_and_labels_follow_the_language() {
+        let mut a = assessment();
+        let failure = crate::observation::Failure::new(crate::reason::Reason::TokenWrongUser, "the token was issued to admin@x")
+            .with_message("detail-token_wrong_user", &[("got", "admin@x"), ("user", "<support@x>")]);
+        let detail_message = failure.message.map(|m| crate::guide::Message { key: m.key, args: m.args });
+        a.items[1].findings.push(crate::guide::Finding {
+            status: Status::Failed,
+            message: crate::guide::Message {
+                key: "check-not-run",
+                args: vec![("check", "imap".into())],
+            },
+            evidence: Some(crate::guide::Evidence {
+                check: "imap".into(),
+                kind: crate::reason::Kind::new("imap"),
+                target: "outlook.office365.com:993".into(),
+                reason: crate::reason::Reason::TokenWrongUser,
+                phase: None,
+                detail: failure.detail,
+                detail_message,
+                aadsts: None,
+                trace_id: None,
+                correlation_id: None,
+                proxy: None,
+            }),
+            remedy: None,
+        });
+        let fr = render_html(&a, Lang::Fr, 1, 1);
+        // The agent's sentence in French, escaped, after the label with its no-break space.
+        assert!(
+            fr.contains(
+                "<div class=\"ev\">D\u{e9}tail\u{a0}: Le jeton a \u{e9}t\u{e9} \u{e9}mis pour admin@x, et non pour &lt;support@x&gt;.</div>"
+            ),
+            "{fr}"
+        );
+        assert!(!fr.contains("the token was issued"), "{fr}");
+        let en = render_html(&a, Lang::En, 1, 1);
+        assert!(
+            en.contains("<div class=\"ev\">Detail: The token was issued to admin@x, not &lt;support@x&gt;.</div>"),
+            "{en}"
+        );
     }
 }

@@ -88,6 +88,23 @@ fn text(lang: Lang, m: &Message) -> String {
     lang.text(m.key, &m.args)
 }
 
+/// A failure's detail: the agent's own sentence in `lang` when it wrote one,
+/// otherwise the detail as recorded (a server's text stays as it was sent).
+fn detail_text(lang: Lang, e: &crate::guide::Evidence) -> String {
+    match &e.detail_message {
+        Some(m) => text(lang, m),
+        None => e.detail.clone(),
+    }
+}
+
+/// `Label: value`, with the language's own punctuation (`Label\u{a0}: value` in French).
+fn labelled(lang: Lang, label_key: &str, value: &str) -> String {
+    lang.text(
+        "report-labelled",
+        &[("label", lang.text(label_key, &[])), ("value", value.to_string())],
+    )
+}
+
 fn status_text(lang: Lang, s: Status) -> String {
     lang.text(&format!("status-{}", s.as_str()), &[])
 }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{evidence_ids, item_title, role_text, status_text, summary_text, text};
+use super::{detail_text, evidence_ids, item_title, labelled, role_text, status_text, summary_text, text};
 use crate::guide::{Assessment, Finding, Status};
 use crate::i18n::Lang;
 
@@ -56,7 +56,7 @@ pub fn render_text(a: &Assessment, lang: Lang, colour: bool) -> String {
 fn write_evidence_text(out: &mut String, lang: Lang, f: &Finding) {
     if let Some(e) = &f.evidence {
         if !e.detail.is_empty() {
-            let _ = writeln!(out, "       {}", labelled(lang, "label-reply", &e.detail));
+            let _ = writeln!(out, "       {}", labelled(lang, "label-reply", &detail_text(lang, e)));
         }
         let ids = evidence_ids(e);
         if !ids.is_empty() {
@@ -69,14 +69,6 @@ fn write_evidence_text(out: &mut String, lang: Lang, f: &Finding) {
     if let Some(r) = &f.remedy {
         let _ = writeln!(out, "       {}", labelled(lang, "label-remedy", &text(lang, r)));
     }
-}
-
-/// `Label: value`, with the language's own punctuation (`Label : value` in French).
-fn labelled(lang: Lang, label_key: &str, value: &str) -> String {
-    lang.text(
-        "report-labelled",
-        &[("label", lang.text(label_key, &[])), ("value", value.to_string())],
-    )
 }
 
 #[cfg(test)]
