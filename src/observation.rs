@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::reason::{Phase, Reason};
+use crate::reason::{Hint, Phase, Reason};
 
 /// The longest detail kept from a server's reply or an error message.
 pub const MAX_DETAIL_CHARS: usize = 300;
@@ -19,6 +19,8 @@ pub struct Failure {
     pub reason: Reason,
     /// Sanitised and truncated: printable ASCII only, at most [`MAX_DETAIL_CHARS`].
     pub detail: String,
+    /// Which variant of the reason's remedy applies, when the server's reply says.
+    pub hint: Option<Hint>,
 }
 
 impl Failure {
@@ -26,7 +28,13 @@ impl Failure {
         Failure {
             reason,
             detail: sanitize(detail.as_ref()),
+            hint: None,
         }
+    }
+
+    /// The same failure, with the variant of its remedy that applies.
+    pub fn with_hint(self, hint: Option<Hint>) -> Self {
+        Failure { hint, ..self }
     }
 
     /// The failure for a run cut off by its timeout while in `phase`.
@@ -106,6 +114,11 @@ pub struct Facts {
     pub token: Option<TokenFacts>,
     /// Messages in a folder (IMAP STATUS or POP3 STAT): `(folder, count)`.
     pub mailbox_messages: Option<(&'static str, u64)>,
+    /// The date of a folder's oldest message, Unix seconds (IMAP
+    /// INTERNALDATE of message 1, POP3 the first `Received:` date of
+    /// message 1): `(folder, None)` when the folder is empty or that message
+    /// has no date, so the series goes away.
+    pub oldest_message: Option<(&'static str, Option<i64>)>,
     /// The address family of the connection the run opened: `ipv4` or `ipv6`.
     pub address_family: Option<&'static str>,
     /// The HTTP status an `https` check's server answered with.
