@@ -1,6 +1,8 @@
 //! `kind: pop3`: the retriever's POP3 path (995 implicit TLS, or 110 with
 //! STLS). Greeting, CAPA, STLS when asked, CAPA again, QUIT (which deletes
-//! nothing: no message was marked). `STLS` is exported as `STARTTLS` and
+//! nothing: no message was marked). With a mailbox: AUTH XOAUTH2, STAT and,
+//! when the maildrop is not empty, `TOP 1 0` for the oldest message's first
+//! `Received:` date (read-only: RETR, DELE are never sent). `STLS` is exported as `STARTTLS` and
 //! `SASL` mechanisms as `AUTH=<MECH>`, so dashboards read the same across
 //! protocols.
 
@@ -142,6 +144,38 @@ pub async fn stat(ls: &mut LineStream<BoxStream>) -> Result<u64, Failure> {
     }
 }
 
+/// Exchange's `-ERR Logon failure: unknown user name or bad password.`
+/// to a token it accepted as a token: for a token of another account than
+/// the mailbox (a shared account, an app), that account has no rights on
+/// the mailbox: `mailbox_rights_missing`. Any other failure stays as it is.
+pub fn rights_missing(failure: Failure, token_of_another_account: bool) -> Failure {
+    if failure.reason == Reason::AuthRejected && token_of_another_account && failure.detail.contains("Logon failure") {
+        Failure::new(Reason::MailboxRightsMissing, failure.detail)
+    } else {
+        failure
+    }
+}
+
+/// `TOP 1 0`: message 1's header, whose first `Received:` header dates its
+/// arrival. `Ok(None)`: the server does not say (TOP refused, no
+/// `Received:`), so the age is unknown. An absurd date is an untrustworthy reply.
+async fn oldest_received(ls: &mut LineStream<BoxStream>) -> Result<Option<i64>, Failure> {
+    ls.send_line("TOP 1 0").await?;
+    if let Err(text) = read_status(ls).await? {
+        tracing::debug!(%text, "TOP 1 0 refused; oldest message unknown");
+        return Ok(None);
+    }
+    let header = read_multiline(ls).await?;
+    match crate::proto::mail_dates::first_received_date(&header) {
+        Some(Some(t)) => Ok(Some(t)),
+        Some(None) => Err(Failure::new(
+            Reason::UnexpectedReply,
+            "TOP 1 0: the first Received: header has no valid date",
+        )),
+        None => Ok(None),
+    }
+}
+
 /// The message count of a `STAT` reply's text (`nn mm`).
 pub fn stat_count(text: &str) -> Option<u64> {
     parse_count(text.split_ascii_whitespace().next()?)
@@ -177,9 +211,16 @@ impl Check for Pop3Check {
                 let (initial_response, token) = auth.initial_response(probe, &caps).await?;
                 auth_xoauth2(&mut ls, &initial_response)
                     .await
+                    .map_err(|f| rights_missing(f, auth.token_of_another_account(&token)))
                     .map_err(|f| auth.explain(f, &token))?;
                 probe.enter(Phase::Select);
-                probe.facts.mailbox_messages = Some(("INBOX", stat(&mut ls).await?));
+                let count = stat(&mut ls).await?;
+                probe.facts.mailbox_messages = Some(("INBOX", count));
+                if count == 0 {
+                    probe.facts.oldest_message = Some(("INBOX", None));
+                } else if let Some(t) = oldest_received(&mut ls).await? {
+                    probe.facts.oldest_message = Some(("INBOX", Some(t)));
+                }
             }
             probe.enter(Phase::Quit);
             ls.send_line("QUIT").await.ok();

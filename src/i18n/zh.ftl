@@ -125,9 +125,20 @@ remedy-http_bad_response = { $target }返回的内容不是可用的HTTP响应�
 remedy-auth_mechanism_not_offered = { $target }未提供XOAUTH2：请确保目标是Exchange Online（smtp.office365.com、outlook.office365.com），并且已为组织启用SMTP AUTH。
 remedy-auth_rejected = Exchange拒绝了{ $mailbox }的令牌：请在Exchange 管理中心为此邮箱启用{ $protocol }（邮箱 > 管理电子邮件应用），并确保令牌属于{ $user }。
 remedy-auth_rejected-shared = Exchange拒绝了{ $user }对{ $mailbox }的访问：请授予{ $user }对该邮箱的完全控制（“完全访问”权限；指南：邮箱权限，共享帐户），并在Exchange 管理中心为该邮箱启用{ $protocol }。
-remedy-smtp_auth_disabled = { $mailbox }的SMTP AUTH已禁用：请在Exchange 管理中心（管理电子邮件应用）中为该邮箱启用“经过身份验证的SMTP”，并检查组织是否禁用了它。
+remedy-smtp_auth_disabled = { $hint ->
+    [smtp_auth_tenant] 整个组织已禁用SMTP AUTH（Exchange：“SmtpClientAuthentication is disabled for the Tenant”）：请在Microsoft 365管理中心为组织启用它（设置 > 组织设置 > 邮件，或运行`Set-TransportConfig -SmtpClientAuthenticationDisabled $false`），或在Exchange 管理中心（管理电子邮件应用）中仅为{ $mailbox }启用“经过身份验证的SMTP”，该设置优先于组织设置。
+    [smtp_auth_mailbox] { $mailbox }已禁用SMTP AUTH（Exchange：“SmtpClientAuthentication is disabled for the Mailbox”）：请在Exchange 管理中心（邮箱 > 管理电子邮件应用）中为该邮箱启用“经过身份验证的SMTP”，或运行`Set-CASMailbox { $mailbox } -SmtpClientAuthenticationDisabled $false`。
+    [security_defaults] Microsoft Entra ID的安全默认值阻止了{ $user }的SMTP AUTH（Exchange：“locked by your organization's security defaults policy”）：请为租户{ $tenant }关闭安全默认值（Microsoft Entra管理中心 > 概述 > 属性 > 管理安全默认值），改用条件访问保护登录。
+   *[other] { $mailbox }的SMTP AUTH已禁用：请在Exchange 管理中心（管理电子邮件应用）中为该邮箱启用“经过身份验证的SMTP”，并检查组织是否禁用了它。
+}
 remedy-mailbox_not_found = Exchange接受了登录，但找不到{ $mailbox }的邮箱：请检查该帐户是否具有Exchange Online许可证（至少E3）和邮箱。
 remedy-mailbox_not_found-shared = { $user }已登录，但无法打开{ $mailbox }：请授予{ $user }对该邮箱的完全控制（“完全访问”权限），或检查邮箱地址。
+remedy-mailbox_rights_missing = Exchange接受了{ $user }的令牌，但未授予其对{ $mailbox }的访问权限（指南：邮箱权限）：请授予{ $user }对该邮箱的完全控制（`Add-MailboxPermission -Identity { $mailbox } -User { $user } -AccessRights FullAccess`）；如使用应用的令牌（客户端凭据），请在`New-ServicePrincipal`之后用`Add-MailboxPermission`为应用的服务主体授予相同权限。
+remedy-send_as_denied = Exchange不允许{ $user }以{ $mailbox }的身份发送（SendAsDenied，指南：邮箱权限）：除完全控制外，请授予{ $user }对该邮箱的“以其身份发送”（Send As）权限（Exchange 管理中心 > 邮箱 > { $mailbox } > 委托，或运行`Add-RecipientPermission { $mailbox } -AccessRights SendAs -Trustee { $user }`）。
+remedy-sender_blocked = Exchange已阻止{ $user }发送邮件（“Access denied, bad outbound sender”）：Microsoft检测到外发垃圾邮件后限制了该帐户。请先保护该帐户，再在Microsoft Defender门户（电子邮件与协作 > 审阅 > 受限实体）中解除限制，并查明发送垃圾邮件的来源。
+remedy-sending_limit_reached = { $mailbox }已达到Exchange Online的发送限制（每日收件人数、每分钟邮件数或提交配额）：请等待限制重置（最长24小时），并减少ECE和其他应用通过该邮箱发送的邮件；请参阅Exchange Online限制。
+remedy-recipient_rejected = Exchange拒绝了测试邮件的收件人：请检查本检查发送到的地址，以及限制{ $mailbox }收件人的传输规则或连接器。
+remedy-submission_deferred = Exchange以临时错误（4xx）推迟了该邮件，通常是服务繁忙或对发件人限流：如果持续，请在Microsoft 365管理中心查看服务运行状况以及{ $mailbox }的发送限制。
 remedy-token_endpoint_unreachable = 无法访问令牌终结点：请从此服务器开放到login.microsoftonline.com的HTTPS（443）；如果需要代理服务器，请为租户{ $tenant }设置`proxy`。
 remedy-token_endpoint_timeout = 令牌终结点未及时响应：到login.microsoftonline.com的路径上有设备（代理服务器、TLS检查设备、先接受连接再丢弃流量的防火墙）扣住了请求；请检查从此服务器出发的路径以及租户{ $tenant }的`proxy`设置。代理程序会在退避等待后重试。
 remedy-token_bad_response = 令牌终结点返回的不是令牌响应，通常是代理服务器的页面：请让login.microsoftonline.com绕过代理服务器，或正确设置`proxy`。
