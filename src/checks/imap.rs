@@ -16,6 +16,7 @@ use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::CheckConfig;
+use crate::oauth::provider::AccessToken;
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
 use crate::proto::lines::{Kept, LineError, LineStream, excerpt};
@@ -292,6 +293,16 @@ pub fn refused(what: &str, status: Status, text: &str, otherwise: Reason) -> Fai
     Failure::new(reason, format!("{what}: {word} {}", excerpt(text, QUOTE)))
 }
 
+/// A refusal after login: missing rights are explained with the token's
+/// account (the log then names who lacks them); others stay as they are.
+fn after_login(auth: &MailAuth, token: &AccessToken, failure: Failure) -> Failure {
+    if failure.reason == Reason::MailboxRightsMissing {
+        auth.explain(failure, token)
+    } else {
+        failure
+    }
+}
+
 /// An untagged `BYE` (without its `* `): the server ends the session.
 /// Exchange's `Session invalidated - AccessTokenExpired` means the token
 /// expired inside the session: `auth_rejected`, with that detail.
@@ -394,8 +405,7 @@ impl Check for ImapCheck {
                 probe.enter(Phase::Select);
                 let status = command(&mut ls, &mut tags, "STATUS INBOX (MESSAGES UNSEEN)").await?;
                 if status.status != Status::Ok {
-                    let f = refused("STATUS INBOX", status.status, &status.text, Reason::MailboxNotFound);
-                    return Err(auth.explain(f, &token));
+                    return Err(after_login(auth, &token, refused("STATUS INBOX", status.status, &status.text, Reason::MailboxNotFound)));
                 }
                 let messages = status_messages(&status.untagged).map_err(|v| absurd("STATUS INBOX", &v))?;
                 if let Some(n) = messages {
@@ -404,8 +414,7 @@ impl Check for ImapCheck {
                 // Read-only: the agent never changes a flag ECE relies on.
                 let examine = command(&mut ls, &mut tags, "EXAMINE INBOX").await?;
                 if examine.status != Status::Ok {
-                    let f = refused("EXAMINE INBOX", examine.status, &examine.text, Reason::MailboxNotFound);
-                    return Err(auth.explain(f, &token));
+                    return Err(after_login(auth, &token, refused("EXAMINE INBOX", examine.status, &examine.text, Reason::MailboxNotFound)));
                 }
                 let exists = exists_count(&examine.untagged).map_err(|v| absurd("EXAMINE INBOX", &v))?;
                 if let (None, Some(n)) = (messages, exists) {

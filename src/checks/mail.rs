@@ -274,19 +274,17 @@ impl MailAuth {
             .and_then(|c| c.user().map(str::to_string))
             .unwrap_or_else(|| "an app-only token".into());
         let server: String = failure.detail.chars().take(160).collect();
-        let advice = if failure.reason == Reason::MailboxRightsMissing {
-            format!(
-                "Exchange accepted the token but {who} has no access to {}: give it Full Access (an app: Add-MailboxPermission for its service principal)",
-                mailbox.address
-            )
+        // Missing rights: the remedy says what to do; the detail names whose token it was.
+        let detail = if failure.reason == Reason::MailboxRightsMissing {
+            format!("{server}; token for {who}")
         } else {
             format!(
-                "check the protocol is enabled for {} and {} has Full Access to it",
+                "{server}; token for {who}: check the protocol is enabled for {} and {} has Full Access to it",
                 mailbox.address,
                 mailbox.token_user()
             )
         };
-        Failure::new(failure.reason, format!("{server}; token for {who}: {advice}")).with_hint(failure.hint)
+        Failure::new(failure.reason, detail).with_hint(failure.hint)
     }
 }
 
