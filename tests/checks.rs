@@ -21,11 +21,11 @@ use ece_o365_exporter::report;
 use secrecy::SecretString;
 use support::run_first;
 use test_support::jwt::{self, OAuthKey};
-use test_support::token_server::{Behaviour, TokenServer};
 use test_support::net::{black_hole, free_port};
 use test_support::one_check;
 use test_support::pki::{self, Leaf, Pki};
 use test_support::servers::{self, After, DnsMode, Mail};
+use test_support::token_server::{Behaviour, TokenServer};
 use verdict::{assert_fails, assert_ok, phases};
 
 fn capability(obs: &Observation, name: &str) -> Option<bool> {
@@ -698,11 +698,7 @@ async fn run_as_mailbox(pki: &Pki, kind: &str, server: &servers::TestServer, tok
     let config = Config::from_yaml(&dir.join("test-config.yaml"), &yaml).unwrap();
     let entries = report::run_all(&support::checks_from_yaml(dir, &yaml)).await;
     let assessment = report::assess(&config, &entries);
-    let remedy = assessment
-        .items
-        .iter()
-        .flat_map(|i| &i.findings)
-        .find_map(|f| f.remedy.clone());
+    let remedy = assessment.items.iter().flat_map(|i| &i.findings).find_map(|f| f.remedy.clone());
     let texts = remedy
         .map(|r| Lang::ALL.iter().map(|l| (*l, l.text(r.key, &r.args))).collect())
         .unwrap_or_default();
@@ -719,7 +715,11 @@ fn assert_remedy(texts: &[(Lang, String)], key: &str, marker: &str) {
     assert!(english.contains(marker), "{key}: `{marker}` not in {english}");
     for (lang, text) in texts {
         assert!(text.len() > 40 && !text.starts_with("remedy-"), "{}: {key}: {text}", lang.code());
-        assert!(!text.contains("{$") && !text.contains("{ $"), "{}: unfilled variable in {text}", lang.code());
+        assert!(
+            !text.contains("{$") && !text.contains("{ $"),
+            "{}: unfilled variable in {text}",
+            lang.code()
+        );
         if *lang != Lang::En {
             assert_ne!(text, english, "{}: {key} is not translated", lang.code());
         }
@@ -735,7 +735,10 @@ async fn imap_replies_after_login_are_named() {
     let server = servers::imap(m).await;
     let (obs, remedy) = run_as_mailbox(&pki, "imap", &server, SHARED).await;
     let detail = assert_fails(&obs, Reason::MailboxRightsMissing, Phase::Select);
-    assert!(detail.contains("authenticated but not connected") && detail.contains(SHARED), "{detail}");
+    assert!(
+        detail.contains("authenticated but not connected") && detail.contains(SHARED),
+        "{detail}"
+    );
     assert_remedy(&remedy, "mailbox_rights_missing", "Full Access");
     assert_eq!(obs.facts.mailbox_messages, None);
 
@@ -779,19 +782,27 @@ async fn smtp_auth_disabled_remedy_names_the_switch_exchange_names() {
     let pki = Pki::new();
     let cases: [(&'static [&'static str], &str); 4] = [
         (
-            &["535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]"],
+            &[
+                "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]",
+            ],
             "Set-TransportConfig",
         ),
         (
-            &["535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information. [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]"],
+            &[
+                "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information. [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]",
+            ],
             "Set-CASMailbox",
         ),
         (
-            &["535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy. Contact your administrator. [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]"],
+            &[
+                "535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy. Contact your administrator. [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]",
+            ],
             "Security defaults",
         ),
         (
-            &["535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator."],
+            &[
+                "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator.",
+            ],
             "check that the organisation does not disable it",
         ),
     ];
@@ -817,17 +828,29 @@ async fn the_oldest_message_date_is_read_over_imap_and_pop3() {
     const OLDEST: i64 = 1_796_292_000;
     for kind in ["imap", "pop3"] {
         let m = Mail::new(pki.server_config(Leaf::Good)).implicit();
-        let server = if kind == "imap" { servers::imap(m).await } else { servers::pop3(m).await };
+        let server = if kind == "imap" {
+            servers::imap(m).await
+        } else {
+            servers::pop3(m).await
+        };
         let (obs, _) = run_as_mailbox(&pki, kind, &server, ADDRESS).await;
         assert_ok(&obs);
         assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 17)), "{kind}");
         assert_eq!(obs.facts.oldest_message, Some(("INBOX", Some(OLDEST))), "{kind}");
-        assert!(phases(&obs).ends_with(&[Phase::Auth, Phase::Select, Phase::Quit]), "{kind}: {:?}", phases(&obs));
+        assert!(
+            phases(&obs).ends_with(&[Phase::Auth, Phase::Select, Phase::Quit]),
+            "{kind}: {:?}",
+            phases(&obs)
+        );
 
         // Empty: the age is gone, not 0.
         let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
         m.messages = 0;
-        let server = if kind == "imap" { servers::imap(m).await } else { servers::pop3(m).await };
+        let server = if kind == "imap" {
+            servers::imap(m).await
+        } else {
+            servers::pop3(m).await
+        };
         let (obs, _) = run_as_mailbox(&pki, kind, &server, ADDRESS).await;
         assert_ok(&obs);
         assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)), "{kind}");

@@ -191,7 +191,11 @@ impl ImapClient {
         use tokio::io::AsyncWriteExt;
         self.tag += 1;
         let tag = format!("t{}", self.tag);
-        self.conn.get_mut().write_all(format!("{tag} {command}\r\n").as_bytes()).await.unwrap();
+        self.conn
+            .get_mut()
+            .write_all(format!("{tag} {command}\r\n").as_bytes())
+            .await
+            .unwrap();
         let mut lines = Vec::new();
         loop {
             let line = self.line().await;
@@ -291,7 +295,13 @@ checks:
     // Empty: each check says so, and no date.
     for entry in report::run_all(&checks).await {
         let obs = &entry.observation;
-        assert!(obs.outcome.is_ok(), "{}: {:?}\n{}", entry.meta.name, obs.outcome, dovecot.log_tail(20));
+        assert!(
+            obs.outcome.is_ok(),
+            "{}: {:?}\n{}",
+            entry.meta.name,
+            obs.outcome,
+            dovecot.log_tail(20)
+        );
         assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 0)), "{}", entry.meta.name);
         assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)), "{}", entry.meta.name);
     }
@@ -305,16 +315,10 @@ checks:
             "Received: from mail.example.com by mx.contoso.com with ESMTPS;\r\n {received}\r\nFrom: customer@example.com\r\nTo: {ADDRESS}\r\nSubject: {subject}\r\n\r\nWhere is my order?\r\n"
         )
     };
-    imap.append(
-        "01-Jan-2026 09:30:00 +0130",
-        &message("Thu, 1 Jan 2026 07:59:58 +0000", "order 1"),
-    )
-    .await;
-    imap.append(
-        "01-Feb-2026 12:00:00 +0000",
-        &message("Sun, 1 Feb 2026 11:59:58 +0000", "order 2"),
-    )
-    .await;
+    imap.append("01-Jan-2026 09:30:00 +0130", &message("Thu, 1 Jan 2026 07:59:58 +0000", "order 1"))
+        .await;
+    imap.append("01-Feb-2026 12:00:00 +0000", &message("Sun, 1 Feb 2026 11:59:58 +0000", "order 2"))
+        .await;
 
     let entries = report::run_all(&checks).await;
     let by_name = |n: &str| &entries.iter().find(|e| e.meta.name == n).unwrap().observation;

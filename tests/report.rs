@@ -438,7 +438,11 @@ async fn mailbox_rights_missing_in_every_language() {
     let (running, config) = start(&case).await;
     let (json, code) = check(&running, &config, &["--lang", "en", "--output", "json"], &[]).await;
     assert_eq!(code, 1);
-    only_failed(&serde_json::from_str(&json).unwrap(), "mailbox_rights", Some("mailbox_rights_missing"));
+    only_failed(
+        &serde_json::from_str(&json).unwrap(),
+        "mailbox_rights",
+        Some("mailbox_rights_missing"),
+    );
     for lang in ["en", "fr", "nl", "es", "zh"] {
         let (text, code) = check(&running, &config, &["--lang", lang], &[]).await;
         assert_eq!(code, 1);

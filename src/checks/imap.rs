@@ -405,7 +405,11 @@ impl Check for ImapCheck {
                 probe.enter(Phase::Select);
                 let status = command(&mut ls, &mut tags, "STATUS INBOX (MESSAGES UNSEEN)").await?;
                 if status.status != Status::Ok {
-                    return Err(after_login(auth, &token, refused("STATUS INBOX", status.status, &status.text, Reason::MailboxNotFound)));
+                    return Err(after_login(
+                        auth,
+                        &token,
+                        refused("STATUS INBOX", status.status, &status.text, Reason::MailboxNotFound),
+                    ));
                 }
                 let messages = status_messages(&status.untagged).map_err(|v| absurd("STATUS INBOX", &v))?;
                 if let Some(n) = messages {
@@ -414,7 +418,11 @@ impl Check for ImapCheck {
                 // Read-only: the agent never changes a flag ECE relies on.
                 let examine = command(&mut ls, &mut tags, "EXAMINE INBOX").await?;
                 if examine.status != Status::Ok {
-                    return Err(after_login(auth, &token, refused("EXAMINE INBOX", examine.status, &examine.text, Reason::MailboxNotFound)));
+                    return Err(after_login(
+                        auth,
+                        &token,
+                        refused("EXAMINE INBOX", examine.status, &examine.text, Reason::MailboxNotFound),
+                    ));
                 }
                 let exists = exists_count(&examine.untagged).map_err(|v| absurd("EXAMINE INBOX", &v))?;
                 if let (None, Some(n)) = (messages, exists) {

@@ -263,7 +263,10 @@ mod tests {
         );
         assert_eq!(fetch_internaldate("1 FETCH (FLAGS (\\Seen))"), None);
         assert_eq!(fetch_internaldate("1 FETCH (INTERNALDATE \"17-Jul-1996"), Some(None));
-        assert_eq!(fetch_internaldate("1 FETCH (INTERNALDATE \"31-Dec-99999 00:00:00 +0000\")"), Some(None));
+        assert_eq!(
+            fetch_internaldate("1 FETCH (INTERNALDATE \"31-Dec-99999 00:00:00 +0000\")"),
+            Some(None)
+        );
     }
 
     #[test]
@@ -289,7 +292,10 @@ mod tests {
         ] {
             assert_eq!(parse_rfc5322(bad), None, "{bad:?}");
         }
-        assert_eq!(parse_rfc5322(&format!("Thu, 3 Dec 2026 10:00:00 +0000 ({})", "x".repeat(10_000))), None);
+        assert_eq!(
+            parse_rfc5322(&format!("Thu, 3 Dec 2026 10:00:00 +0000 ({})", "x".repeat(10_000))),
+            None
+        );
     }
 
     fn lines(text: &str) -> Vec<String> {
@@ -309,14 +315,24 @@ mod tests {
              Received: in the body; Mon, 1 Jan 2024 00:00:00 +0000",
         );
         assert_eq!(first_received_date(&head), Some(Some(1_796_292_000)));
-        assert_eq!(first_received_date(&lines("received:by x; 3 Dec 2026 10:00:00 +0000")), Some(Some(1_796_292_000)));
-        assert_eq!(first_received_date(&lines("Subject: none\r\n\r\nReceived: x; 3 Dec 2026 10:00:00 +0000")), None);
+        assert_eq!(
+            first_received_date(&lines("received:by x; 3 Dec 2026 10:00:00 +0000")),
+            Some(Some(1_796_292_000))
+        );
+        assert_eq!(
+            first_received_date(&lines("Subject: none\r\n\r\nReceived: x; 3 Dec 2026 10:00:00 +0000")),
+            None
+        );
         assert_eq!(first_received_date(&lines("Received: from x by y")), Some(None));
         assert_eq!(first_received_date(&lines("Received: x; 31 Feb 2026 10:00:00 +0000")), Some(None));
         assert_eq!(first_received_date(&[]), None);
         let mut endless = vec!["Received: from x".to_string()];
         endless.extend(std::iter::repeat_n(format!(" {}", "y".repeat(500)), 100));
         endless.push(" ; 3 Dec 2026 10:00:00 +0000".into());
-        assert_eq!(first_received_date(&endless), Some(None), "a folded header beyond 4 KiB is not read");
+        assert_eq!(
+            first_received_date(&endless),
+            Some(None),
+            "a folded header beyond 4 KiB is not read"
+        );
     }
 }

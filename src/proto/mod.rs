@@ -12,8 +12,8 @@
 
 pub mod http;
 pub mod lines;
-pub mod net;
 pub mod mail_dates;
+pub mod net;
 pub mod proxy;
 pub mod smtp_replies;
 pub mod tls;

@@ -166,7 +166,17 @@ mod tests {
             })
         );
         assert_eq!(Enhanced::parse("4.4.2 x").map(|e| (e.subject, e.detail)), Some((4, 2)));
-        for bad in ["", "5.7", "5.7.", "6.1.1 x", "5.7.1390 x", "5.7.1.1 x", "5.a.1 x", "Authentication", "5..1 x"] {
+        for bad in [
+            "",
+            "5.7",
+            "5.7.",
+            "6.1.1 x",
+            "5.7.1390 x",
+            "5.7.1.1 x",
+            "5.a.1 x",
+            "Authentication",
+            "5..1 x",
+        ] {
             assert_eq!(Enhanced::parse(bad), None, "{bad}");
         }
     }
@@ -208,7 +218,10 @@ mod tests {
             assert_eq!(c(Auth, reply), Some((Reason::SmtpAuthDisabled, hint)), "{reply}");
         }
         assert_eq!(
-            c(Auth, "535 5.7.3 Authentication unsuccessful [SN4PR0601CA0002.namprd06.prod.outlook.com]"),
+            c(
+                Auth,
+                "535 5.7.3 Authentication unsuccessful [SN4PR0601CA0002.namprd06.prod.outlook.com]"
+            ),
             Some((Reason::AuthRejected, None))
         );
         assert_eq!(
@@ -235,11 +248,7 @@ mod tests {
                 "550 5.1.8 Access denied, bad outbound sender. AS(42003) [AM0PR01MB1234.eurprd01.prod.exchangelabs.com]",
                 Reason::SenderBlocked,
             ),
-            (
-                MailFrom,
-                "550 5.1.8 Access denied, bad outbound sender",
-                Reason::SenderBlocked,
-            ),
+            (MailFrom, "550 5.1.8 Access denied, bad outbound sender", Reason::SenderBlocked),
             (
                 RcptTo,
                 "550 5.1.90 Your message can't be sent because you've reached your daily limit for message recipients. [AM0PR01MB1234.eurprd01.prod.exchangelabs.com]",
@@ -275,11 +284,7 @@ mod tests {
                 "550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [AM0PR01MB1234.eurprd01.prod.exchangelabs.com]",
                 Reason::RecipientRejected,
             ),
-            (
-                RcptTo,
-                "501 5.1.3 Invalid address",
-                Reason::RecipientRejected,
-            ),
+            (RcptTo, "501 5.1.3 Invalid address", Reason::RecipientRejected),
             (
                 RcptTo,
                 "451 4.7.500 Server busy. Please try again later from [203.0.113.9]. (S77714) [AM0PR01MB1234.eurprd01.prod.exchangelabs.com]",

@@ -394,9 +394,7 @@ async fn pop3_session(stream: TcpStream, m: Mail) -> io::Result<()> {
             }
             "STLS" => send(&mut conn, b"-ERR Command is not valid in this state.\r\n").await?,
             "QUIT" => return send(&mut conn, b"+OK Microsoft Exchange Server POP3 server signing off.\r\n").await,
-            auth if auth.starts_with("AUTH XOAUTH2 ") && tls_on => {
-                send(&mut conn, format!("{}\r\n", m.pop3_auth_reply).as_bytes()).await?
-            }
+            auth if auth.starts_with("AUTH XOAUTH2 ") && tls_on => send(&mut conn, format!("{}\r\n", m.pop3_auth_reply).as_bytes()).await?,
             "STAT" => send(&mut conn, format!("+OK {} {}\r\n", m.messages, m.messages * 4096).as_bytes()).await?,
             "TOP 1 0" if m.messages > 0 && m.endless_top => {
                 send(&mut conn, b"+OK\r\nReceived: from x\r\n").await?;
