@@ -218,6 +218,12 @@ mod tests {
             Reason::AuthMechanismNotOffered,
             Reason::AuthRejected,
             Reason::MailboxNotFound,
+            Reason::MailboxRightsMissing,
+            Reason::SendAsDenied,
+            Reason::SenderBlocked,
+            Reason::SendingLimitReached,
+            Reason::RecipientRejected,
+            Reason::SubmissionDeferred,
         ];
         assert_eq!(checks::KINDS.len(), 8);
         for spec in checks::KINDS {
