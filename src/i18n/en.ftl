@@ -19,7 +19,10 @@ label-remedy = What to do
 label-reply = Detail
 label-ids = Microsoft ids
 evidence-proxy = HTTP proxy in the path: { $proxy }
-page-checks-run = { $ran } of { $configured } checks have run.
+page-checks-run = { $ran } of { $configured } checks { $ran ->
+    [one] has
+   *[other] have
+} run.
 page-metrics = Metrics
 report-item = { $n }. { $title }: { $status }
 report-labelled = { $label }: { $value }
@@ -46,7 +49,10 @@ version-not-in-table = ECE { $version } is not in the guide's minimum version ta
 urls-match = The External URL and the redirect URI use the same host, { $host }.
 urls-differ = The External URL host { $external } differs from the redirect URI host { $redirect }.
 secret-valid = The client secret of tenant { $tenant } is valid until { $date }.
-secret-expires-soon = The client secret of tenant { $tenant } expires on { $date }, in { $days } days: create a new one before then.
+secret-expires-soon = The client secret of tenant { $tenant } expires on { $date }, in { $days ->
+    [one] { $days } day
+   *[other] { $days } days
+}: create a new one before then.
 secret-expired = The client secret of tenant { $tenant } expired on { $date }.
 check-not-run = { $check } has not run yet.
 check-failed = { $check } ({ $target }) failed with { $reason } in phase { $phase }.
@@ -61,7 +67,10 @@ protocol-not-checked = No authenticated { $protocol } check for { $mailbox }: ad
 ok-minimum_version = { $check } passed.
 ok-system_configuration = { $check } passed.
 ok-azure_ad_application = Tenant { $tenant } accepted the application's credentials ({ $check }).
-ok-token_generation = The token used by { $check } is for { $user }, has the scopes, and lasts { $minutes } minutes.
+ok-token_generation = The token used by { $check } is for { $user }, has the scopes, and lasts { $minutes ->
+    [one] { $minutes } minute
+   *[other] { $minutes } minutes
+}.
 ok-mailbox_configuration = { $protocol } accepts XOAUTH2 for { $mailbox } ({ $check }).
 ok-exchange_license = Exchange Online serves the mailbox { $mailbox } ({ $check }); the guide asks for at least an E3 license.
 ok-mailbox_rights = { $model ->
@@ -74,13 +83,31 @@ ok-token_refresh = { $check } has a valid access token for { $user }, refreshed 
 
 why-minimum_version = Not checked: add `ece.version` to the config (e.g. `12.5(1) ES3`, as on ECE's About page).
 why-system_configuration = Not checked: add `ece.external_url` (ECE's "External URL of Application") and `ece.redirect_uri` (the app registration's redirect URI) to the config.
-why-azure_ad_application = Not checked: no tenant with a token check or an authenticated mail check is configured ({ $tenants } tenants, { $mailboxes } mailboxes).
-why-token_generation = Not checked: no mailbox with credentials is configured, so no token was examined ({ $mailboxes } mailboxes).
-why-mailbox_configuration = Not checked: no mail check with `mailbox:` is configured ({ $mailboxes } mailboxes).
+why-azure_ad_application = Not checked: no tenant with a token check or an authenticated mail check is configured ({ $tenants ->
+    [one] { $tenants } tenant
+   *[other] { $tenants } tenants
+}, { $mailboxes ->
+    [one] { $mailboxes } mailbox
+   *[other] { $mailboxes } mailboxes
+}).
+why-token_generation = Not checked: no mailbox with credentials is configured, so no token was examined ({ $mailboxes ->
+    [one] { $mailboxes } mailbox
+   *[other] { $mailboxes } mailboxes
+}).
+why-mailbox_configuration = Not checked: no mail check with `mailbox:` is configured ({ $mailboxes ->
+    [one] { $mailboxes } mailbox
+   *[other] { $mailboxes } mailboxes
+}).
 why-exchange_license = Not checked: only an authenticated IMAP, POP3 or SMTP check shows that Exchange Online serves the mailbox; the license itself is in the Microsoft 365 admin center.
-why-mailbox_rights = Not checked: no mail check with `mailbox:` is configured ({ $mailboxes } mailboxes).
+why-mailbox_rights = Not checked: no mail check with `mailbox:` is configured ({ $mailboxes ->
+    [one] { $mailboxes } mailbox
+   *[other] { $mailboxes } mailboxes
+}).
 why-network_connectivity = Not checked: no DNS, TCP, TLS or mail check is configured.
-why-token_refresh = Not checked: no `kind: token` check or authenticated mail check is configured ({ $mailboxes } mailboxes).
+why-token_refresh = Not checked: no `kind: token` check or authenticated mail check is configured ({ $mailboxes ->
+    [one] { $mailboxes } mailbox
+   *[other] { $mailboxes } mailboxes
+}).
 
 ## Remedies for the configuration
 

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use fluent_bundle::concurrent::FluentBundle;
-use fluent_bundle::{FluentArgs, FluentResource};
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use unic_langid::LanguageIdentifier;
 
 /// A language of the guide.
@@ -91,7 +91,7 @@ impl Lang {
         };
         let mut fluent_args = FluentArgs::new();
         for (name, value) in args {
-            fluent_args.set(*name, value.as_str());
+            fluent_args.set(*name, count_or_text(value));
         }
         let mut errors = Vec::new();
         bundle.format_pattern(pattern, Some(&fluent_args), &mut errors).into_owned()
@@ -100,6 +100,19 @@ impl Lang {
     /// Whether the language has message `key`.
     pub fn has(self, key: &str) -> bool {
         bundles()[self as usize].has_message(key)
+    }
+}
+
+/// A count (plain decimal digits, no leading zero, at most 15 of them) as a
+/// number, so a message can pick its plural form (`[one]`, `*[other]`);
+/// anything else stays text, written as given (a check named `007` or `1e3`
+/// is not a number).
+fn count_or_text(value: &str) -> FluentValue<'_> {
+    let is_count =
+        !value.is_empty() && value.len() <= 15 && value.bytes().all(|b| b.is_ascii_digit()) && (value == "0" || !value.starts_with('0'));
+    match value.parse::<u64>() {
+        Ok(n) if is_count => FluentValue::from(n),
+        _ => FluentValue::from(value),
     }
 }
 
@@ -133,6 +146,26 @@ fn bundle(lang: Lang) -> FluentBundle<FluentResource> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_choose_their_plural_form_and_other_text_stays_as_given() {
+        assert!(matches!(count_or_text("1"), FluentValue::Number(_)));
+        assert!(matches!(count_or_text("0"), FluentValue::Number(_)));
+        for text in ["007", "1e3", "inf", "-1", "12.5", "", "9999999999999999", "support"] {
+            assert_eq!(count_or_text(text), FluentValue::from(text), "{text}");
+        }
+        let days = |n: &str| {
+            Lang::En.text(
+                "secret-expires-soon",
+                &[("tenant", "t".into()), ("date", "d".into()), ("days", n.into())],
+            )
+        };
+        assert!(days("1").contains("in 1 day:"), "{}", days("1"));
+        assert!(days("2").contains("in 2 days:"), "{}", days("2"));
+        let fr = |n: &str| Lang::Fr.text("secret-expires-soon", &[("days", n.into())]);
+        assert!(fr("1").contains("1 jour\u{a0}:"), "{}", fr("1"));
+        assert!(fr("3").contains("3 jours\u{a0}:"), "{}", fr("3"));
+    }
 
     #[test]
     fn tags_and_locales_name_a_language() {

@@ -3,7 +3,7 @@
 
 ## Kader van het rapport
 
-report-title = ECE en Office 365: controle-items van de gids voor probleemoplossing
+report-title = ECE en Office 365: items van de controlelijst van de gids voor probleemoplossing
 report-role = Serverrol: { $role ->
     [services] serviceserver
     [application] toepassingsserver
@@ -13,12 +13,15 @@ report-summary = Geslaagd: { $passed }, mislukt: { $failed }, niet gecontroleerd
 status-passed = GESLAAGD
 status-failed = MISLUKT
 status-not_checked = NIET GECONTROLEERD
-label-evidence = Bewijs
+label-evidence = Bevinding
 label-remedy = Wat te doen
 label-reply = Details
 label-ids = Microsoft-id's
 evidence-proxy = HTTP-proxy op de route: { $proxy }
-page-checks-run = { $ran } van { $configured } controles zijn uitgevoerd.
+page-checks-run = { $ran } van { $configured } controles { $ran ->
+    [one] is
+   *[other] zijn
+} uitgevoerd.
 page-metrics = Metrische gegevens
 report-item = { $n }. { $title }: { $status }
 report-labelled = { $label }: { $value }
@@ -28,7 +31,7 @@ report-labelled = { $label }: { $value }
 item-minimum_version = Minimale versie
 item-system_configuration = Systeemconfiguratie (externe URL van de toepassing en omleidings-URL)
 item-azure_ad_application = Azure AD-toepassing en clientgeheim
-item-token_generation = Tokengeneratie (Token Generation): gebruiker, bereiken, levensduur
+item-token_generation = Tokengeneratie (gebruiker, bereiken, levensduur)
 item-mailbox_configuration = Configuratie van postvak (SMTP, IMAP, POP3)
 item-exchange_license = Exchange-licentie
 item-mailbox_rights = Mailboxrechten
@@ -45,7 +48,10 @@ version-not-in-table = ECE { $version } staat niet in de tabel met minimale vers
 urls-match = De externe URL van de toepassing en de omleidings-URL gebruiken dezelfde host, { $host }.
 urls-differ = De host van de externe URL van de toepassing, { $external }, verschilt van de host van de omleidings-URL, { $redirect }.
 secret-valid = Het clientgeheim van tenant { $tenant } is geldig tot { $date }.
-secret-expires-soon = Het clientgeheim van tenant { $tenant } verloopt op { $date }, over { $days } dagen: maak vóór die datum een nieuw geheim aan.
+secret-expires-soon = Het clientgeheim van tenant { $tenant } verloopt op { $date }, over { $days ->
+    [one] { $days } dag
+   *[other] { $days } dagen
+}: maak vóór die datum een nieuw geheim aan.
 secret-expired = Het clientgeheim van tenant { $tenant } is verlopen op { $date }.
 check-not-run = De controle { $check } is nog niet uitgevoerd.
 check-failed = De controle { $check } ({ $target }) is mislukt met { $reason } in fase { $phase }.
@@ -60,9 +66,12 @@ protocol-not-checked = Geen geverifieerde { $protocol }-controle voor { $mailbox
 ok-minimum_version = De controle { $check } is geslaagd.
 ok-system_configuration = De controle { $check } is geslaagd.
 ok-azure_ad_application = Tenant { $tenant } heeft de referenties van de toepassing geaccepteerd ({ $check }).
-ok-token_generation = Het token dat { $check } gebruikt, is van { $user }, heeft de vereiste bereiken (scopes) en is { $minutes } minuten geldig.
+ok-token_generation = Het token dat { $check } gebruikt, is van { $user }, heeft de vereiste bereiken (scopes) en is { $minutes ->
+    [one] { $minutes } minuut
+   *[other] { $minutes } minuten
+} geldig.
 ok-mailbox_configuration = { $protocol } accepteert XOAUTH2 voor { $mailbox } ({ $check }).
-ok-exchange_license = Exchange Online bedient het postvak { $mailbox } ({ $check }); de gids vereist ten minste een E3-licentie.
+ok-exchange_license = Exchange Online host het postvak { $mailbox } ({ $check }); de gids vereist ten minste een E3-licentie.
 ok-mailbox_rights = { $model ->
     [shared] Gedeelde account: { $user } heeft toegang tot { $mailbox } ({ $check }).
    *[own] Mailbox-account: { $mailbox } opent met een eigen account en token ({ $check }).
@@ -73,17 +82,35 @@ ok-token_refresh = { $check } heeft een geldig toegangstoken voor { $user }, ver
 
 why-minimum_version = Niet gecontroleerd: voeg `ece.version` toe aan de configuratie (bijv. `12.5(1) ES3`, zoals op de Info-pagina van ECE).
 why-system_configuration = Niet gecontroleerd: voeg `ece.external_url` (de "Externe URL van de toepassing" van ECE) en `ece.redirect_uri` (de omleidings-URL van de app-registratie) toe aan de configuratie.
-why-azure_ad_application = Niet gecontroleerd: er is geen tenant geconfigureerd met een tokencontrole of een geverifieerde mailcontrole ({ $tenants } tenants, { $mailboxes } postvakken).
-why-token_generation = Niet gecontroleerd: er is geen postvak met referenties geconfigureerd, dus er is geen token onderzocht ({ $mailboxes } postvakken).
-why-mailbox_configuration = Niet gecontroleerd: er is geen mailcontrole met `mailbox:` geconfigureerd ({ $mailboxes } postvakken).
+why-azure_ad_application = Niet gecontroleerd: er is geen tenant geconfigureerd met een tokencontrole of een geverifieerde mailcontrole ({ $tenants ->
+    [one] { $tenants } tenant
+   *[other] { $tenants } tenants
+}, { $mailboxes ->
+    [one] { $mailboxes } postvak
+   *[other] { $mailboxes } postvakken
+}).
+why-token_generation = Niet gecontroleerd: er is geen postvak met referenties geconfigureerd, dus er is geen token onderzocht ({ $mailboxes ->
+    [one] { $mailboxes } postvak
+   *[other] { $mailboxes } postvakken
+}).
+why-mailbox_configuration = Niet gecontroleerd: er is geen mailcontrole met `mailbox:` geconfigureerd ({ $mailboxes ->
+    [one] { $mailboxes } postvak
+   *[other] { $mailboxes } postvakken
+}).
 why-exchange_license = Niet gecontroleerd: alleen een geverifieerde IMAP-, POP3- of SMTP-controle toont aan dat Exchange Online het postvak bedient; de licentie zelf staat in het Microsoft 365-beheercentrum.
-why-mailbox_rights = Niet gecontroleerd: er is geen mailcontrole met `mailbox:` geconfigureerd ({ $mailboxes } postvakken).
+why-mailbox_rights = Niet gecontroleerd: er is geen mailcontrole met `mailbox:` geconfigureerd ({ $mailboxes ->
+    [one] { $mailboxes } postvak
+   *[other] { $mailboxes } postvakken
+}).
 why-network_connectivity = Niet gecontroleerd: er is geen DNS-, TCP-, TLS- of mailcontrole geconfigureerd.
-why-token_refresh = Niet gecontroleerd: er is geen `kind: token`-controle of geverifieerde mailcontrole geconfigureerd ({ $mailboxes } postvakken).
+why-token_refresh = Niet gecontroleerd: er is geen `kind: token`-controle of geverifieerde mailcontrole geconfigureerd ({ $mailboxes ->
+    [one] { $mailboxes } postvak
+   *[other] { $mailboxes } postvakken
+}).
 
 ## Oplossingen voor de configuratie
 
-remedy-version-below = Installeer de technische special (ES) voor uw release ({ $minimum }) of later en volg daarna de OAuth-documentatie van die release. Best practice is de nieuwste ES.
+remedy-version-below = Installeer de technische special (ES) voor uw release ({ $minimum }) of later en volg daarna de OAuth-documentatie van die release. Best practice is om de nieuwste ES te installeren.
 remedy-version-too-old = Upgrade ECE naar een release met OAuth voor Office 365 ({ $minimum } of later).
 remedy-urls-differ = De FQDN van de omleidings-URL moet overeenkomen met de externe URL van de toepassing in ECE en moet de naam zijn waarmee de beheerdersconsole wordt geopend: corrigeer een van beide (Azure AD-app-registratie > Verificatie, of in ECE Partitie > Apps > Algemene instellingen) en genereer het token daarna opnieuw.
 remedy-secret-expired = Maak een nieuw clientgeheim aan in de app-registratie (Certificaten en geheimen), werk het bij waar ECE en deze agent het lezen (tenant { $tenant }) en stel `client_secret_expires` in.
@@ -98,14 +125,14 @@ remedy-dns_timeout = Geen tijdig DNS-antwoord voor { $host }: controleer of UDP/
 remedy-dns_error = Het DNS-antwoord voor { $host } was onbruikbaar: controleer de resolver; probeer `nslookup { $host }` vanaf deze server.
 remedy-resolve_failed = Deze server kon { $host } niet omzetten: controleer de DNS-instellingen en het hosts-bestand.
 remedy-connect_refused = { $target } heeft de verbinding geweigerd: iets op het pad (een firewall of proxy) weigert poort { $port }; open deze poort vanaf deze server.
-remedy-connect_timeout = Geen antwoord van { $target }: een firewall laat poort { $port } vallen. Open uitgaand TCP { $port } vanaf deze server (gids: Poorten).
+remedy-connect_timeout = Geen antwoord van { $target }: een firewall blokkeert verkeer naar poort { $port }. Open uitgaand TCP { $port } vanaf deze server (gids: Poorten).
 remedy-network_unreachable = Deze server heeft geen route naar { $target }: controleer de standaardgateway, het proxyontwerp en de uitgaande routering.
 remedy-proxy_connect_failed = De HTTP-proxy op de weg naar { $target } faalt, niet Microsoft: hij is onbereikbaar, heeft de verbinding gesloten of heeft CONNECT niet in HTTP beantwoord. Controleer het adres en de poort van de proxy in `proxy:` (of HTTPS_PROXY), en of de proxydienst draait en vanaf deze server bereikbaar is.
 remedy-proxy_auth_required = De HTTP-proxy op de weg naar { $target } vereist authenticatie (407): stel `proxy_user` en `proxy_password` (env:NAAM of file:PAD) naast `proxy:` in, controleer dat het account niet geblokkeerd of verlopen is, en dat de proxy Basic-authenticatie accepteert.
 remedy-proxy_denied = De HTTP-proxy heeft de tunnel naar { $target } geweigerd (de statuscode staat in het detail), niet Microsoft: vraag de proxybeheerders om CONNECT vanaf deze server naar { $host } poort { $port } toe te staan.
 remedy-local_resource_exhausted = Deze server, niet het netwerk, had geen bestandsdescriptors of socketbuffers meer bij het controleren van { $target }: verhoog de limiet voor open bestanden van de agent (systemd `LimitNOFILE=`, `ulimit -n`), zoek een proces dat sockets lekt en vergelijk met `ss -s`.
 remedy-tls_handshake_failed = De TLS-handshake met { $target } is mislukt: een proxy of firewall onderschept of blokkeert mogelijk TLS; zonder de Office 365-hosts uit van TLS-inspectie.
-remedy-tls_version_unsupported = { $target } spreekt alleen TLS 1.0 of 1.1: Office 365 vereist TLS 1.2, dus een oude proxy of load balancer antwoordt in plaats van Microsoft; leid de host erlangs of werk hem bij.
+remedy-tls_version_unsupported = { $target } ondersteunt alleen TLS 1.0 of 1.1: Office 365 vereist TLS 1.2, dus een oude proxy of load balancer antwoordt in plaats van Microsoft; laat het verkeer naar deze host die proxy omzeilen, of werk de proxy bij.
 remedy-tls_cert_expired = Het certificaat dat { $target } presenteerde, is verlopen: als het niet van Microsoft is, zit er een TLS-inspectieapparaat op het pad; zonder de host uit of vernieuw het certificaat ervan.
 remedy-tls_cert_not_yet_valid = Het certificaat is nog niet geldig: controleer eerst de klok van deze server (NTP).
 remedy-tls_cert_untrusted = Het certificaat van { $target } wordt niet vertrouwd: meestal door TLS-inspectie van een bedrijfsproxy. Zonder *.office365.com en login.microsoftonline.com uit van inspectie, of voeg de CA van de proxy toe met `extra_ca_file` (en aan de Java-truststore van ECE).
@@ -116,8 +143,8 @@ remedy-connection_closed = { $target } heeft de verbinding voortijdig gesloten: 
 remedy-line_too_long = { $target } stuurde een eindeloze regel: dit is geen mailserver van Exchange Online; controleer het doel en de proxy.
 remedy-too_many_lines = { $target } stuurde een eindeloos antwoord: dit is geen mailserver van Exchange Online; controleer het doel en de proxy.
 remedy-reply_too_large = { $target } stuurde een antwoord groter dan een mailserver ooit stuurt: dit is geen mailserver van Exchange Online; controleer het doel en de proxy.
-remedy-unexpected_reply = { $target } gaf een onverwacht antwoord: controleer of het doel het protocol van de controle spreekt (poorten 587, 993, 995) en of geen proxy het herschrijft.
-remedy-greeting_rejected = { $target } weigerde de sessie al in de begroeting: de server blokkeert mogelijk dit bronadres; controleer het antwoord hieronder.
+remedy-unexpected_reply = { $target } gaf een onverwacht antwoord: controleer of het doel het protocol van de controle gebruikt (poorten 587, 993, 995) en of geen proxy het herschrijft.
+remedy-greeting_rejected = { $target } weigerde de sessie al in het welkomstbericht: de server blokkeert mogelijk dit bronadres; controleer het antwoord hieronder.
 remedy-starttls_not_offered = { $target } bood geen STARTTLS aan: een apparaat op het pad verwijdert het mogelijk (SMTP-inspectie op een firewall); schakel die inspectie uit voor poort 587.
 remedy-starttls_rejected = { $target } weigerde STARTTLS: controleer het antwoord hieronder en eventuele SMTP-proxy's op het pad.
 remedy-http_unexpected_status = { $target } antwoordde met een HTTP-status die de controle niet verwacht (de status en, bij een doorverwijzing, de host waarnaar die wijst staan in het detail): controleer de URL en `expect_status`; een doorverwijzing naar een aanmeld- of blokkeringspagina wijst op een proxy of filter op het pad.
@@ -155,4 +182,4 @@ remedy-token_wrong_user = Het token is uitgegeven aan een andere gebruiker dan {
 remedy-token_missing_scope = Het token mist de { $protocol }-machtiging: voeg de gedelegeerde machtiging (IMAP.AccessAsUser.All, POP.AccessAsUser.All of SMTP.Send) toe aan de app-registratie, verleen toestemming en genereer het token opnieuw.
 remedy-token_lifetime_too_short = Het toegangstoken is minder dan 60 minuten geldig: verwijder het beleid voor tokenlevensduur dat het verkort (gids: Azure AD-toepassing, Access Token).
 remedy-token_store_unwritable = De agent kan het geroteerde vernieuwingtoken niet opslaan: controleer de machtigingen en de vrije ruimte van de map van de tokenopslag.
-remedy-internal = De agent heeft een interne fout gehad: zie het logboek voor { $check } en meld de fout met de logregel.
+remedy-internal = Er is een interne fout opgetreden in de agent: zie het logboek voor { $check } en meld de fout met de logregel.
