@@ -421,7 +421,7 @@ mod tests {
         };
         m.observe(&check, observation(oldest(Some(("INBOX", Some(1_796_292_000))))));
         assert!(m.render().contains(&format!("{series} 1796292000")), "{}", m.render());
-        // A run that did not read it (failed before) leaves the last value.
+        // A run of a check that does not read it (no fact: a token check) leaves the last value.
         m.observe(&check, observation(oldest(None)));
         assert!(m.render().contains(&format!("{series} 1796292000")));
         // An empty folder: no series at all, not 0 (which would read as 1970).

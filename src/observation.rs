@@ -116,8 +116,9 @@ pub struct Facts {
     pub mailbox_messages: Option<(&'static str, u64)>,
     /// The date of a folder's oldest message, Unix seconds (IMAP
     /// INTERNALDATE of message 1, POP3 the first `Received:` date of
-    /// message 1): `(folder, None)` when the folder is empty or that message
-    /// has no date, so the series goes away.
+    /// message 1): `(folder, None)` when the folder is empty or the run could
+    /// not read the date (it failed first, the server refused, no date), so
+    /// the series goes away rather than going stale.
     pub oldest_message: Option<(&'static str, Option<i64>)>,
     /// The address family of the connection the run opened: `ipv4` or `ipv6`.
     pub address_family: Option<&'static str>,

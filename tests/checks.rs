@@ -856,12 +856,20 @@ async fn the_oldest_message_date_is_read_over_imap_and_pop3() {
         assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)), "{kind}");
     }
 
-    // A POP3 message without a Received: header has no arrival date: unknown, not a failure.
+    // A POP3 message without a Received: header has no arrival date:
+    // unknown (no series), not a failure.
     let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
     m.top_header = "From: customer@example.com\r\nSubject: no trace\r\n\r\n";
     let (obs, _) = run_as_mailbox(&pki, "pop3", &servers::pop3(m).await, ADDRESS).await;
     assert_ok(&obs);
-    assert_eq!(obs.facts.oldest_message, None);
+    assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)));
+
+    // A run that fails before it reads the date says so too: no stale age.
+    let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+    m.after_login = Some("{tag} BAD User is authenticated but not connected.");
+    let (obs, _) = run_as_mailbox(&pki, "imap", &servers::imap(m).await, SHARED).await;
+    assert_fails(&obs, Reason::MailboxRightsMissing, Phase::Select);
+    assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -872,14 +880,14 @@ async fn absurd_dates_and_an_endless_header_are_verdicts_not_metrics() {
     let (obs, _) = run_as_mailbox(&pki, "imap", &servers::imap(m).await, ADDRESS).await;
     let detail = assert_fails(&obs, Reason::UnexpectedReply, Phase::Select);
     assert!(detail.contains("absurd date"), "{detail}");
-    assert_eq!(obs.facts.oldest_message, None);
+    assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)), "an absurd date is no age");
     assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 17)), "the count read before stays");
 
     let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
     m.top_header = "Received: from x by y; Thu, 3 Dec 1900 10:00:00 +0000\r\n\r\n";
     let (obs, _) = run_as_mailbox(&pki, "pop3", &servers::pop3(m).await, ADDRESS).await;
     assert_fails(&obs, Reason::UnexpectedReply, Phase::Select);
-    assert_eq!(obs.facts.oldest_message, None);
+    assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)));
 
     // One header folded without end: the reply's byte budget ends it.
     let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
@@ -887,5 +895,5 @@ async fn absurd_dates_and_an_endless_header_are_verdicts_not_metrics() {
     let server = servers::pop3(m).await;
     let (obs, _) = run_as_mailbox(&pki, "pop3", &server, ADDRESS).await;
     assert_fails(&obs, Reason::ReplyTooLarge, Phase::Select);
-    assert_eq!(obs.facts.oldest_message, None);
+    assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)));
 }

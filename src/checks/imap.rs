@@ -355,6 +355,12 @@ pub fn oldest_of_fetch(untagged: &[String]) -> Result<Option<i64>, Failure> {
 impl Check for ImapCheck {
     fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
+            if self.auth.is_some() {
+                // Unknown until read: a run that cannot read it (it failed
+                // earlier, the server would not say) removes the age rather
+                // than leaving a stale one that ages into a backlog alert.
+                probe.facts.oldest_message = Some(("INBOX", None));
+            }
             let mut ls = self.session.open(probe).await?;
             let mut tags = Tags(0);
             probe.enter(Phase::Banner);

@@ -184,6 +184,12 @@ pub fn stat_count(text: &str) -> Option<u64> {
 impl Check for Pop3Check {
     fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
+            if self.auth.is_some() {
+                // Unknown until read: a run that cannot read it (it failed
+                // earlier, the server would not say) removes the age rather
+                // than leaving a stale one that ages into a backlog alert.
+                probe.facts.oldest_message = Some(("INBOX", None));
+            }
             let mut ls = self.session.open(probe).await?;
             probe.enter(Phase::Banner);
             if let Err(text) = read_status(&mut ls).await? {
