@@ -493,6 +493,49 @@ mod tests {
     }
 
     #[test]
+    fn exchange_refusals_after_login_are_named() {
+        let f = refused(
+            "STATUS INBOX",
+            Status::Bad,
+            "User is authenticated but not connected.",
+            Reason::MailboxNotFound,
+        );
+        assert_eq!(f.reason, Reason::MailboxRightsMissing);
+        assert_eq!(f.detail, "STATUS INBOX: BAD User is authenticated but not connected.");
+        let f = refused(
+            "STATUS INBOX",
+            Status::No,
+            "Mailbox does not exist or access is denied.",
+            Reason::MailboxNotFound,
+        );
+        assert_eq!(f.reason, Reason::MailboxNotFound);
+        // The same words with NO are not Exchange's answer.
+        let f = refused("X", Status::No, "User is authenticated but not connected.", Reason::AuthRejected);
+        assert_eq!(f.reason, Reason::AuthRejected);
+
+        let f = bye("BYE Session invalidated - AccessTokenExpired");
+        assert_eq!(f.reason, Reason::AuthRejected);
+        assert!(f.detail.contains("AccessTokenExpired"), "{f}");
+        assert_eq!(bye("BYE Connection closed. 14").reason, Reason::ConnectionClosed);
+    }
+
+    #[test]
+    fn the_oldest_date_is_message_ones() {
+        let lines = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            oldest_of_fetch(&lines(&[
+                "2 FETCH (INTERNALDATE \"01-Jan-2020 00:00:00 +0000\")",
+                "1 FETCH (INTERNALDATE \"03-Dec-2026 10:00:00 +0000\")"
+            ])),
+            Ok(Some(1_796_292_000))
+        );
+        assert_eq!(oldest_of_fetch(&lines(&["1 FETCH (FLAGS (\\Seen))"])), Ok(None));
+        assert_eq!(oldest_of_fetch(&lines(&["1 EXPUNGE"])), Ok(None));
+        let absurd = oldest_of_fetch(&lines(&["1 FETCH (INTERNALDATE \"31-Feb-2026 00:00:00 +0000\")"]));
+        assert_eq!(absurd.map_err(|f| f.reason), Err(Reason::UnexpectedReply));
+    }
+
+    #[test]
     fn capability_atoms_are_upper_cased() {
         let caps = capabilities(&["CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR idle".into(), "OK whatever".into()]);
         assert_eq!(caps, vec!["IMAP4REV1", "AUTH=XOAUTH2", "SASL-IR", "IDLE"]);

@@ -263,6 +263,22 @@ mod tests {
     }
 
     #[test]
+    fn a_logon_failure_is_missing_rights_only_for_another_accounts_token() {
+        let logon = || {
+            Failure::new(
+                Reason::AuthRejected,
+                "AUTH XOAUTH2: -ERR Logon failure: unknown user name or bad password.",
+            )
+        };
+        assert_eq!(rights_missing(logon(), true).reason, Reason::MailboxRightsMissing);
+        assert_eq!(rights_missing(logon(), false).reason, Reason::AuthRejected);
+        let other = Failure::new(Reason::AuthRejected, "AUTH XOAUTH2: -ERR Authentication failure");
+        assert_eq!(rights_missing(other, true).reason, Reason::AuthRejected);
+        let session = Failure::new(Reason::ConnectionClosed, "Logon failure");
+        assert_eq!(rights_missing(session, true).reason, Reason::ConnectionClosed);
+    }
+
+    #[test]
     fn capa_normalises_stls_and_sasl() {
         let caps = capabilities(&[
             "TOP".into(),
