@@ -111,6 +111,7 @@ pub struct Metrics {
     refresh_rotated: Family<MailboxLabels, Gauge>,
     secret_expiry: Family<SecretLabels, Gauge>,
     mailbox_messages: Family<FolderLabels, Gauge>,
+    oldest_message: Family<FolderLabels, Gauge>,
     reload_ok: Gauge,
     reload_time: FloatGauge,
 }
@@ -135,6 +136,7 @@ impl Metrics {
             refresh_rotated: Family::default(),
             secret_expiry: Family::default(),
             mailbox_messages: Family::default(),
+            oldest_message: Family::default(),
             reload_ok: Gauge::default(),
             reload_time: FloatGauge::default(),
             registry: Registry::default(),
@@ -173,6 +175,11 @@ impl Metrics {
             "mailbox_messages",
             "Messages in the folder (IMAP STATUS or POP3 STAT); a growing inbox means ECE stopped retrieving",
             m.mailbox_messages.clone(),
+        );
+        registry.register(
+            "mailbox_oldest_message_timestamp_seconds",
+            "When the folder's oldest message arrived (IMAP INTERNALDATE, POP3 Received:); absent when the folder is empty",
+            m.oldest_message.clone(),
         );
         registry.register(
             "config_last_reload_successful",
@@ -264,6 +271,20 @@ impl Metrics {
                 folder: folder.to_string(),
             };
             self.mailbox_messages.get_or_create(&labels).set(count as i64);
+        }
+        if let (Some((folder, oldest)), Some(mailbox)) = (obs.facts.oldest_message, &meta.mailbox) {
+            let labels = FolderLabels {
+                mailbox: mailbox.clone(),
+                folder: folder.to_string(),
+            };
+            match oldest {
+                Some(t) => {
+                    self.oldest_message.get_or_create(&labels).set(t);
+                }
+                None => {
+                    self.oldest_message.remove(&labels);
+                }
+            }
         }
         if let Ok(mut per_check) = self.per_check.lock() {
             per_check.record(meta, obs);
@@ -387,6 +408,25 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing `{line}` in\n{text}");
         }
+    }
+
+    #[test]
+    fn the_oldest_message_is_a_timestamp_absent_when_the_folder_is_empty() {
+        let m = Metrics::new("1", "r");
+        let check = meta("imap-support", crate::checks::imap::KIND, Some("support"));
+        let series = "ece_o365_mailbox_oldest_message_timestamp_seconds{mailbox=\"support\",folder=\"INBOX\"}";
+        let oldest = |o: Option<(&'static str, Option<i64>)>| Facts {
+            oldest_message: o,
+            ..Facts::default()
+        };
+        m.observe(&check, observation(oldest(Some(("INBOX", Some(1_796_292_000))))));
+        assert!(m.render().contains(&format!("{series} 1796292000")), "{}", m.render());
+        // A run of a check that does not read it (no fact: a token check) leaves the last value.
+        m.observe(&check, observation(oldest(None)));
+        assert!(m.render().contains(&format!("{series} 1796292000")));
+        // An empty folder: no series at all, not 0 (which would read as 1970).
+        m.observe(&check, observation(oldest(Some(("INBOX", None)))));
+        assert!(!m.render().contains(series), "{}", m.render());
     }
 
     #[test]

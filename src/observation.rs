@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::reason::{Phase, Reason};
+use crate::reason::{Hint, Phase, Reason};
 
 /// The longest detail kept from a server's reply or an error message.
 pub const MAX_DETAIL_CHARS: usize = 300;
@@ -23,6 +23,8 @@ pub struct Failure {
     /// The same detail as a sentence of the report's language files, when
     /// the agent wrote it (never for a server's text, which stays as sent).
     pub message: Option<DetailMessage>,
+    /// Which variant of the reason's remedy applies, when the server's reply says.
+    pub hint: Option<Hint>,
 }
 
 /// A failure's detail as a translatable sentence: a message key of the
@@ -40,6 +42,7 @@ impl Failure {
             reason,
             detail: sanitize(detail.as_ref()),
             message: None,
+            hint: None,
         }
     }
 
@@ -51,6 +54,11 @@ impl Failure {
             args: args.iter().map(|(name, value)| (*name, sanitize(value))).collect(),
         });
         self
+    }
+
+    /// The same failure, with the variant of its remedy that applies.
+    pub fn with_hint(self, hint: Option<Hint>) -> Self {
+        Failure { hint, ..self }
     }
 
     /// The failure for a run cut off by its timeout while in `phase`.
@@ -139,6 +147,12 @@ pub struct Facts {
     pub token: Option<TokenFacts>,
     /// Messages in a folder (IMAP STATUS or POP3 STAT): `(folder, count)`.
     pub mailbox_messages: Option<(&'static str, u64)>,
+    /// The date of a folder's oldest message, Unix seconds (IMAP
+    /// INTERNALDATE of message 1, POP3 the first `Received:` date of
+    /// message 1): `(folder, None)` when the folder is empty or the run could
+    /// not read the date (it failed first, the server refused, no date), so
+    /// the series goes away rather than going stale.
+    pub oldest_message: Option<(&'static str, Option<i64>)>,
     /// The address family of the connection the run opened: `ipv4` or `ipv6`.
     pub address_family: Option<&'static str>,
     /// The HTTP status an `https` check's server answered with.

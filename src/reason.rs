@@ -195,6 +195,23 @@ reasons! {
         TokenLifetimeTooShort => "token_lifetime_too_short", TokenGeneration;
         TokenStoreUnwritable => "token_store_unwritable", TokenRefresh;
         Internal => "internal", check;
+        /// Exchange accepted the token but its account has no access to the
+        /// mailbox: IMAP `BAD User is authenticated but not connected.`, or
+        /// POP3 `-ERR Logon failure` for a token of another account (a shared
+        /// account without Full Access, an app without `Add-MailboxPermission`).
+        MailboxRightsMissing => "mailbox_rights_missing", MailboxRights;
+        /// SMTP `5.2.0 ...SendAsDenied...` (or `5.7.60`): the account may not send as the mailbox.
+        SendAsDenied => "send_as_denied", MailboxRights;
+        /// SMTP `5.1.8 Access denied, bad outbound sender`: the account is
+        /// restricted from sending (Defender portal, Restricted entities).
+        SenderBlocked => "sender_blocked", MailboxConfiguration;
+        /// SMTP `5.1.90`, `RecipientRateLimitExceeded`, `5.2.2 ...SubmissionQuotaExceeded`.
+        SendingLimitReached => "sending_limit_reached", MailboxConfiguration;
+        /// SMTP: any other 5xx to `RCPT TO`.
+        RecipientRejected => "recipient_rejected", MailboxConfiguration;
+        /// SMTP: a 4xx to `MAIL FROM`, `RCPT TO` or the message: Exchange
+        /// defers the submission.
+        SubmissionDeferred => "submission_deferred", MailboxConfiguration;
     }
 }
 
@@ -254,6 +271,20 @@ impl prometheus_client::encoding::EncodeLabelValue for Kind {
 impl serde::Serialize for Kind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.0)
+    }
+}
+
+label_enum! {
+    /// Which variant of a reason's remedy applies, read from the server's
+    /// reply where one reason has several causes an administrator fixes in
+    /// different places. Never a label; it reaches the remedy as `$hint`.
+    pub enum Hint {
+        /// `535 5.7.139 ... SmtpClientAuthentication is disabled for the Tenant`.
+        SmtpAuthTenant => "smtp_auth_tenant",
+        /// `535 5.7.139 ... SmtpClientAuthentication is disabled for the Mailbox`.
+        SmtpAuthMailbox => "smtp_auth_mailbox",
+        /// `535 5.7.139 ... locked by your organization's security defaults policy`.
+        SecurityDefaults => "security_defaults",
     }
 }
 

@@ -1,5 +1,7 @@
 //! Every check kind against in-process servers on loopback: the success
-//! path with its phases and facts, and each failure reason a server can cause.
+//! path with its phases and facts, and each failure reason a server can
+//! cause, including Exchange's own replies after login (with the guide's
+//! remedy for each, in every language) and the INBOX's oldest message.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -10,13 +12,20 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ece_o365_exporter::checks::run_check;
+use ece_o365_exporter::config::Config;
+use ece_o365_exporter::i18n::Lang;
+use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
 use ece_o365_exporter::observation::Observation;
 use ece_o365_exporter::reason::{Phase, Reason};
+use ece_o365_exporter::report;
+use secrecy::SecretString;
 use support::run_first;
+use test_support::jwt::{self, OAuthKey};
 use test_support::net::{black_hole, free_port};
 use test_support::one_check;
 use test_support::pki::{self, Leaf, Pki};
 use test_support::servers::{self, After, DnsMode, Mail};
+use test_support::token_server::{Behaviour, TokenServer};
 use verdict::{assert_fails, assert_ok, phases};
 
 fn capability(obs: &Observation, name: &str) -> Option<bool> {
@@ -612,4 +621,279 @@ async fn pop3_failures() {
     let server = servers::flood(b"+OK\r\n", b"+OK\r\nTOP\r\n", 1 << 20).await;
     let obs = run_first(pki.dir.path(), &one_check("pop3", &server.target(), &starttls)).await;
     assert_fails(&obs, Reason::TooManyLines, Phase::Capability);
+}
+
+// ------------------------------------- Exchange's replies after login, backlog age
+
+const ADDRESS: &str = "support@contoso.com";
+/// The shared account of a mailbox used through `auth_user`.
+const SHARED: &str = "ece-service@contoso.com";
+
+/// A token endpoint issuing a delegated Exchange token for `token_user`
+/// (not [`ADDRESS`]: the mailbox is used through that shared account), and
+/// the configuration's head for mailbox `support`.
+async fn mailbox_setup(pki: &Pki, token_user: &str) -> (TokenServer, String) {
+    let key = OAuthKey {
+        key_id: "checks-test".into(),
+        hs256_secret: b"checks-test-secret-0123456789abcdef".to_vec(),
+        issuer: String::new(),
+    };
+    let scp = "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send";
+    let tokens = TokenServer::start(
+        pki,
+        Behaviour::Issue {
+            access_token: jwt::delegated_exchange_jwt(&key, token_user, scp, 3600),
+            expires_in: 3600,
+            rotate: false,
+        },
+    )
+    .await;
+    let dir = pki.dir.path();
+    std::fs::write(dir.join("client-secret.txt"), "checks-test-client-secret").unwrap();
+    TokenStore::new(dir.join("support.token"))
+        .save(&StoredToken {
+            refresh_token: SecretString::from("checks-test-refresh-token".to_string()),
+            rotated_at: 1_700_000_000,
+            account: None,
+            public_client: false,
+        })
+        .unwrap();
+    let auth_user = if token_user == ADDRESS {
+        String::new()
+    } else {
+        format!("    auth_user: {token_user}\n")
+    };
+    let head = format!(
+        "global:\n  timeout: 10s\n  extra_ca_file: ca.pem
+tenants:
+  - name: contoso
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: file:client-secret.txt
+    authority: {}
+mailboxes:
+  - name: support
+    address: {ADDRESS}
+{auth_user}    tenant: contoso
+    grant: refresh_token
+    token_store: support.token
+    protocols: [imap, pop3, smtp]
+checks:
+",
+        tokens.authority()
+    );
+    (tokens, head)
+}
+
+/// Runs one authenticated check of `kind` against `server` as mailbox
+/// `support`, with a token for `token_user`; returns the run and the guide's
+/// remedy for it (when it failed), in every language.
+async fn run_as_mailbox(pki: &Pki, kind: &str, server: &servers::TestServer, token_user: &str) -> (Observation, Vec<(Lang, String)>) {
+    let (_tokens, head) = mailbox_setup(pki, token_user).await;
+    let yaml = format!(
+        "{head}  - name: {kind}-support\n    kind: {kind}\n    target: {}\n    server_name: localhost\n    mailbox: support\n",
+        server.target()
+    );
+    let dir = pki.dir.path();
+    let config = Config::from_yaml(&dir.join("test-config.yaml"), &yaml).unwrap();
+    let entries = report::run_all(&support::checks_from_yaml(dir, &yaml)).await;
+    let assessment = report::assess(&config, &entries);
+    let remedy = assessment.items.iter().flat_map(|i| &i.findings).find_map(|f| f.remedy.clone());
+    let texts = remedy
+        .map(|r| Lang::ALL.iter().map(|l| (*l, l.text(r.key, &r.args))).collect())
+        .unwrap_or_default();
+    let obs = entries.into_iter().next().unwrap().observation;
+    (obs, texts)
+}
+
+/// The remedy is written in every language (not the key, not English in
+/// a translation, every variable filled) and contains `marker` in English.
+#[track_caller]
+fn assert_remedy(texts: &[(Lang, String)], key: &str, marker: &str) {
+    assert_eq!(texts.len(), Lang::ALL.len(), "no remedy for {key}");
+    let english = &texts[0].1;
+    assert!(english.contains(marker), "{key}: `{marker}` not in {english}");
+    for (lang, text) in texts {
+        assert!(text.len() > 40 && !text.starts_with("remedy-"), "{}: {key}: {text}", lang.code());
+        assert!(
+            !text.contains("{$") && !text.contains("{ $"),
+            "{}: unfilled variable in {text}",
+            lang.code()
+        );
+        if *lang != Lang::En {
+            assert_ne!(text, english, "{}: {key} is not translated", lang.code());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imap_replies_after_login_are_named() {
+    let pki = Pki::new();
+    // A shared account without Full Access: Exchange lets AUTHENTICATE pass, then refuses every command.
+    let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+    m.after_login = Some("{tag} BAD User is authenticated but not connected.");
+    let server = servers::imap(m).await;
+    let (obs, remedy) = run_as_mailbox(&pki, "imap", &server, SHARED).await;
+    let detail = assert_fails(&obs, Reason::MailboxRightsMissing, Phase::Select);
+    assert!(
+        detail.contains("authenticated but not connected") && detail.contains(SHARED),
+        "{detail}"
+    );
+    assert_remedy(&remedy, "mailbox_rights_missing", "Full Access");
+    assert_eq!(obs.facts.mailbox_messages, None);
+
+    // The token expired inside the session: Exchange ends it with BYE.
+    let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+    m.after_login = Some("* BYE Session invalidated - AccessTokenExpired");
+    let server = servers::imap(m).await;
+    let (obs, remedy) = run_as_mailbox(&pki, "imap", &server, ADDRESS).await;
+    let detail = assert_fails(&obs, Reason::AuthRejected, Phase::Select);
+    assert!(detail.contains("AccessTokenExpired"), "{detail}");
+    assert_remedy(&remedy, "auth_rejected", ADDRESS);
+
+    // Any other BYE is the server hanging up, not a login problem.
+    let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+    m.after_login = Some("* BYE Server shutting down.");
+    let server = servers::imap(m).await;
+    let (obs, _) = run_as_mailbox(&pki, "imap", &server, ADDRESS).await;
+    assert_fails(&obs, Reason::ConnectionClosed, Phase::Select);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pop3_logon_failure_is_missing_rights_only_for_another_accounts_token() {
+    let pki = Pki::new();
+    let logon_failure = "-ERR Logon failure: unknown user name or bad password.";
+    for (token_user, reason, marker) in [
+        (SHARED, Reason::MailboxRightsMissing, "Full Access"),
+        (ADDRESS, Reason::AuthRejected, "POP3"),
+    ] {
+        let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+        m.pop3_auth_reply = logon_failure;
+        let server = servers::pop3(m).await;
+        let (obs, remedy) = run_as_mailbox(&pki, "pop3", &server, token_user).await;
+        let detail = assert_fails(&obs, reason, Phase::Auth);
+        assert!(detail.contains("Logon failure"), "{detail}");
+        assert_remedy(&remedy, reason.as_str(), marker);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_auth_disabled_remedy_names_the_switch_exchange_names() {
+    let pki = Pki::new();
+    let cases: [(&'static [&'static str], &str); 4] = [
+        (
+            &[
+                "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]",
+            ],
+            "Set-TransportConfig",
+        ),
+        (
+            &[
+                "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information. [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]",
+            ],
+            "Set-CASMailbox",
+        ),
+        (
+            &[
+                "535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy. Contact your administrator. [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]",
+            ],
+            "Security defaults",
+        ),
+        (
+            &[
+                "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator.",
+            ],
+            "check that the organisation does not disable it",
+        ),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (replies, marker) in cases {
+        let mut m = Mail::new(pki.server_config(Leaf::Good));
+        m.auth_replies = replies;
+        let server = servers::smtp(m).await;
+        let (obs, remedy) = run_as_mailbox(&pki, "smtp", &server, ADDRESS).await;
+        assert_fails(&obs, Reason::SmtpAuthDisabled, Phase::Auth);
+        assert_remedy(&remedy, "smtp_auth_disabled", marker);
+        for (_, text) in remedy {
+            assert!(seen.insert(text.clone()), "two causes got the same remedy: {text}");
+        }
+    }
+    assert_eq!(seen.len(), 4 * Lang::ALL.len(), "four remedies in each of five languages");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_oldest_message_date_is_read_over_imap_and_pop3() {
+    let pki = Pki::new();
+    // 3 Dec 2026 10:00:00 UTC, as both servers date message 1.
+    const OLDEST: i64 = 1_796_292_000;
+    for kind in ["imap", "pop3"] {
+        let m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+        let server = if kind == "imap" {
+            servers::imap(m).await
+        } else {
+            servers::pop3(m).await
+        };
+        let (obs, _) = run_as_mailbox(&pki, kind, &server, ADDRESS).await;
+        assert_ok(&obs);
+        assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 17)), "{kind}");
+        assert_eq!(obs.facts.oldest_message, Some(("INBOX", Some(OLDEST))), "{kind}");
+        assert!(
+            phases(&obs).ends_with(&[Phase::Auth, Phase::Select, Phase::Quit]),
+            "{kind}: {:?}",
+            phases(&obs)
+        );
+
+        // Empty: the age is gone, not 0.
+        let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+        m.messages = 0;
+        let server = if kind == "imap" {
+            servers::imap(m).await
+        } else {
+            servers::pop3(m).await
+        };
+        let (obs, _) = run_as_mailbox(&pki, kind, &server, ADDRESS).await;
+        assert_ok(&obs);
+        assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)), "{kind}");
+    }
+
+    // A POP3 message without a Received: header has no arrival date:
+    // unknown (no series), not a failure.
+    let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+    m.top_header = "From: customer@example.com\r\nSubject: no trace\r\n\r\n";
+    let (obs, _) = run_as_mailbox(&pki, "pop3", &servers::pop3(m).await, ADDRESS).await;
+    assert_ok(&obs);
+    assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)));
+
+    // A run that fails before it reads the date says so too: no stale age.
+    let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+    m.after_login = Some("{tag} BAD User is authenticated but not connected.");
+    let (obs, _) = run_as_mailbox(&pki, "imap", &servers::imap(m).await, SHARED).await;
+    assert_fails(&obs, Reason::MailboxRightsMissing, Phase::Select);
+    assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn absurd_dates_and_an_endless_header_are_verdicts_not_metrics() {
+    let pki = Pki::new();
+    let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+    m.internaldate = "31-Feb-99999 25:61:00 +9999";
+    let (obs, _) = run_as_mailbox(&pki, "imap", &servers::imap(m).await, ADDRESS).await;
+    let detail = assert_fails(&obs, Reason::UnexpectedReply, Phase::Select);
+    assert!(detail.contains("absurd date"), "{detail}");
+    assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)), "an absurd date is no age");
+    assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 17)), "the count read before stays");
+
+    let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+    m.top_header = "Received: from x by y; Thu, 3 Dec 1900 10:00:00 +0000\r\n\r\n";
+    let (obs, _) = run_as_mailbox(&pki, "pop3", &servers::pop3(m).await, ADDRESS).await;
+    assert_fails(&obs, Reason::UnexpectedReply, Phase::Select);
+    assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)));
+
+    // One header folded without end: the reply's byte budget ends it.
+    let mut m = Mail::new(pki.server_config(Leaf::Good)).implicit();
+    m.endless_top = true;
+    let server = servers::pop3(m).await;
+    let (obs, _) = run_as_mailbox(&pki, "pop3", &server, ADDRESS).await;
+    assert_fails(&obs, Reason::ReplyTooLarge, Phase::Select);
+    assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)));
 }

@@ -317,6 +317,7 @@ checks:
                 refresh_token_rotated_at: Some(1_800_000_000),
             }),
             mailbox_messages: Some(("INBOX", 1)),
+            oldest_message: Some(("INBOX", Some(1_796_292_000))),
             address_family: Some("ipv4"),
             http_status: Some(200),
             tenant: Some(TenantFacts {

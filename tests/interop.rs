@@ -155,3 +155,185 @@ async fn postfix_certificate_is_untrusted_without_the_test_ca() {
         Some(true)
     );
 }
+
+/// A minimal IMAP client on Dovecot's plaintext port (loopback counts as
+/// secured): one tagged command, its reply read to the tagged completion;
+/// an APPEND's literal is sent after the server's `+`.
+struct ImapClient {
+    conn: tokio::io::BufReader<tokio::net::TcpStream>,
+    tag: u32,
+}
+
+impl ImapClient {
+    async fn login(port: u16, user: &str, token: &str) -> ImapClient {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut client = ImapClient {
+            conn: tokio::io::BufReader::new(stream),
+            tag: 0,
+        };
+        let greeting = client.line().await;
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        let ir = test_support::jwt::xoauth2_initial_response(user, token);
+        let reply = client.command(&format!("AUTHENTICATE XOAUTH2 {ir}"), None).await;
+        assert!(reply.last().unwrap().contains(" OK"), "{reply:?}");
+        client
+    }
+
+    async fn line(&mut self) -> String {
+        use tokio::io::AsyncBufReadExt;
+        let mut line = String::new();
+        assert!(self.conn.read_line(&mut line).await.unwrap() > 0, "Dovecot hung up");
+        line.trim_end().to_string()
+    }
+
+    /// Sends `command` (with `literal` after the continuation) and returns every line up to the tagged one.
+    async fn command(&mut self, command: &str, literal: Option<&str>) -> Vec<String> {
+        use tokio::io::AsyncWriteExt;
+        self.tag += 1;
+        let tag = format!("t{}", self.tag);
+        self.conn
+            .get_mut()
+            .write_all(format!("{tag} {command}\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line().await;
+            if line.starts_with('+') {
+                let body = literal.expect("a continuation only for a literal");
+                self.conn.get_mut().write_all(format!("{body}\r\n").as_bytes()).await.unwrap();
+                continue;
+            }
+            let done = line.starts_with(&format!("{tag} "));
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// APPENDs `message` (CRLF lines) to the INBOX with this INTERNALDATE.
+    async fn append(&mut self, date: &str, message: &str) {
+        let reply = self
+            .command(&format!("APPEND INBOX \"{date}\" {{{}}}", message.len()), Some(message))
+            .await;
+        assert!(reply.last().unwrap().contains(" OK"), "APPEND: {reply:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_oldest_message_date_against_dovecot() {
+    use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
+    use secrecy::SecretString;
+    use test_support::token_server::{Behaviour, TokenServer};
+
+    const ADDRESS: &str = "support@contoso.com";
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let tls_files = pki.tls_files();
+    let peers_dir = tempfile::tempdir().unwrap();
+    let key = OAuthKey {
+        key_id: "backlog".into(),
+        hs256_secret: b"backlog-secret-0123456789abcdef!".to_vec(),
+        issuer: String::new(),
+    };
+    let dovecot = Dovecot::start(peers_dir.path(), &tls_files, &key)
+        .unwrap_or_else(|e| panic!("Dovecot did not start (install it with scripts/install-test-peers.sh): {e}"));
+    let scp = "IMAP.AccessAsUser.All POP.AccessAsUser.All";
+    let token = test_support::jwt::delegated_exchange_jwt(&key, ADDRESS, scp, 3600);
+    let tokens = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: token.clone(),
+            expires_in: 3600,
+            rotate: false,
+        },
+    )
+    .await;
+    std::fs::write(dir.join("client-secret.txt"), "interop-client-secret").unwrap();
+    TokenStore::new(dir.join("support.token"))
+        .save(&StoredToken {
+            refresh_token: SecretString::from("interop-refresh-token".to_string()),
+            rotated_at: 1_700_000_000,
+            account: None,
+            public_client: false,
+        })
+        .unwrap();
+    let yaml = format!(
+        "global:\n  extra_ca_file: ca.pem
+tenants:
+  - name: contoso
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: file:client-secret.txt
+    authority: {authority}
+mailboxes:
+  - name: support
+    address: {ADDRESS}
+    tenant: contoso
+    grant: refresh_token
+    token_store: support.token
+    protocols: [imap, pop3]
+checks:
+  - name: imap-support
+    kind: imap
+    target: 127.0.0.1:{imaps}
+    server_name: localhost
+    mailbox: support
+  - name: pop3-support
+    kind: pop3
+    target: 127.0.0.1:{pop3s}
+    server_name: localhost
+    mailbox: support
+",
+        authority = tokens.authority(),
+        imaps = dovecot.imaps_port,
+        pop3s = dovecot.pop3s_port,
+    );
+    let checks = support::checks_from_yaml(dir, &yaml);
+
+    // Empty: each check says so, and no date.
+    for entry in report::run_all(&checks).await {
+        let obs = &entry.observation;
+        assert!(
+            obs.outcome.is_ok(),
+            "{}: {:?}\n{}",
+            entry.meta.name,
+            obs.outcome,
+            dovecot.log_tail(20)
+        );
+        assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 0)), "{}", entry.meta.name);
+        assert_eq!(obs.facts.oldest_message, Some(("INBOX", None)), "{}", entry.meta.name);
+    }
+
+    // Two customer messages with known dates: the first arrived on
+    // 1 Jan 2026 at 08:00 UTC (given in +01:30), its Received: header two
+    // seconds earlier; the second a month later.
+    let mut imap = ImapClient::login(dovecot.imap_port, ADDRESS, &token).await;
+    let message = |received: &str, subject: &str| {
+        format!(
+            "Received: from mail.example.com by mx.contoso.com with ESMTPS;\r\n {received}\r\nFrom: customer@example.com\r\nTo: {ADDRESS}\r\nSubject: {subject}\r\n\r\nWhere is my order?\r\n"
+        )
+    };
+    imap.append("01-Jan-2026 09:30:00 +0130", &message("Thu, 1 Jan 2026 07:59:58 +0000", "order 1"))
+        .await;
+    imap.append("01-Feb-2026 12:00:00 +0000", &message("Sun, 1 Feb 2026 11:59:58 +0000", "order 2"))
+        .await;
+
+    let entries = report::run_all(&checks).await;
+    let by_name = |n: &str| &entries.iter().find(|e| e.meta.name == n).unwrap().observation;
+    for name in ["imap-support", "pop3-support"] {
+        let obs = by_name(name);
+        assert!(obs.outcome.is_ok(), "{name}: {:?}\n{}", obs.outcome, dovecot.log_tail(20));
+        assert_eq!(obs.facts.mailbox_messages, Some(("INBOX", 2)), "{name}");
+    }
+    // IMAP: INTERNALDATE, the APPEND's date. POP3: the first Received: header.
+    assert_eq!(by_name("imap-support").facts.oldest_message, Some(("INBOX", Some(1_767_254_400))));
+    assert_eq!(by_name("pop3-support").facts.oldest_message, Some(("INBOX", Some(1_767_254_398))));
+
+    // Read-only: neither check marked a message as seen (EXAMINE, FETCH INTERNALDATE, TOP).
+    imap.command("EXAMINE INBOX", None).await;
+    let flags = imap.command("FETCH 1:2 (FLAGS)", None).await;
+    assert_eq!(flags.iter().filter(|l| l.contains("FETCH (FLAGS")).count(), 2, "{flags:?}");
+    assert!(!flags.iter().any(|l| l.contains("\\Seen")), "a check changed a flag: {flags:?}");
+}

@@ -385,3 +385,63 @@ proptest! {
         }
     }
 }
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The two mail date formats agree on every valid date, a day later is
+    /// 86,400 s later, and the zone shifts the instant by its offset.
+    #[test]
+    fn mail_dates_agree_and_follow_the_calendar(
+        year in 1971i64..9999,
+        month in 0usize..12,
+        day in 1i64..28,
+        (h, m, s) in (0i64..24, 0i64..60, 0i64..60),
+        offset in -1439i64..1440,
+    ) {
+        use ece_o365_exporter::proto::mail_dates::{parse_internaldate, parse_rfc5322};
+        let zone = |o: i64| format!("{}{:02}{:02}", if o < 0 { '-' } else { '+' }, o.abs() / 60, o.abs() % 60);
+        let imap = |d: i64, o: i64| parse_internaldate(&format!("{d:02}-{}-{year} {h:02}:{m:02}:{s:02} {}", MONTHS[month], zone(o)));
+        let mail = |d: i64, o: i64| parse_rfc5322(&format!("{d} {} {year} {h:02}:{m:02}:{s:02} {}", MONTHS[month], zone(o)));
+        let t = imap(day, offset).unwrap();
+        prop_assert_eq!(mail(day, offset), Some(t));
+        prop_assert_eq!(imap(day + 1, offset), Some(t + 86_400));
+        prop_assert_eq!(imap(day, 0), Some(t + offset * 60));
+    }
+
+    /// Whatever a server sends as a date or a header: no panic, and a date
+    /// only within the years the parsers accept.
+    #[test]
+    fn mail_dates_never_panic(text in "[ -~]{0,80}", lines in proptest::collection::vec(text(), 0..20)) {
+        use ece_o365_exporter::proto::mail_dates::{first_received_date, parse_internaldate, parse_rfc5322, fetch_internaldate};
+        let max = 253_402_300_800i64; // 10000-01-01
+        for t in [parse_internaldate(&text), parse_rfc5322(&text), fetch_internaldate(&text).flatten(), first_received_date(&lines).flatten()]
+            .into_iter()
+            .flatten()
+        {
+            prop_assert!((0..max + 86_400).contains(&t), "{t}");
+        }
+    }
+
+    /// Exchange's replies: never a panic, successes are no failure, and a
+    /// temporary reply is never a permanent verdict.
+    #[test]
+    fn smtp_replies_are_named_totally(code in 0u16..1000, text in "[ -~]{0,200}", step in 0usize..4) {
+        use ece_o365_exporter::proto::smtp_replies::{Enhanced, SmtpStep, classify};
+        let step = [SmtpStep::Auth, SmtpStep::MailFrom, SmtpStep::RcptTo, SmtpStep::Data][step];
+        let verdict = classify(step, code, Enhanced::parse(&text), &text);
+        prop_assert_eq!(verdict.is_none(), !(400..600).contains(&code));
+        if let Some((reason, _)) = verdict
+            && (400..500).contains(&code)
+            && step != SmtpStep::Auth
+        {
+            prop_assert!(matches!(
+                reason,
+                Reason::SubmissionDeferred | Reason::SendingLimitReached | Reason::SendAsDenied | Reason::SenderBlocked | Reason::AuthRejected
+            ), "{reason}");
+            prop_assert_ne!(reason, Reason::RecipientRejected);
+        }
+    }
+}

@@ -185,8 +185,8 @@ fn every_failure_reason_has_exactly_one_alert_that_names_it() {
         .collect();
     assert_eq!(
         routed.len(),
-        9,
-        "DNS, ports, the HTTP proxy, TLS, HTTPS, session, mailbox login, token, the agent's own resources"
+        10,
+        "DNS, ports, the HTTP proxy, TLS, HTTPS, session, mailbox login, mail submission, token, the agent's own resources"
     );
     for reason in Reason::ALL {
         let reason = reason.as_str();
@@ -382,6 +382,7 @@ fn dashboard_is_well_formed() {
         "ece_o365_refresh_token_last_rotated_timestamp_seconds",
         "ece_o365_client_secret_expiry_timestamp_seconds",
         "ece_o365_mailbox_messages",
+        "ece_o365_mailbox_oldest_message_timestamp_seconds",
         "ece_o365_build_info",
         "ece_o365_config_last_reload_successful",
         "ece_o365_config_last_reload_success_timestamp_seconds",
@@ -539,6 +540,9 @@ async fn growing_pop3(tls: Arc<ServerConfig>) -> servers::TestServer {
                         let n = 150 + 10 * stats.fetch_add(1, Ordering::SeqCst);
                         format!("+OK {n} {}\r\n", n * 4096)
                     }
+                    // The oldest message's header: it has waited since 2024.
+                    "TOP" => "+OK\r\nReceived: from AM0PR01MB1234.eurprd01.prod.exchangelabs.com\r\n by AM0PR01MB5678.eurprd01.prod.exchangelabs.com with HTTPS; Mon, 1 Jan 2024\r\n 09:00:00 +0000\r\nSubject: order 1\r\n\r\n.\r\n"
+                        .to_string(),
                     "QUIT" => "+OK Microsoft Exchange Server POP3 server signing off.\r\n".to_string(),
                     _ => "-ERR Protocol error. 14\r\n".to_string(),
                 };
@@ -593,6 +597,8 @@ fn expected_active(instance: &str, dead_target: &str) -> Vec<(&'static str, &'st
         ("ECEO365HttpsFailing", "check", v(&["https-redirected"])),
         ("ECEO365MailSessionFailing", "check", v(&["smtp-stripped"])),
         ("ECEO365MailboxAuthFailing", "check", v(&["smtp-auth-disabled"])),
+        // Only a check that submits mail (issue 14's `kind: mailflow`) can see these replies.
+        ("ECEO365MailSubmissionFailing", "check", vec![]),
         // No check here runs out of file descriptors: the agent's own server is fine.
         ("ECEO365AgentResourceExhausted", "check", vec![]),
         ("ECEO365TokenRefreshFailing", "check", v(&["token-sales"])),
@@ -604,6 +610,8 @@ fn expected_active(instance: &str, dead_target: &str) -> Vec<(&'static str, &'st
         ("ECEO365CertificateExpiringSoon", "check", v(&["tls-changing"])),
         ("ECEO365TLSIssuerChanged", "check", v(&["tls-changing"])),
         ("ECEO365MailboxBacklogGrowing", "mailbox", v(&["support"])),
+        // support's oldest message (TOP 1 0) arrived in 2024.
+        ("ECEO365MailboxBacklog", "mailbox", v(&["support"])),
         ("ECEO365ExporterDown", "instance", vec![dead_target.to_string()]),
         // Every check runs each second: none can go 10 minutes without a run here.
         ("ECEO365ChecksStale", "check", vec![]),

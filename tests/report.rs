@@ -33,6 +33,8 @@ struct Case {
     token_user: Option<&'static str>,
     smtp_auth: Option<&'static [&'static str]>,
     no_mailbox: bool,
+    /// IMAP: what STATUS/EXAMINE get after login (`servers::Mail::after_login`).
+    imap_after_login: Option<&'static str>,
     shared: bool,
     closed_port_check: bool,
 }
@@ -70,6 +72,7 @@ async fn start(case: &Case) -> (Running, PathBuf) {
     let smtp = servers::smtp(smtp_mail).await;
     let mut imap_mail = Mail::new(tls.clone()).implicit();
     imap_mail.no_mailbox = case.no_mailbox;
+    imap_mail.after_login = case.imap_after_login;
     let imap = servers::imap(imap_mail).await;
     let https = servers::tls(tls).await;
     // A port nothing listens on: bound, then released.
@@ -419,6 +422,32 @@ async fn mailbox_rights_shared_account_without_full_access() {
     )
     .await;
     only_failed(&report, "mailbox_rights", Some("auth_rejected"));
+}
+
+/// Exchange's answer to a shared account without Full Access (issue 14):
+/// AUTHENTICATE passes, then every command gets `BAD User is authenticated
+/// but not connected.`; the report says so in every language.
+#[tokio::test(flavor = "multi_thread")]
+async fn mailbox_rights_missing_in_every_language() {
+    let case = Case {
+        name: "mailbox_rights_missing",
+        shared: true,
+        imap_after_login: Some("{tag} BAD User is authenticated but not connected."),
+        ..Case::default()
+    };
+    let (running, config) = start(&case).await;
+    let (json, code) = check(&running, &config, &["--lang", "en", "--output", "json"], &[]).await;
+    assert_eq!(code, 1);
+    only_failed(
+        &serde_json::from_str(&json).unwrap(),
+        "mailbox_rights",
+        Some("mailbox_rights_missing"),
+    );
+    for lang in ["en", "fr", "nl", "es", "zh"] {
+        let (text, code) = check(&running, &config, &["--lang", lang], &[]).await;
+        assert_eq!(code, 1);
+        assert_golden(&format!("mailbox_rights_missing.{lang}.txt"), &text);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,11 @@
 //! `kind: imap`: the retriever's IMAP path (993 implicit TLS, or 143 with
 //! STARTTLS). Greeting, CAPABILITY, STARTTLS when asked, CAPABILITY again,
 //! LOGOUT; exports IMAP4rev1, AUTH=XOAUTH2, SASL-IR, IDLE and friends.
+//! With a mailbox: AUTHENTICATE XOAUTH2, then STATUS and EXAMINE of the
+//! INBOX (read-only: never a flag changed) and, when it is not empty,
+//! `FETCH 1 (INTERNALDATE)` for the oldest message's date. Exchange's
+//! replies after login are named (`mailbox_rights_missing`, an expired
+//! token's `BYE`).
 
 use super::kind::{EceUse, KindSpec};
 use crate::config::{CheckSchema, MailProtocol, MailboxUse};
@@ -11,6 +16,7 @@ use super::{BoxFuture, BuildContext, BuildError, Check};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::CheckConfig;
+use crate::oauth::provider::AccessToken;
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
 use crate::proto::lines::{Kept, LineError, LineStream, excerpt};
@@ -99,6 +105,7 @@ pub async fn read_response(ls: &mut LineStream<BoxStream>, tag: &str) -> Result<
             continues_literal = true;
         }
         match line.strip_prefix("* ") {
+            Some(data) if data.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("BYE ")) => return Err(bye(data)),
             Some(data) => {
                 untagged.push(data);
             }
@@ -204,10 +211,16 @@ pub async fn authenticate(
             ls.send_line("").await?;
             continue;
         }
+        if let Some(data) = line.strip_prefix("* ")
+            && data.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("BYE "))
+        {
+            return Err(bye(data));
+        }
         if let Some(rest) = line.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
             return match parse_status(rest) {
                 Some((Status::Ok, _)) => Ok(()),
-                _ => Err(Failure::new(
+                Some((status, text)) => Err(refused("AUTHENTICATE XOAUTH2", status, text, Reason::AuthRejected)),
+                None => Err(Failure::new(
                     Reason::AuthRejected,
                     format!("AUTHENTICATE XOAUTH2: {}", excerpt(rest, QUOTE)),
                 )),
@@ -258,9 +271,96 @@ fn absurd(what: &str, value: &str) -> Failure {
     Failure::new(Reason::UnexpectedReply, format!("{what}: absurd message count `{value}`"))
 }
 
+/// Exchange's answer, after a successful AUTHENTICATE, when the token's
+/// account has no access to the `user=` mailbox (a shared account without
+/// Full Access, an app's service principal without `Add-MailboxPermission`).
+const NOT_CONNECTED: &str = "authenticated but not connected";
+
+/// A command refused with `NO`/`BAD`: `mailbox_rights_missing` when it is
+/// Exchange's "User is authenticated but not connected.", `otherwise` else.
+pub fn refused(what: &str, status: Status, text: &str, otherwise: Reason) -> Failure {
+    let lower = excerpt(text, QUOTE).to_ascii_lowercase();
+    let reason = if status == Status::Bad && lower.contains(NOT_CONNECTED) {
+        Reason::MailboxRightsMissing
+    } else {
+        otherwise
+    };
+    let word = match status {
+        Status::Ok => "OK",
+        Status::No => "NO",
+        Status::Bad => "BAD",
+    };
+    Failure::new(reason, format!("{what}: {word} {}", excerpt(text, QUOTE)))
+}
+
+/// A refusal after login: missing rights are explained with the token's
+/// account (the log then names who lacks them); others stay as they are.
+fn after_login(auth: &MailAuth, token: &AccessToken, failure: Failure) -> Failure {
+    if failure.reason == Reason::MailboxRightsMissing {
+        auth.explain(failure, token)
+    } else {
+        failure
+    }
+}
+
+/// An untagged `BYE` (without its `* `): the server ends the session.
+/// Exchange's `Session invalidated - AccessTokenExpired` means the token
+/// expired inside the session: `auth_rejected`, with that detail.
+pub fn bye(data: &str) -> Failure {
+    let text = excerpt(data, QUOTE);
+    if text.to_ascii_lowercase().contains("accesstokenexpired") {
+        Failure::new(
+            Reason::AuthRejected,
+            format!("* {text} (AccessTokenExpired: Exchange ended the session because the access token expired)"),
+        )
+    } else {
+        Failure::new(Reason::ConnectionClosed, format!("the server ended the session: * {text}"))
+    }
+}
+
+/// The INBOX's oldest message, from `FETCH 1 (INTERNALDATE)` in the
+/// read-only session: `Ok(None)` when the server gives none (the message
+/// went away meanwhile, or the command was refused), an absurd date is an
+/// untrustworthy reply.
+async fn oldest_internaldate(ls: &mut LineStream<BoxStream>, tags: &mut Tags) -> Result<Option<i64>, Failure> {
+    let r = command(ls, tags, "FETCH 1 (INTERNALDATE)").await?;
+    if r.status != Status::Ok {
+        tracing::debug!(status = ?r.status, text = %r.text, "FETCH 1 (INTERNALDATE) refused; oldest message unknown");
+        return Ok(None);
+    }
+    oldest_of_fetch(&r.untagged)
+}
+
+/// The date of message 1 in a `FETCH` response's untagged lines.
+pub fn oldest_of_fetch(untagged: &[String]) -> Result<Option<i64>, Failure> {
+    for line in untagged {
+        let mut words = line.split(' ');
+        if words.next() != Some("1") || !words.next().is_some_and(|w| w.eq_ignore_ascii_case("FETCH")) {
+            continue;
+        }
+        match crate::proto::mail_dates::fetch_internaldate(line) {
+            Some(Some(t)) => return Ok(Some(t)),
+            Some(None) => {
+                return Err(Failure::new(
+                    Reason::UnexpectedReply,
+                    format!("FETCH 1 (INTERNALDATE): absurd date in `{}`", excerpt(line, 120)),
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(None)
+}
+
 impl Check for ImapCheck {
     fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
+            if self.auth.is_some() {
+                // Unknown until read: a run that cannot read it (it failed
+                // earlier, the server would not say) removes the age rather
+                // than leaving a stale one that ages into a backlog alert.
+                probe.facts.oldest_message = Some(("INBOX", None));
+            }
             let mut ls = self.session.open(probe).await?;
             let mut tags = Tags(0);
             probe.enter(Phase::Banner);
@@ -311,9 +411,10 @@ impl Check for ImapCheck {
                 probe.enter(Phase::Select);
                 let status = command(&mut ls, &mut tags, "STATUS INBOX (MESSAGES UNSEEN)").await?;
                 if status.status != Status::Ok {
-                    return Err(Failure::new(
-                        Reason::MailboxNotFound,
-                        format!("STATUS INBOX: {:?} {}", status.status, status.text),
+                    return Err(after_login(
+                        auth,
+                        &token,
+                        refused("STATUS INBOX", status.status, &status.text, Reason::MailboxNotFound),
                     ));
                 }
                 let messages = status_messages(&status.untagged).map_err(|v| absurd("STATUS INBOX", &v))?;
@@ -323,14 +424,25 @@ impl Check for ImapCheck {
                 // Read-only: the agent never changes a flag ECE relies on.
                 let examine = command(&mut ls, &mut tags, "EXAMINE INBOX").await?;
                 if examine.status != Status::Ok {
-                    return Err(Failure::new(
-                        Reason::MailboxNotFound,
-                        format!("EXAMINE INBOX: {:?} {}", examine.status, examine.text),
+                    return Err(after_login(
+                        auth,
+                        &token,
+                        refused("EXAMINE INBOX", examine.status, &examine.text, Reason::MailboxNotFound),
                     ));
                 }
                 let exists = exists_count(&examine.untagged).map_err(|v| absurd("EXAMINE INBOX", &v))?;
                 if let (None, Some(n)) = (messages, exists) {
                     probe.facts.mailbox_messages = Some(("INBOX", n));
+                }
+                // The backlog's age: message 1 is the oldest to arrive.
+                match exists.or(messages) {
+                    Some(0) => probe.facts.oldest_message = Some(("INBOX", None)),
+                    Some(_) => {
+                        if let Some(t) = oldest_internaldate(&mut ls, &mut tags).await? {
+                            probe.facts.oldest_message = Some(("INBOX", Some(t)));
+                        }
+                    }
+                    None => {}
                 }
             }
             probe.enter(Phase::Quit);
@@ -378,6 +490,49 @@ mod tests {
         assert_eq!(exists_count(&examine), Ok(Some(172)));
         assert_eq!(exists_count(&["OK [UIDVALIDITY 14] ok".into()]), Ok(None));
         assert_eq!(absurd("STATUS INBOX", "-1").reason, Reason::UnexpectedReply);
+    }
+
+    #[test]
+    fn exchange_refusals_after_login_are_named() {
+        let f = refused(
+            "STATUS INBOX",
+            Status::Bad,
+            "User is authenticated but not connected.",
+            Reason::MailboxNotFound,
+        );
+        assert_eq!(f.reason, Reason::MailboxRightsMissing);
+        assert_eq!(f.detail, "STATUS INBOX: BAD User is authenticated but not connected.");
+        let f = refused(
+            "STATUS INBOX",
+            Status::No,
+            "Mailbox does not exist or access is denied.",
+            Reason::MailboxNotFound,
+        );
+        assert_eq!(f.reason, Reason::MailboxNotFound);
+        // The same words with NO are not Exchange's answer.
+        let f = refused("X", Status::No, "User is authenticated but not connected.", Reason::AuthRejected);
+        assert_eq!(f.reason, Reason::AuthRejected);
+
+        let f = bye("BYE Session invalidated - AccessTokenExpired");
+        assert_eq!(f.reason, Reason::AuthRejected);
+        assert!(f.detail.contains("AccessTokenExpired"), "{f}");
+        assert_eq!(bye("BYE Connection closed. 14").reason, Reason::ConnectionClosed);
+    }
+
+    #[test]
+    fn the_oldest_date_is_message_ones() {
+        let lines = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            oldest_of_fetch(&lines(&[
+                "2 FETCH (INTERNALDATE \"01-Jan-2020 00:00:00 +0000\")",
+                "1 FETCH (INTERNALDATE \"03-Dec-2026 10:00:00 +0000\")"
+            ])),
+            Ok(Some(1_796_292_000))
+        );
+        assert_eq!(oldest_of_fetch(&lines(&["1 FETCH (FLAGS (\\Seen))"])), Ok(None));
+        assert_eq!(oldest_of_fetch(&lines(&["1 EXPUNGE"])), Ok(None));
+        let absurd = oldest_of_fetch(&lines(&["1 FETCH (INTERNALDATE \"31-Feb-2026 00:00:00 +0000\")"]));
+        assert_eq!(absurd.map_err(|f| f.reason), Err(Reason::UnexpectedReply));
     }
 
     #[test]

@@ -253,6 +253,17 @@ impl MailAuth {
         Ok((xoauth2(&self.provider.mailbox().address, &token.secret), token))
     }
 
+    /// Whether the token is another account's than the mailbox's own: a
+    /// shared account's (`auth_user`) or an app's (client credentials, no
+    /// user claim). `false` when the token says nothing (not a JWT).
+    pub fn token_of_another_account(&self, token: &AccessToken) -> bool {
+        let address = &self.provider.mailbox().address;
+        token
+            .claims
+            .as_ref()
+            .is_some_and(|c| c.user().is_none_or(|u| !u.eq_ignore_ascii_case(address)))
+    }
+
     /// Adds what the token says to an authentication failure, so the log
     /// points at the likely cause (the server's text is the same for every cause).
     pub fn explain(&self, failure: Failure, token: &AccessToken) -> Failure {
@@ -262,15 +273,18 @@ impl MailAuth {
             .as_ref()
             .and_then(|c| c.user().map(str::to_string))
             .unwrap_or_else(|| "an app-only token".into());
-        let server: String = failure.detail.chars().take(120).collect();
-        Failure::new(
-            failure.reason,
+        let server: String = failure.detail.chars().take(160).collect();
+        // Missing rights: the remedy says what to do; the detail names whose token it was.
+        let detail = if failure.reason == Reason::MailboxRightsMissing {
+            format!("{server}; token for {who}")
+        } else {
             format!(
                 "{server}; token for {who}: check the protocol is enabled for {} and {} has Full Access to it",
                 mailbox.address,
                 mailbox.token_user()
-            ),
-        )
+            )
+        };
+        Failure::new(failure.reason, detail).with_hint(failure.hint)
     }
 }
 

@@ -1,6 +1,8 @@
 //! `kind: pop3`: the retriever's POP3 path (995 implicit TLS, or 110 with
 //! STLS). Greeting, CAPA, STLS when asked, CAPA again, QUIT (which deletes
-//! nothing: no message was marked). `STLS` is exported as `STARTTLS` and
+//! nothing: no message was marked). With a mailbox: AUTH XOAUTH2, STAT and,
+//! when the maildrop is not empty, `TOP 1 0` for the oldest message's first
+//! `Received:` date (read-only: RETR, DELE are never sent). `STLS` is exported as `STARTTLS` and
 //! `SASL` mechanisms as `AUTH=<MECH>`, so dashboards read the same across
 //! protocols.
 
@@ -142,6 +144,38 @@ pub async fn stat(ls: &mut LineStream<BoxStream>) -> Result<u64, Failure> {
     }
 }
 
+/// Exchange's `-ERR Logon failure: unknown user name or bad password.`
+/// to a token it accepted as a token: for a token of another account than
+/// the mailbox (a shared account, an app), that account has no rights on
+/// the mailbox: `mailbox_rights_missing`. Any other failure stays as it is.
+pub fn rights_missing(failure: Failure, token_of_another_account: bool) -> Failure {
+    if failure.reason == Reason::AuthRejected && token_of_another_account && failure.detail.contains("Logon failure") {
+        Failure::new(Reason::MailboxRightsMissing, failure.detail)
+    } else {
+        failure
+    }
+}
+
+/// `TOP 1 0`: message 1's header, whose first `Received:` header dates its
+/// arrival. `Ok(None)`: the server does not say (TOP refused, no
+/// `Received:`), so the age is unknown. An absurd date is an untrustworthy reply.
+async fn oldest_received(ls: &mut LineStream<BoxStream>) -> Result<Option<i64>, Failure> {
+    ls.send_line("TOP 1 0").await?;
+    if let Err(text) = read_status(ls).await? {
+        tracing::debug!(%text, "TOP 1 0 refused; oldest message unknown");
+        return Ok(None);
+    }
+    let header = read_multiline(ls).await?;
+    match crate::proto::mail_dates::first_received_date(&header) {
+        Some(Some(t)) => Ok(Some(t)),
+        Some(None) => Err(Failure::new(
+            Reason::UnexpectedReply,
+            "TOP 1 0: the first Received: header has no valid date",
+        )),
+        None => Ok(None),
+    }
+}
+
 /// The message count of a `STAT` reply's text (`nn mm`).
 pub fn stat_count(text: &str) -> Option<u64> {
     parse_count(text.split_ascii_whitespace().next()?)
@@ -150,6 +184,12 @@ pub fn stat_count(text: &str) -> Option<u64> {
 impl Check for Pop3Check {
     fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
+            if self.auth.is_some() {
+                // Unknown until read: a run that cannot read it (it failed
+                // earlier, the server would not say) removes the age rather
+                // than leaving a stale one that ages into a backlog alert.
+                probe.facts.oldest_message = Some(("INBOX", None));
+            }
             let mut ls = self.session.open(probe).await?;
             probe.enter(Phase::Banner);
             if let Err(text) = read_status(&mut ls).await? {
@@ -177,9 +217,16 @@ impl Check for Pop3Check {
                 let (initial_response, token) = auth.initial_response(probe, &caps).await?;
                 auth_xoauth2(&mut ls, &initial_response)
                     .await
+                    .map_err(|f| rights_missing(f, auth.token_of_another_account(&token)))
                     .map_err(|f| auth.explain(f, &token))?;
                 probe.enter(Phase::Select);
-                probe.facts.mailbox_messages = Some(("INBOX", stat(&mut ls).await?));
+                let count = stat(&mut ls).await?;
+                probe.facts.mailbox_messages = Some(("INBOX", count));
+                if count == 0 {
+                    probe.facts.oldest_message = Some(("INBOX", None));
+                } else if let Some(t) = oldest_received(&mut ls).await? {
+                    probe.facts.oldest_message = Some(("INBOX", Some(t)));
+                }
             }
             probe.enter(Phase::Quit);
             ls.send_line("QUIT").await.ok();
@@ -213,6 +260,22 @@ mod tests {
         for bad in ["", "-1 0", "99999999999999999999 0", "4294967296 1", "+2 1", "two 1"] {
             assert_eq!(stat_count(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_logon_failure_is_missing_rights_only_for_another_accounts_token() {
+        let logon = || {
+            Failure::new(
+                Reason::AuthRejected,
+                "AUTH XOAUTH2: -ERR Logon failure: unknown user name or bad password.",
+            )
+        };
+        assert_eq!(rights_missing(logon(), true).reason, Reason::MailboxRightsMissing);
+        assert_eq!(rights_missing(logon(), false).reason, Reason::AuthRejected);
+        let other = Failure::new(Reason::AuthRejected, "AUTH XOAUTH2: -ERR Authentication failure");
+        assert_eq!(rights_missing(other, true).reason, Reason::AuthRejected);
+        let session = Failure::new(Reason::ConnectionClosed, "Logon failure");
+        assert_eq!(rights_missing(session, true).reason, Reason::ConnectionClosed);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::config::CheckConfig;
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
 use crate::proto::lines::{Kept, LineStream, excerpt};
+use crate::proto::smtp_replies::{SmtpStep, classify_reply};
 use crate::reason::{Phase, Reason};
 
 /// Capabilities exported as `ece_o365_capability_advertised`.
@@ -185,7 +186,8 @@ fn expect(reply: &Reply, code: u16, otherwise: Reason, what: &str) -> Result<(),
 /// mail. Exchange Online answers 235 on success; on failure it may first send
 /// a 334 challenge (base64 JSON), which must be answered with an empty line,
 /// then `535 5.7.139` (SMTP AUTH disabled for the tenant or mailbox, or
-/// blocked by security defaults) or `535 5.7.3` (token refused).
+/// blocked by security defaults: the remedy's hint says which) or `535
+/// 5.7.3` (token refused); [`classify_reply`] names them.
 pub async fn auth_xoauth2(ls: &mut LineStream<BoxStream>, initial_response: &SecretString) -> Result<(), Failure> {
     let mut reply = command(ls, &format!("AUTH XOAUTH2 {}", initial_response.expose_secret())).await?;
     if reply.code == 334 {
@@ -194,13 +196,8 @@ pub async fn auth_xoauth2(ls: &mut LineStream<BoxStream>, initial_response: &Sec
     if reply.code == 235 {
         return Ok(());
     }
-    let text = reply.first_line();
-    let reason = if reply.lines.iter().any(|l| l.contains("5.7.139")) {
-        Reason::SmtpAuthDisabled
-    } else {
-        Reason::AuthRejected
-    };
-    Err(Failure::new(reason, format!("AUTH XOAUTH2: {text}")))
+    let (reason, hint) = classify_reply(SmtpStep::Auth, reply.code, &reply.lines).unwrap_or((Reason::UnexpectedReply, None));
+    Err(Failure::new(reason, format!("AUTH XOAUTH2: {}", reply.first_line())).with_hint(hint))
 }
 
 impl SmtpCheck {

@@ -155,7 +155,9 @@ pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl Fn
             correlation_id,
             proxy: proxy.clone(),
         };
-        let remedy = base(f.reason.remedy_key(shared)).arg("port", port);
+        // Which variant of the remedy applies, when the server's reply says (bounded: `Hint`).
+        let hint = f.hint.map_or("none", crate::reason::Hint::as_str);
+        let remedy = base(f.reason.remedy_key(shared)).arg("port", port).arg("hint", hint);
         let msg = base("check-failed")
             .arg("reason", f.reason)
             .arg("phase", obs.failed_phase.map(Phase::as_str).unwrap_or("-"));
@@ -259,6 +261,12 @@ mod tests {
             Reason::AuthMechanismNotOffered,
             Reason::AuthRejected,
             Reason::MailboxNotFound,
+            Reason::MailboxRightsMissing,
+            Reason::SendAsDenied,
+            Reason::SenderBlocked,
+            Reason::SendingLimitReached,
+            Reason::RecipientRejected,
+            Reason::SubmissionDeferred,
         ];
         assert_eq!(checks::KINDS.len(), 9);
         for spec in checks::KINDS {

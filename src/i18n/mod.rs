@@ -149,6 +149,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn counts_choose_their_plural_form_and_other_text_stays_as_given() {
+        assert!(matches!(fluent_value("1"), FluentValue::Number(_)));
+        assert!(matches!(fluent_value("0"), FluentValue::Number(_)));
+        for text in ["007", "1e3", "inf", "-1", "12.5", "", "9999999999999999", "support"] {
+            assert_eq!(fluent_value(text), FluentValue::from(text), "{text}");
+        }
+        let days = |n: &str| {
+            Lang::En.text(
+                "secret-expires-soon",
+                &[("tenant", "t".into()), ("date", "d".into()), ("days", n.into())],
+            )
+        };
+        assert!(days("1").contains("in 1 day:"), "{}", days("1"));
+        assert!(days("2").contains("in 2 days:"), "{}", days("2"));
+        let fr = |n: &str| Lang::Fr.text("secret-expires-soon", &[("days", n.into())]);
+        assert!(fr("1").contains("1 jour\u{a0}:"), "{}", fr("1"));
+        assert!(fr("3").contains("3 jours\u{a0}:"), "{}", fr("3"));
+    }
+
+    #[test]
     fn tags_and_locales_name_a_language() {
         for (tag, lang) in [
             ("fr_FR.UTF-8", Some(Lang::Fr)),

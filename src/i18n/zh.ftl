@@ -18,7 +18,10 @@ label-remedy = 处理方法
 label-reply = 详细信息
 label-ids = Microsoft ID
 evidence-proxy = 路径中的HTTP代理：{ $proxy }
-page-checks-run = 已运行{ $configured }项检查中的{ $ran }项。
+page-checks-run = 已运行{ $configured }项检查中的{ $ran ->
+    [one] { $ran }项
+   *[other] { $ran }项
+}。
 page-metrics = 指标
 report-item = { $n }. { $title }：{ $status }
 report-labelled = { $label }：{ $value }
@@ -45,7 +48,10 @@ version-not-in-table = ECE { $version }不在指南的最低版本表中；请�
 urls-match = 应用的外部URL和重定向URL使用同一主机：{ $host }。
 urls-differ = 应用的外部URL的主机{ $external }与重定向URL的主机{ $redirect }不同。
 secret-valid = 租户{ $tenant }的客户端密码有效期至{ $date }。
-secret-expires-soon = 租户{ $tenant }的客户端密码将于{ $date }过期（还剩{ $days }天）：请在此之前创建新的客户端密码。
+secret-expires-soon = 租户{ $tenant }的客户端密码将于{ $date }过期（还剩{ $days ->
+    [one] { $days }天
+   *[other] { $days }天
+}）：请在此之前创建新的客户端密码。
 secret-expired = 租户{ $tenant }的客户端密码已于{ $date }过期。
 check-not-run = 检查{ $check }尚未运行。
 check-failed = 检查{ $check }（{ $target }）失败（原因：`{ $reason }`，阶段：`{ $phase }`）。
@@ -70,7 +76,10 @@ detail-token_lifetime = 该访问令牌的有效期为{ $minutes }分钟；指�
 ok-minimum_version = 检查{ $check }已通过。
 ok-system_configuration = 检查{ $check }已通过。
 ok-azure_ad_application = 租户{ $tenant }已接受应用程序的凭证（{ $check }）。
-ok-token_generation = { $check }使用的令牌属于{ $user }，具有所需的作用域，有效期为{ $minutes }分钟。
+ok-token_generation = { $check }使用的令牌属于{ $user }，具有所需的作用域，有效期为{ $minutes ->
+    [one] { $minutes }分钟
+   *[other] { $minutes }分钟
+}。
 ok-mailbox_configuration = { $protocol }接受{ $mailbox }的XOAUTH2（{ $check }）。
 ok-exchange_license = Exchange Online托管邮箱{ $mailbox }（{ $check }）；指南要求至少分配E3许可证。
 ok-mailbox_rights = { $model ->
@@ -86,12 +95,24 @@ ok-token_refresh = { $check }持有{ $user }的有效访问令牌，已使用存
 why-minimum_version = 未检查：请在配置中添加`ece.version`（例如`12.5(1) ES3`，与ECE“关于”页面上显示的一致）。
 why-system_configuration = 未检查：请在配置中添加`ece.external_url`（ECE的“应用的外部URL”）和`ece.redirect_uri`（应用注册的重定向URL）。
 why-azure_ad_application = 未检查：没有配置任何带有租户检查、令牌检查或经过身份验证的邮件检查的租户（{ $tenants }个租户，{ $mailboxes }个邮箱）。
-why-token_generation = 未检查：没有配置带凭证的邮箱，因此未检查任何令牌（{ $mailboxes }个邮箱）。
-why-mailbox_configuration = 未检查：没有配置带`mailbox:`的邮件检查（{ $mailboxes }个邮箱）。
+why-token_generation = 未检查：没有配置带凭证的邮箱，因此未检查任何令牌（{ $mailboxes ->
+    [one] { $mailboxes }个邮箱
+   *[other] { $mailboxes }个邮箱
+}）。
+why-mailbox_configuration = 未检查：没有配置带`mailbox:`的邮件检查（{ $mailboxes ->
+    [one] { $mailboxes }个邮箱
+   *[other] { $mailboxes }个邮箱
+}）。
 why-exchange_license = 未检查：只有经过身份验证的IMAP、POP3或SMTP检查才能表明Exchange Online托管该邮箱；许可证本身请在Microsoft 365管理中心查看。
-why-mailbox_rights = 未检查：没有配置带`mailbox:`的邮件检查（{ $mailboxes }个邮箱）。
+why-mailbox_rights = 未检查：没有配置带`mailbox:`的邮件检查（{ $mailboxes ->
+    [one] { $mailboxes }个邮箱
+   *[other] { $mailboxes }个邮箱
+}）。
 why-network_connectivity = 未检查：没有配置任何DNS、TCP、TLS或邮件检查。
-why-token_refresh = 未检查：没有配置`kind: token`检查或经过身份验证的邮件检查（{ $mailboxes }个邮箱）。
+why-token_refresh = 未检查：没有配置`kind: token`检查或经过身份验证的邮件检查（{ $mailboxes ->
+    [one] { $mailboxes }个邮箱
+   *[other] { $mailboxes }个邮箱
+}）。
 
 ## 配置问题的处理方法
 
@@ -137,9 +158,20 @@ remedy-http_bad_response = { $target }返回的内容不是可用的HTTP响应�
 remedy-auth_mechanism_not_offered = { $target }未提供XOAUTH2：请确保目标是Exchange Online（smtp.office365.com、outlook.office365.com），并且已为组织启用SMTP AUTH。
 remedy-auth_rejected = Exchange拒绝了{ $mailbox }的令牌：请在Exchange管理中心为此邮箱启用{ $protocol }（邮箱 > 管理电子邮件应用），并确保令牌属于{ $user }。
 remedy-auth_rejected-shared = Exchange拒绝了{ $user }对{ $mailbox }的访问：请授予{ $user }对该邮箱的完全控制（“完全访问”权限；指南：邮箱权限，共享帐户），并在Exchange管理中心为该邮箱启用{ $protocol }。
-remedy-smtp_auth_disabled = { $mailbox }的SMTP AUTH已禁用：请在Exchange管理中心（管理电子邮件应用）中为该邮箱启用“经过身份验证的SMTP”，并检查组织是否禁用了它。
+remedy-smtp_auth_disabled = { $hint ->
+    [smtp_auth_tenant] 整个组织已禁用SMTP AUTH（Exchange：“SmtpClientAuthentication is disabled for the Tenant”）：请在Microsoft 365管理中心为组织启用它（设置 > 组织设置 > 邮件，或运行`Set-TransportConfig -SmtpClientAuthenticationDisabled $false`），或在Exchange管理中心（管理电子邮件应用）中仅为{ $mailbox }启用“经过身份验证的SMTP”，该设置优先于组织设置。
+    [smtp_auth_mailbox] { $mailbox }已禁用SMTP AUTH（Exchange：“SmtpClientAuthentication is disabled for the Mailbox”）：请在Exchange管理中心（邮箱 > 管理电子邮件应用）中为该邮箱启用“经过身份验证的SMTP”，或运行`Set-CASMailbox { $mailbox } -SmtpClientAuthenticationDisabled $false`。
+    [security_defaults] Microsoft Entra ID的安全默认值阻止了{ $user }的SMTP AUTH（Exchange：“locked by your organization's security defaults policy”）：请为租户{ $tenant }关闭安全默认值（Microsoft Entra管理中心 > 概述 > 属性 > 管理安全默认值），改用条件访问保护登录。
+   *[other] { $mailbox }的SMTP AUTH已禁用：请在Exchange管理中心（管理电子邮件应用）中为该邮箱启用“经过身份验证的SMTP”，并检查组织是否禁用了它。
+}
 remedy-mailbox_not_found = Exchange接受了登录，但找不到{ $mailbox }的邮箱：请检查该帐户是否具有Exchange Online许可证（至少E3）和邮箱。
 remedy-mailbox_not_found-shared = { $user }已登录，但无法打开{ $mailbox }：请授予{ $user }对该邮箱的完全控制（“完全访问”权限），或检查邮箱地址。
+remedy-mailbox_rights_missing = Exchange接受了{ $user }的令牌，但未授予其对{ $mailbox }的访问权限（指南：邮箱权限）：请授予{ $user }对该邮箱的完全控制（`Add-MailboxPermission -Identity { $mailbox } -User { $user } -AccessRights FullAccess`）；如使用应用的令牌（客户端凭据），请在`New-ServicePrincipal`之后用`Add-MailboxPermission`为应用的服务主体授予相同权限。
+remedy-send_as_denied = Exchange不允许{ $user }以{ $mailbox }的身份发送（SendAsDenied，指南：邮箱权限）：除完全控制外，请授予{ $user }对该邮箱的“以其身份发送”（Send As）权限（Exchange管理中心 > 邮箱 > { $mailbox } > 委托，或运行`Add-RecipientPermission { $mailbox } -AccessRights SendAs -Trustee { $user }`）。
+remedy-sender_blocked = Exchange已阻止{ $user }发送邮件（“Access denied, bad outbound sender”）：Microsoft检测到外发垃圾邮件后限制了该帐户。请先保护该帐户，再在Microsoft Defender门户（电子邮件与协作 > 审阅 > 受限实体）中解除限制，并查明发送垃圾邮件的来源。
+remedy-sending_limit_reached = { $mailbox }已达到Exchange Online的发送限制（每日收件人数、每分钟邮件数或提交配额）：请等待限制重置（最长24小时），并减少ECE和其他应用通过该邮箱发送的邮件；请参阅Exchange Online限制。
+remedy-recipient_rejected = Exchange拒绝了测试邮件的收件人：请检查本检查发送到的地址，以及限制{ $mailbox }收件人的传输规则或连接器。
+remedy-submission_deferred = Exchange以临时错误（4xx）推迟了该邮件，通常是服务繁忙或对发件人限流：如果持续，请在Microsoft 365管理中心查看服务运行状况以及{ $mailbox }的发送限制。
 remedy-token_endpoint_unreachable = 无法访问令牌终结点：请从此服务器开放到login.microsoftonline.com的HTTPS（443）；如果需要代理服务器，请为租户{ $tenant }设置`proxy`。
 remedy-token_endpoint_timeout = 令牌终结点未及时响应：到login.microsoftonline.com的路径上有设备（代理服务器、TLS检查设备、先接受连接再丢弃流量的防火墙）扣住了请求；请检查从此服务器出发的路径以及租户{ $tenant }的`proxy`设置。监测程序会在退避等待后重试。
 remedy-token_bad_response = 令牌终结点返回的不是令牌响应，通常是代理服务器的页面：请让login.microsoftonline.com绕过代理服务器，或正确设置`proxy`。

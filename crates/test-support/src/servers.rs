@@ -114,7 +114,28 @@ pub struct Mail {
     /// IMAP: the account has no mailbox (STATUS and EXAMINE answer NO), as
     /// Exchange Online does for a user without an Exchange license.
     pub no_mailbox: bool,
+    /// IMAP: what STATUS and EXAMINE get after login instead of their data,
+    /// `{tag}` replaced by the command's tag: Exchange's `{tag} BAD User is
+    /// authenticated but not connected.`, or an untagged `* BYE ...` after
+    /// which the server hangs up.
+    pub after_login: Option<&'static str>,
+    /// IMAP EXISTS/MESSAGES and POP3 STAT: the messages in the INBOX.
+    pub messages: u64,
+    /// IMAP: the INTERNALDATE `FETCH 1 (INTERNALDATE)` answers (message 1, the oldest).
+    pub internaldate: &'static str,
+    /// POP3: the reply to AUTH (after the client's initial response).
+    pub pop3_auth_reply: &'static str,
+    /// POP3: the header lines `TOP 1 0` answers, CRLF-separated, ending with
+    /// the empty line that ends a header (the server adds the final `.`).
+    pub top_header: &'static str,
+    /// POP3: `TOP 1 0` answers with one header folded without end (until the
+    /// client hangs up, at most 4 MiB).
+    pub endless_top: bool,
 }
+
+/// Message 1's header as Exchange's POP3 gives it with `TOP 1 0`: the first
+/// `Received:` (folded, as Exchange folds it) dates its arrival, 3 Dec 2026 10:00 UTC.
+pub const EXCHANGE_TOP_HEADER: &str = "Received: from AM0PR01MB1234.eurprd01.prod.exchangelabs.com (2603:10a6:208:11::1)\r\n by AM0PR01MB5678.eurprd01.prod.exchangelabs.com with HTTPS; Thu, 3 Dec 2026\r\n 10:00:00 +0000\r\nReceived: from mail.example.com by AM0PR01MB1234.eurprd01.prod.exchangelabs.com; Thu, 3 Dec 2026 09:59:58 +0000\r\nFrom: customer@example.com\r\nSubject: order 42\r\n\r\n";
 
 impl Mail {
     pub fn new(tls: Arc<ServerConfig>) -> Mail {
@@ -129,6 +150,12 @@ impl Mail {
             auth_replies: &["235 2.7.0 Authentication successful"],
             sasl_ir: true,
             no_mailbox: false,
+            after_login: None,
+            messages: 17,
+            internaldate: "03-Dec-2026 10:00:00 +0000",
+            pop3_auth_reply: "+OK User successfully authenticated.",
+            top_header: EXCHANGE_TOP_HEADER,
+            endless_top: false,
         }
     }
 
@@ -282,6 +309,13 @@ async fn imap_session(stream: TcpStream, m: Mail) -> io::Result<()> {
                 };
                 send(&mut conn, format!("{tag} {reply}\r\n").as_bytes()).await?;
             }
+            "STATUS" | "EXAMINE" if m.after_login.is_some() => {
+                let reply = m.after_login.unwrap_or_default().replace("{tag}", &tag);
+                send(&mut conn, format!("{reply}\r\n").as_bytes()).await?;
+                if reply.starts_with("* BYE") {
+                    return Ok(());
+                }
+            }
             "STATUS" | "EXAMINE" if m.no_mailbox => {
                 send(
                     &mut conn,
@@ -292,14 +326,26 @@ async fn imap_session(stream: TcpStream, m: Mail) -> io::Result<()> {
             "STATUS" => {
                 send(
                     &mut conn,
-                    format!("* STATUS INBOX (MESSAGES 17 UNSEEN 2)\r\n{tag} OK STATUS completed.\r\n").as_bytes(),
+                    format!(
+                        "* STATUS INBOX (MESSAGES {} UNSEEN 0)\r\n{tag} OK STATUS completed.\r\n",
+                        m.messages
+                    )
+                    .as_bytes(),
                 )
                 .await?
             }
             "EXAMINE" => {
                 send(
                     &mut conn,
-                    format!("* 17 EXISTS\r\n{tag} OK [READ-ONLY] EXAMINE completed.\r\n").as_bytes(),
+                    format!("* {} EXISTS\r\n{tag} OK [READ-ONLY] EXAMINE completed.\r\n", m.messages).as_bytes(),
+                )
+                .await?
+            }
+            "FETCH" if m.messages > 0 && line.ends_with(" FETCH 1 (INTERNALDATE)") => {
+                let date = m.internaldate;
+                send(
+                    &mut conn,
+                    format!("* 1 FETCH (INTERNALDATE \"{date}\")\r\n{tag} OK FETCH completed.\r\n").as_bytes(),
                 )
                 .await?
             }
@@ -348,6 +394,19 @@ async fn pop3_session(stream: TcpStream, m: Mail) -> io::Result<()> {
             }
             "STLS" => send(&mut conn, b"-ERR Command is not valid in this state.\r\n").await?,
             "QUIT" => return send(&mut conn, b"+OK Microsoft Exchange Server POP3 server signing off.\r\n").await,
+            auth if auth.starts_with("AUTH XOAUTH2 ") && tls_on => send(&mut conn, format!("{}\r\n", m.pop3_auth_reply).as_bytes()).await?,
+            "STAT" => send(&mut conn, format!("+OK {} {}\r\n", m.messages, m.messages * 4096).as_bytes()).await?,
+            "TOP 1 0" if m.messages > 0 && m.endless_top => {
+                send(&mut conn, b"+OK\r\nReceived: from x\r\n").await?;
+                let fold = format!(" by {} with HTTPS\r\n", "y".repeat(990));
+                for _ in 0..(4 << 20) / fold.len() {
+                    if send(&mut conn, fold.as_bytes()).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                send(&mut conn, b" ; Thu, 3 Dec 2026 10:00:00 +0000\r\n\r\n.\r\n").await?
+            }
+            "TOP 1 0" if m.messages > 0 => send(&mut conn, format!("+OK\r\n{}.\r\n", m.top_header).as_bytes()).await?,
             _ => send(&mut conn, b"-ERR Protocol error. 14\r\n").await?,
         }
     }
