@@ -21,8 +21,9 @@ pub struct Failure {
     /// Always English: logs and tickets read it.
     pub detail: String,
     /// The same detail as a sentence of the report's language files, when
-    /// the agent wrote it (never for a server's text, which stays as sent).
-    pub message: Option<DetailMessage>,
+    /// the agent wrote it (never for a server's text, which stays as sent);
+    /// boxed, as most failures have none and every check's task holds one.
+    pub message: Option<Box<DetailMessage>>,
     /// Which variant of the reason's remedy applies, when the server's reply says.
     pub hint: Option<Hint>,
 }
@@ -49,10 +50,10 @@ impl Failure {
     /// Adds the detail's translatable sentence: message `key` with `args`
     /// (each value sanitised, as server-controlled text may be among them).
     pub fn with_message(mut self, key: &'static str, args: &[(&'static str, &str)]) -> Self {
-        self.message = Some(DetailMessage {
+        self.message = Some(Box::new(DetailMessage {
             key,
             args: args.iter().map(|(name, value)| (*name, sanitize(value))).collect(),
-        });
+        }));
         self
     }
 
