@@ -18,10 +18,7 @@ label-remedy = 处理方法
 label-reply = 详细信息
 label-ids = Microsoft ID
 evidence-proxy = 路径中的HTTP代理：{ $proxy }
-page-checks-run = 已运行{ $configured }项检查中的{ $ran ->
-    [one] { $ran }项
-   *[other] { $ran }项
-}。
+page-checks-run = 已运行{ $configured }项检查中的{ $ran }项。
 page-metrics = 指标
 report-item = { $n }. { $title }：{ $status }
 report-labelled = { $label }：{ $value }
@@ -48,10 +45,7 @@ version-not-in-table = ECE { $version }不在指南的最低版本表中；请�
 urls-match = 应用的外部URL和重定向URL使用同一主机：{ $host }。
 urls-differ = 应用的外部URL的主机{ $external }与重定向URL的主机{ $redirect }不同。
 secret-valid = 租户{ $tenant }的客户端密码有效期至{ $date }。
-secret-expires-soon = 租户{ $tenant }的客户端密码将于{ $date }过期（还剩{ $days ->
-    [one] { $days }天
-   *[other] { $days }天
-}）：请在此之前创建新的客户端密码。
+secret-expires-soon = 租户{ $tenant }的客户端密码将于{ $date }过期（还剩{ $days }天）：请在此之前创建新的客户端密码。
 secret-expired = 租户{ $tenant }的客户端密码已于{ $date }过期。
 check-not-run = 检查{ $check }尚未运行。
 check-failed = 检查{ $check }（{ $target }）失败（原因：`{ $reason }`，阶段：`{ $phase }`）。
@@ -76,10 +70,7 @@ detail-token_lifetime = 该访问令牌的有效期为{ $minutes }分钟；指�
 ok-minimum_version = 检查{ $check }已通过。
 ok-system_configuration = 检查{ $check }已通过。
 ok-azure_ad_application = 租户{ $tenant }已接受应用程序的凭证（{ $check }）。
-ok-token_generation = { $check }使用的令牌属于{ $user }，具有所需的作用域，有效期为{ $minutes ->
-    [one] { $minutes }分钟
-   *[other] { $minutes }分钟
-}。
+ok-token_generation = { $check }使用的令牌属于{ $user }，具有所需的作用域，有效期为{ $minutes }分钟。
 ok-mailbox_configuration = { $protocol }接受{ $mailbox }的XOAUTH2（{ $check }）。
 ok-exchange_license = Exchange Online托管邮箱{ $mailbox }（{ $check }）；指南要求至少分配E3许可证。
 ok-mailbox_rights = { $model ->
@@ -95,24 +86,12 @@ ok-token_refresh = { $check }持有{ $user }的有效访问令牌，已使用存
 why-minimum_version = 未检查：请在配置中添加`ece.version`（例如`12.5(1) ES3`，与ECE“关于”页面上显示的一致）。
 why-system_configuration = 未检查：请在配置中添加`ece.external_url`（ECE的“应用的外部URL”）和`ece.redirect_uri`（应用注册的重定向URL）。
 why-azure_ad_application = 未检查：没有配置任何带有租户检查、令牌检查或经过身份验证的邮件检查的租户（{ $tenants }个租户，{ $mailboxes }个邮箱）。
-why-token_generation = 未检查：没有配置带凭证的邮箱，因此未检查任何令牌（{ $mailboxes ->
-    [one] { $mailboxes }个邮箱
-   *[other] { $mailboxes }个邮箱
-}）。
-why-mailbox_configuration = 未检查：没有配置带`mailbox:`的邮件检查（{ $mailboxes ->
-    [one] { $mailboxes }个邮箱
-   *[other] { $mailboxes }个邮箱
-}）。
+why-token_generation = 未检查：没有配置带凭证的邮箱，因此未检查任何令牌（{ $mailboxes }个邮箱）。
+why-mailbox_configuration = 未检查：没有配置带`mailbox:`的邮件检查（{ $mailboxes }个邮箱）。
 why-exchange_license = 未检查：只有经过身份验证的IMAP、POP3或SMTP检查才能表明Exchange Online托管该邮箱；许可证本身请在Microsoft 365管理中心查看。
-why-mailbox_rights = 未检查：没有配置带`mailbox:`的邮件检查（{ $mailboxes ->
-    [one] { $mailboxes }个邮箱
-   *[other] { $mailboxes }个邮箱
-}）。
+why-mailbox_rights = 未检查：没有配置带`mailbox:`的邮件检查（{ $mailboxes }个邮箱）。
 why-network_connectivity = 未检查：没有配置任何DNS、TCP、TLS或邮件检查。
-why-token_refresh = 未检查：没有配置`kind: token`检查或经过身份验证的邮件检查（{ $mailboxes ->
-    [one] { $mailboxes }个邮箱
-   *[other] { $mailboxes }个邮箱
-}）。
+why-token_refresh = 未检查：没有配置`kind: token`检查或经过身份验证的邮件检查（{ $mailboxes }个邮箱）。
 
 ## 配置问题的处理方法
 
