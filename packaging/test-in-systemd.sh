@@ -131,7 +131,9 @@ sleep 7   # longer than RestartSec=5s
 [ "$(prop ActiveState)/$(prop ExecMainStatus)/$(prop NRestarts)" = "failed/2/0" ] && ok "bad config: failed, exit 2, no restart" \
   || fail "bad config: $(prop ActiveState)/$(prop ExecMainStatus)/$(prop NRestarts)"
 
-# Purge: stopped, unit and files gone.
+# Purge: stopped, unit and files gone (the credential and the drop-in are the
+# admin's own files, removed first as an admin would).
+rm -rf /etc/ece-o365-exporter/client-secret.cred "/etc/systemd/system/$unit.d"
 dpkg --purge ece-o365-exporter || fail "dpkg --purge"
 [ "$(prop LoadState)" = not-found ] && ok "unit gone after purge" || fail "unit still loaded after purge"
 for gone in /etc/ece-o365-exporter /var/lib/ece-o365-exporter /usr/bin/ece-o365-exporter; do
