@@ -35,7 +35,7 @@ pub use check::{CheckConfig, CheckSchema, DynSettings, Inherit, KindKeys, KindSe
 pub use ece::{EceSettings, ServerRole};
 pub use error::{ConfigError, Loc};
 pub use no_proxy::{NoProxy, ProxyEnv};
-pub use oauth::{DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, Tenant};
+pub use oauth::{CREDENTIALS_DIRECTORY, DEFAULT_AUTHORITY, Grant, MailProtocol, Mailbox, SecretSource, Tenant};
 pub use proxy::{Proxy, ProxyAuth, ProxySetting, TokenProxy, effective_proxy, parse_proxy_url};
 pub use raw::COMMON_KEYS;
 pub(crate) use raw::parse_yaml;
