@@ -26,6 +26,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+mod encoding;
+
+pub use encoding::GZIP_LEVEL;
+
 use crate::i18n::Lang;
 use crate::state::RunningState;
 use crate::web::{AuthOutcome, WebConfig, WebGuard};
@@ -90,25 +94,8 @@ fn bind(addr: SocketAddr, dual_stack: bool) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// A response body: small ones whole, `/metrics` in chunks.
-type Body = Either<Full<Bytes>, Exposition>;
-
-/// The `/metrics` body, each chunk written when hyper asks for it, so a
-/// large exposition is never whole in memory and a slow scraper costs no
-/// more than one chunk.
-struct Exposition(Box<dyn Iterator<Item = String> + Send>);
-
-impl http_body::Body for Exposition {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
-        std::task::Poll::Ready(self.get_mut().0.next().map(|chunk| Ok(http_body::Frame::data(Bytes::from(chunk)))))
-    }
-}
+/// A response body: small ones whole, `/metrics` in chunks, plain or gzip.
+type Body = Either<Full<Bytes>, Either<encoding::Plain, encoding::Gzip>>;
 
 /// What the handlers read: the agent's running state and the web settings.
 struct AppState {
@@ -274,11 +261,7 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
         return r;
     }
     match req.uri().path() {
-        "/metrics" => {
-            let mut r = Response::new(Either::Right(Exposition(Box::new(state.running.metrics.exposition()))));
-            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS));
-            r
-        }
+        "/metrics" => metrics(state, req),
         "/-/healthy" => text(StatusCode::OK, "Healthy.\n"),
         "/-/ready" => {
             let ran = state.running.ran();
@@ -310,6 +293,26 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
         }
         _ => text(StatusCode::NOT_FOUND, "Not found. Try /metrics.\n"),
     }
+}
+
+/// `GET /metrics`: the exposition in chunks, compressed with gzip when the
+/// scraper accepts it (Prometheus always does). Streamed, so no
+/// `Content-Length`; HEAD gets the same headers.
+fn metrics(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+    let chunks: encoding::Chunks = Box::new(state.running.metrics.exposition());
+    let coding = encoding::negotiate(req.headers());
+    let mut r = Response::new(Either::Right(match coding {
+        encoding::Coding::Identity => Either::Left(encoding::Plain(chunks)),
+        encoding::Coding::Gzip => Either::Right(encoding::Gzip::new(chunks)),
+    }));
+    let headers = r.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS));
+    // Caches between the agent and a scraper must tell the two apart.
+    headers.insert(hyper::header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if coding == encoding::Coding::Gzip {
+        headers.insert(hyper::header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    r
 }
 
 /// `POST /-/reload`: reloads the configuration file; 200 with what changed,

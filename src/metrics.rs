@@ -506,6 +506,75 @@ mod tests {
         assert_eq!(text.matches("ece_o365_tls_cert_info{").count(), 1);
     }
 
+    /// The certificate and the capabilities are those of the last run that
+    /// got as far, kept (once) across runs that fail earlier.
+    #[test]
+    fn the_certificate_and_capabilities_stick_across_runs_that_do_not_get_as_far() {
+        let m = Metrics::new("1", "r");
+        let check = meta("smtp-a", crate::checks::smtp::KIND, None);
+        let mut facts = tls_facts("CN=Intercept \"A\"");
+        facts.capabilities = Some(vec![("STARTTLS", true), ("AUTH=XOAUTH2", false)]);
+        m.observe(&check, observation(facts));
+        let cert = format!(
+            "ece_o365_tls_cert_info{{check=\"smtp-a\",subject=\"CN=outlook.com\",issuer=\"CN=Intercept \\\"A\\\"\",fingerprint_sha256=\"{}\"}} 1\n",
+            "ab".repeat(32)
+        );
+        let caps = [
+            "ece_o365_capability_advertised{check=\"smtp-a\",capability=\"STARTTLS\"} 1\n",
+            "ece_o365_capability_advertised{check=\"smtp-a\",capability=\"AUTH=XOAUTH2\"} 0\n",
+        ];
+        let text = m.render();
+        assert!(text.contains(&cert), "{text}");
+        assert!(caps.iter().all(|c| text.contains(c)), "{text}");
+        // Runs that never reach TLS nor the capabilities (a refused connection), twice.
+        for _ in 0..2 {
+            m.observe(&check, observation(Facts::default()));
+            let text = m.render();
+            assert!(text.contains(&cert), "{text}");
+            assert!(caps.iter().all(|c| text.contains(c)), "{text}");
+            assert_eq!(text.matches("ece_o365_capability_advertised{").count(), 2, "{text}");
+        }
+        // A handshake that showed no leaf drops the certificate; the capabilities stay.
+        let no_leaf = Facts {
+            tls: Some(TlsFacts {
+                version: "TLSv1.2",
+                earliest_expiry: None,
+                leaf: None,
+            }),
+            ..Facts::default()
+        };
+        m.observe(&check, observation(no_leaf));
+        let text = m.render();
+        assert!(!text.contains("ece_o365_tls_cert_info{"), "{text}");
+        assert!(caps.iter().all(|c| text.contains(c)), "{text}");
+        // A run that got the capabilities, none of them: no lines.
+        let none = Facts {
+            capabilities: Some(Vec::new()),
+            ..Facts::default()
+        };
+        m.observe(&check, observation(none));
+        assert!(!m.render().contains("ece_o365_capability_advertised{"));
+    }
+
+    /// A long subject is clipped to 256 characters (not bytes) in the label,
+    /// whether it is read from the last run or kept from an earlier one.
+    #[test]
+    fn long_certificate_fields_are_clipped() {
+        let m = Metrics::new("1", "r");
+        let check = meta("tls-a", crate::checks::tls::KIND, None);
+        let mut facts = tls_facts("CN=CA");
+        let long = format!("CN={}", "é".repeat(400));
+        if let Some(leaf) = facts.tls.as_mut().and_then(|t| t.leaf.as_mut()) {
+            leaf.subject = long.clone();
+        }
+        m.observe(&check, observation(facts));
+        let clipped: String = long.chars().take(256).collect();
+        let expected = format!("subject=\"{clipped}\",issuer=");
+        assert!(m.render().contains(&expected));
+        m.observe(&check, observation(Facts::default()));
+        assert!(m.render().contains(&expected));
+    }
+
     #[test]
     fn histograms_are_per_kind_and_the_last_run_is_per_check() {
         let m = Metrics::new("1", "r");

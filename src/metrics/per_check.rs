@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use super::{Format, unix_seconds};
 use crate::checks::CheckMeta;
-use crate::observation::Observation;
+use crate::observation::{CertSummary, Observation};
 use crate::reason::Reason;
 
 /// Longest certificate subject/issuer kept in a label.
@@ -88,11 +88,11 @@ pub(super) struct CheckSeries {
     /// From the last run that completed a TLS handshake.
     cert_expiry: Option<i64>,
     tls_version: Option<&'static str>,
-    /// Subject, issuer (clipped) and SHA-256 fingerprint of the leaf, as
-    /// escaped label values.
-    cert: Option<Box<(String, String, String)>>,
+    /// Subject, issuer and SHA-256 fingerprint of the leaf (escaped and
+    /// clipped when written).
+    cert: Kept<CertSummary>,
     /// From the last run that got as far as the capabilities.
-    capabilities: Vec<(&'static str, bool)>,
+    capabilities: Kept<Vec<(&'static str, bool)>>,
     dns_answers: Option<u64>,
     /// From the last run that connected.
     address_family: Option<&'static str>,
@@ -125,8 +125,8 @@ impl CheckSeries {
             last_success: None,
             cert_expiry: None,
             tls_version: None,
-            cert: None,
-            capabilities: Vec::new(),
+            cert: Kept::Nothing,
+            capabilities: Kept::Nothing,
             dns_answers: None,
             address_family: None,
             http_status: None,
@@ -150,14 +150,18 @@ impl CheckSeries {
                 self.cert_expiry = tls.earliest_expiry;
             }
             self.tls_version = Some(tls.version);
-            self.cert = tls
-                .leaf
-                .as_ref()
-                .map(|l| Box::new((label(&clip(&l.subject)), label(&clip(&l.issuer)), label(&l.fingerprint_sha256))));
         }
-        if let Some(caps) = &obs.facts.capabilities {
-            self.capabilities.clone_from(caps);
-        }
+        let last_facts = self.last.as_ref().map(|o| &o.facts);
+        let last_leaf = last_facts.and_then(|f| f.tls.as_ref()).and_then(|t| t.leaf.as_ref());
+        self.cert
+            .follow(obs.facts.tls.as_ref().map(|t| t.leaf.is_some()), last_leaf, |leaf| CertSummary {
+                subject: clip(&leaf.subject).to_string(),
+                issuer: clip(&leaf.issuer).to_string(),
+                fingerprint_sha256: leaf.fingerprint_sha256.clone(),
+            });
+        let last_caps = last_facts.and_then(|f| f.capabilities.as_ref());
+        self.capabilities
+            .follow(obs.facts.capabilities.as_ref().map(|_| true), last_caps, Clone::clone);
         if obs.facts.address_family.is_some() {
             self.address_family = obs.facts.address_family;
         }
@@ -165,7 +169,7 @@ impl CheckSeries {
             self.http_status = obs.facts.http_status;
         }
         if let Some(t) = &obs.facts.tenant {
-            self.tenant = Some(Box::new((label(&t.tenant), label(&t.directory_id))));
+            self.tenant = Some(Box::new((escape(&t.tenant).into_owned(), escape(&t.directory_id).into_owned())));
         }
         if let Some(n) = obs.facts.dns_answers {
             self.dns_answers = Some(n);
@@ -173,6 +177,63 @@ impl CheckSeries {
             self.dns_answers = Some(0);
         }
         self.last = Some(obs);
+    }
+}
+
+/// A fact that sticks across runs that do not get as far as it: read from
+/// the last run while that run has it (most runs of a healthy check do), and
+/// copied out only when a later run has not. Each check keeps its facts
+/// once, not once in its last run and again here (at 10,000 TLS checks the
+/// second copy of the certificate fields alone was about 2.5 MiB).
+#[derive(Clone)]
+enum Kept<T> {
+    /// No run got as far, or the last that did had none.
+    Nothing,
+    /// In the last run's facts.
+    InLast,
+    /// From an earlier run; the last one did not get as far.
+    Own(Box<T>),
+}
+
+impl<T> Kept<T> {
+    /// Follows a new run, before it replaces `last`: `present` is whether it
+    /// got as far as the fact (`None`: not as far) and whether it has the
+    /// fact then; `last` is the fact in the run being replaced, copied out
+    /// with `copy` when the new run does not get as far.
+    fn follow<S>(&mut self, present: Option<bool>, last: Option<&S>, copy: impl FnOnce(&S) -> T) {
+        match present {
+            Some(true) => *self = Kept::InLast,
+            Some(false) => *self = Kept::Nothing,
+            None => {
+                if matches!(self, Kept::InLast) {
+                    *self = last.map_or(Kept::Nothing, |fact| Kept::Own(Box::new(copy(fact))));
+                }
+            }
+        }
+    }
+
+    fn is_some(&self) -> bool {
+        !matches!(self, Kept::Nothing)
+    }
+}
+
+impl CheckSeries {
+    /// The leaf certificate this check currently exposes.
+    fn cert(&self) -> Option<&CertSummary> {
+        match &self.cert {
+            Kept::Nothing => None,
+            Kept::InLast => self.last.as_ref()?.facts.tls.as_ref()?.leaf.as_ref(),
+            Kept::Own(cert) => Some(cert),
+        }
+    }
+
+    /// The watched capabilities this check currently exposes.
+    fn capabilities(&self) -> &[(&'static str, bool)] {
+        match &self.capabilities {
+            Kept::Nothing => &[],
+            Kept::InLast => self.last.as_ref().and_then(|o| o.facts.capabilities.as_deref()).unwrap_or_default(),
+            Kept::Own(caps) => caps,
+        }
     }
 }
 
@@ -237,7 +298,7 @@ impl Snapshot {
                 phases: last.is_some_and(|o| !o.phases.is_empty()),
                 failures: !series.failures.is_empty(),
                 cert: series.cert.is_some(),
-                capabilities: !series.capabilities.is_empty(),
+                capabilities: !series.capabilities().is_empty(),
                 series: series.clone(),
             });
         }
@@ -306,9 +367,12 @@ impl Row {
                 if !self.cert {
                     return;
                 }
-                if let Some(cert) = &series.cert {
-                    let (subject, issuer, fingerprint) = cert.as_ref();
-                    let extra = [("subject", &**subject), ("issuer", issuer), ("fingerprint_sha256", fingerprint)];
+                if let Some(cert) = series.cert() {
+                    let extra = [
+                        ("subject", &*escape(clip(&cert.subject))),
+                        ("issuer", &*escape(clip(&cert.issuer))),
+                        ("fingerprint_sha256", &*escape(&cert.fingerprint_sha256)),
+                    ];
                     sample(out, name, "", check, &extra, Value::U(1));
                 }
             }
@@ -316,7 +380,7 @@ impl Row {
                 if !self.capabilities {
                     return;
                 }
-                for (cap, on) in &series.capabilities {
+                for (cap, on) in series.capabilities() {
                     sample(out, name, "", check, &[("capability", cap)], Value::U((*on).into()));
                 }
             }
@@ -497,13 +561,12 @@ impl Iterator for Chunks {
     }
 }
 
-/// An escaped label value.
-fn label(value: &str) -> String {
-    escape(value).into_owned()
-}
-
-fn clip(text: &str) -> String {
-    text.chars().take(MAX_CERT_LABEL).collect()
+/// `text`'s first [`MAX_CERT_LABEL`] characters.
+fn clip(text: &str) -> &str {
+    match text.char_indices().nth(MAX_CERT_LABEL) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
 }
 
 /// A label value as the exposition format wants it: `\`, `"` and newlines escaped.
