@@ -52,6 +52,17 @@ struct KindPhaseLabels {
     phase: Phase,
 }
 
+/// Mail flow checks are few (one message per run, opt-in), so their
+/// delivery times get a histogram per check.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    check: String,
+}
+
+/// Buckets for a mail flow message's delivery: 1 s to 10 minutes (Exchange
+/// Online usually delivers within seconds; a check's timeout is minutes).
+const DELIVERY_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MailboxLabels {
     mailbox: String,
@@ -112,6 +123,8 @@ pub struct Metrics {
     secret_expiry: Family<SecretLabels, Gauge>,
     mailbox_messages: Family<FolderLabels, Gauge>,
     oldest_message: Family<FolderLabels, Gauge>,
+    delivery: Family<CheckLabels, Histogram>,
+    last_delivery: Family<CheckLabels, FloatGauge>,
     reload_ok: Gauge,
     reload_time: FloatGauge,
 }
@@ -137,6 +150,8 @@ impl Metrics {
             secret_expiry: Family::default(),
             mailbox_messages: Family::default(),
             oldest_message: Family::default(),
+            delivery: Family::new_with_constructor(|| Histogram::new(DELIVERY_BUCKETS.iter().copied())),
+            last_delivery: Family::default(),
             reload_ok: Gauge::default(),
             reload_time: FloatGauge::default(),
             registry: Registry::default(),
@@ -180,6 +195,16 @@ impl Metrics {
             "mailbox_oldest_message_timestamp_seconds",
             "When the folder's oldest message arrived (IMAP INTERNALDATE, POP3 Received:); absent when the folder is empty",
             m.oldest_message.clone(),
+        );
+        registry.register(
+            "mailflow_delivery_seconds",
+            "Time from the mail flow check's submission to its message's arrival in the receiving mailbox",
+            m.delivery.clone(),
+        );
+        registry.register(
+            "mailflow_last_delivery_seconds",
+            "The delivery time of the mail flow check's last delivered message",
+            m.last_delivery.clone(),
         );
         registry.register(
             "config_last_reload_successful",
@@ -227,6 +252,9 @@ impl Metrics {
 
     /// Drops every series of a check that was removed or changed by a reload.
     pub fn forget(&self, meta: &CheckMeta) {
+        let check = CheckLabels { check: meta.name.clone() };
+        self.delivery.remove(&check);
+        self.last_delivery.remove(&check);
         if let Ok(mut per_check) = self.per_check.lock() {
             per_check.forget(&meta.name);
         }
@@ -285,6 +313,11 @@ impl Metrics {
                     self.oldest_message.remove(&labels);
                 }
             }
+        }
+        if let Some(took) = obs.facts.delivery {
+            let check = CheckLabels { check: meta.name.clone() };
+            self.delivery.get_or_create(&check).observe(took.as_secs_f64());
+            self.last_delivery.get_or_create(&check).set(took.as_secs_f64());
         }
         if let Ok(mut per_check) = self.per_check.lock() {
             per_check.record(meta, obs);

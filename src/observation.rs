@@ -160,6 +160,9 @@ pub struct Facts {
     pub http_status: Option<u16>,
     /// The directory a `tenant` check found.
     pub tenant: Option<TenantFacts>,
+    /// How long a mail flow check's message took from submission to the
+    /// receiving mailbox.
+    pub delivery: Option<std::time::Duration>,
 }
 
 /// The recorder a check writes into while it runs.

@@ -212,6 +212,12 @@ reasons! {
         /// SMTP: a 4xx to `MAIL FROM`, `RCPT TO` or the message: Exchange
         /// defers the submission.
         SubmissionDeferred => "submission_deferred", MailboxConfiguration;
+        /// A mail flow check's message was accepted but never seen in the
+        /// receiving mailbox before the check's timeout.
+        MessageNotDelivered => "message_not_delivered", MailboxConfiguration;
+        /// A mail flow check could not delete its own test message (the
+        /// next run retries).
+        CleanupFailed => "cleanup_failed", MailboxRights;
     }
 }
 
@@ -235,6 +241,12 @@ label_enum! {
         TokenRequest => "token_request",
         /// An HTTPS check's request and the server's answer, inside TLS.
         Http => "http",
+        /// A mail flow check's `MAIL FROM`, `RCPT TO` and message.
+        Submit => "submit",
+        /// A mail flow check waiting for its message in the receiving mailbox.
+        Deliver => "deliver",
+        /// A mail flow check deleting its own test messages.
+        Cleanup => "cleanup",
     }
 }
 

@@ -155,16 +155,16 @@ pub fn capabilities(untagged: &[String]) -> Vec<String> {
         .collect()
 }
 
-struct Tags(u32);
+pub(crate) struct Tags(pub(crate) u32);
 
 impl Tags {
-    fn next(&mut self) -> String {
+    pub(crate) fn next(&mut self) -> String {
         self.0 += 1;
         format!("E{}", self.0)
     }
 }
 
-async fn command(ls: &mut LineStream<BoxStream>, tags: &mut Tags, command: &str) -> Result<Response, Failure> {
+pub(crate) async fn command(ls: &mut LineStream<BoxStream>, tags: &mut Tags, command: &str) -> Result<Response, Failure> {
     let tag = tags.next();
     ls.send_line(&format!("{tag} {command}")).await?;
     read_response(ls, &tag).await
@@ -295,7 +295,7 @@ pub fn refused(what: &str, status: Status, text: &str, otherwise: Reason) -> Fai
 
 /// A refusal after login: missing rights are explained with the token's
 /// account (the log then names who lacks them); others stay as they are.
-fn after_login(auth: &MailAuth, token: &AccessToken, failure: Failure) -> Failure {
+pub(crate) fn after_login(auth: &MailAuth, token: &AccessToken, failure: Failure) -> Failure {
     if failure.reason == Reason::MailboxRightsMissing {
         auth.explain(failure, token)
     } else {
@@ -352,6 +352,67 @@ pub fn oldest_of_fetch(untagged: &[String]) -> Result<Option<i64>, Failure> {
     Ok(None)
 }
 
+/// The retriever's session up to login: greeting, CAPABILITY, STARTTLS
+/// and CAPABILITY again when the session wants it, and with `auth`
+/// `AUTHENTICATE XOAUTH2` as its mailbox. Records the capabilities it saw;
+/// returns the session, the capabilities and the token used.
+pub(crate) async fn login(
+    session: &MailSession,
+    auth: Option<&MailAuth>,
+    probe: &mut Probe,
+    tags: &mut Tags,
+) -> Result<(LineStream<BoxStream>, Vec<String>, Option<AccessToken>), Failure> {
+    let mut ls = session.open(probe).await?;
+    probe.enter(Phase::Banner);
+    let greeting = ls.read_line().await?;
+    let upper = excerpt(&greeting, 8).to_ascii_uppercase();
+    if upper.starts_with("* BYE") {
+        return Err(Failure::new(
+            Reason::GreetingRejected,
+            format!("greeting: {}", excerpt(&greeting, QUOTE)),
+        ));
+    }
+    if !upper.starts_with("* OK") {
+        // PREAUTH included: a session that skips authentication is not
+        // what ECE expects, and STARTTLS would be impossible after it.
+        return Err(Failure::new(
+            Reason::UnexpectedReply,
+            format!("greeting: {}", excerpt(&greeting, QUOTE)),
+        ));
+    }
+    probe.enter(Phase::Capability);
+    let mut caps = capability(&mut ls, tags).await?;
+    probe.facts.capabilities = Some(watched(WATCHED, &caps));
+    if session.wants_starttls() {
+        let offered = caps.iter().any(|c| c == "STARTTLS");
+        if !offered {
+            return Err(Failure::new(Reason::StarttlsNotOffered, "CAPABILITY does not list STARTTLS"));
+        }
+        probe.enter(Phase::Starttls);
+        let r = command(&mut ls, tags, "STARTTLS").await?;
+        if r.status != Status::Ok {
+            return Err(Failure::new(
+                Reason::StarttlsRejected,
+                format!("STARTTLS refused: {:?} {}", r.status, r.text),
+            ));
+        }
+        ls = session.upgrade(probe, ls).await?;
+        probe.enter(Phase::Capability);
+        caps = capability(&mut ls, tags).await?;
+        probe.facts.capabilities = Some(watched_after_starttls(WATCHED, &caps, offered));
+    }
+    let Some(auth) = auth else {
+        return Ok((ls, caps, None));
+    };
+    let (initial_response, token) = auth.initial_response(probe, &caps).await?;
+    let tag = tags.next();
+    let sasl_ir = caps.iter().any(|c| c == "SASL-IR");
+    authenticate(&mut ls, &tag, &initial_response, sasl_ir)
+        .await
+        .map_err(|f| auth.explain(f, &token))?;
+    Ok((ls, caps, Some(token)))
+}
+
 impl Check for ImapCheck {
     fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
@@ -361,53 +422,9 @@ impl Check for ImapCheck {
                 // than leaving a stale one that ages into a backlog alert.
                 probe.facts.oldest_message = Some(("INBOX", None));
             }
-            let mut ls = self.session.open(probe).await?;
             let mut tags = Tags(0);
-            probe.enter(Phase::Banner);
-            let greeting = ls.read_line().await?;
-            let upper = excerpt(&greeting, 8).to_ascii_uppercase();
-            if upper.starts_with("* BYE") {
-                return Err(Failure::new(
-                    Reason::GreetingRejected,
-                    format!("greeting: {}", excerpt(&greeting, QUOTE)),
-                ));
-            }
-            if !upper.starts_with("* OK") {
-                // PREAUTH included: a session that skips authentication is not
-                // what ECE expects, and STARTTLS would be impossible after it.
-                return Err(Failure::new(
-                    Reason::UnexpectedReply,
-                    format!("greeting: {}", excerpt(&greeting, QUOTE)),
-                ));
-            }
-            probe.enter(Phase::Capability);
-            let mut caps = capability(&mut ls, &mut tags).await?;
-            probe.facts.capabilities = Some(watched(WATCHED, &caps));
-            if self.session.wants_starttls() {
-                let offered = caps.iter().any(|c| c == "STARTTLS");
-                if !offered {
-                    return Err(Failure::new(Reason::StarttlsNotOffered, "CAPABILITY does not list STARTTLS"));
-                }
-                probe.enter(Phase::Starttls);
-                let r = command(&mut ls, &mut tags, "STARTTLS").await?;
-                if r.status != Status::Ok {
-                    return Err(Failure::new(
-                        Reason::StarttlsRejected,
-                        format!("STARTTLS refused: {:?} {}", r.status, r.text),
-                    ));
-                }
-                ls = self.session.upgrade(probe, ls).await?;
-                probe.enter(Phase::Capability);
-                caps = capability(&mut ls, &mut tags).await?;
-                probe.facts.capabilities = Some(watched_after_starttls(WATCHED, &caps, offered));
-            }
-            if let Some(auth) = &self.auth {
-                let (initial_response, token) = auth.initial_response(probe, &caps).await?;
-                let tag = tags.next();
-                let sasl_ir = caps.iter().any(|c| c == "SASL-IR");
-                authenticate(&mut ls, &tag, &initial_response, sasl_ir)
-                    .await
-                    .map_err(|f| auth.explain(f, &token))?;
+            let (mut ls, _, token) = login(&self.session, self.auth.as_ref(), probe, &mut tags).await?;
+            if let (Some(auth), Some(token)) = (&self.auth, token) {
                 probe.enter(Phase::Select);
                 let status = command(&mut ls, &mut tags, "STATUS INBOX (MESSAGES UNSEEN)").await?;
                 if status.status != Status::Ok {

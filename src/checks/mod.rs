@@ -15,6 +15,7 @@
 pub mod dns;
 pub mod https;
 pub mod imap;
+pub mod mailflow;
 pub mod pop3;
 pub mod smtp;
 pub mod tcp;
@@ -172,6 +173,7 @@ pub const KINDS: &[&KindSpec] = &[
     &pop3::SPEC,
     &token::SPEC,
     &tenant::SPEC,
+    &mailflow::SPEC,
 ];
 
 /// The declaration of `kind`.
@@ -327,7 +329,7 @@ mod tests {
                 assert!(!crate::config::COMMON_KEYS.contains(key), "{name} redeclares the common key {key}");
             }
         }
-        assert_eq!(names.len(), 9);
+        assert_eq!(names.len(), 10);
     }
 
     /// Every key a kind declares is read by its settings function: a config
@@ -355,17 +357,26 @@ mod tests {
             "method" => "HEAD",
             "expect_status" => "[200, \"300-399\"]",
             "tenant" => "t",
+            "to" => "p",
+            "receive_target" => "outlook.office365.com:993",
+            "receive_tls" => "implicit",
+            "receive_server_name" => "outlook.office365.com",
             other => panic!("no test value for key `{other}`: add one here"),
         };
         let mut yaml = String::from(
             "tenants:\n  - {name: t, tenant_id: 00000000-0000-0000-0000-000000000001, client_id: 00000000-0000-0000-0000-000000000002}\n\
-             mailboxes:\n  - {name: m, address: ece@example.com, tenant: t, token_store: tok.json, protocols: [smtp, imap, pop3]}\nchecks:\n",
+             mailboxes:\n  - {name: m, address: ece@example.com, tenant: t, token_store: tok.json, protocols: [smtp, imap, pop3]}\n  \
+             - {name: p, address: probe@example.com, tenant: t, token_store: probe.json, protocols: [imap]}\nchecks:\n",
         );
         for spec in KINDS {
             let kind = spec.schema.kind;
             yaml.push_str(&format!("  - name: {kind}-all\n    kind: {kind}\n"));
             if spec.schema.mailbox != crate::config::MailboxUse::NotUsed {
                 yaml.push_str("    mailbox: m\n");
+            }
+            if kind == mailflow::KIND {
+                // It sends a message each run and waits for it.
+                yaml.push_str("    interval: 15m\n    timeout: 5m\n");
             }
             for key in spec.schema.keys {
                 yaml.push_str(&format!("    {key}: {}\n", value(key)));

@@ -78,7 +78,7 @@ pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Ch
 }
 
 /// This host's name, as EHLO wants it; `localhost` when unknown.
-fn default_ehlo_name() -> String {
+pub(crate) fn default_ehlo_name() -> String {
     let name = std::env::var("COMPUTERNAME")
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_default();
@@ -104,7 +104,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn first_line(&self) -> String {
+    pub(crate) fn first_line(&self) -> String {
         format!("{} {}", self.code, self.lines.first().map(String::as_str).unwrap_or(""))
     }
 }
@@ -169,7 +169,7 @@ pub fn ehlo_capabilities(reply: &Reply) -> Vec<String> {
     caps
 }
 
-async fn command(ls: &mut LineStream<BoxStream>, line: &str) -> Result<Reply, Failure> {
+pub(crate) async fn command(ls: &mut LineStream<BoxStream>, line: &str) -> Result<Reply, Failure> {
     ls.send_line(line).await?;
     read_reply(ls).await
 }
@@ -200,53 +200,70 @@ pub async fn auth_xoauth2(ls: &mut LineStream<BoxStream>, initial_response: &Sec
     Err(Failure::new(reason, format!("AUTH XOAUTH2: {}", reply.first_line())).with_hint(hint))
 }
 
-impl SmtpCheck {
-    async fn ehlo(&self, ls: &mut LineStream<BoxStream>) -> Result<Vec<String>, Failure> {
-        let reply = command(ls, &format!("EHLO {}", self.ehlo_name)).await?;
-        expect(&reply, 250, Reason::UnexpectedReply, "EHLO refused")?;
-        Ok(ehlo_capabilities(&reply))
+/// EHLO, with its capabilities.
+async fn ehlo(ls: &mut LineStream<BoxStream>, ehlo_name: &str) -> Result<Vec<String>, Failure> {
+    let reply = command(ls, &format!("EHLO {ehlo_name}")).await?;
+    expect(&reply, 250, Reason::UnexpectedReply, "EHLO refused")?;
+    Ok(ehlo_capabilities(&reply))
+}
+
+/// The dispatcher's session up to where it sends: greeting, EHLO,
+/// STARTTLS and EHLO again when the session wants it, and with `auth`
+/// `AUTH XOAUTH2` as its mailbox. Records the capabilities it saw.
+pub(crate) async fn login(
+    session: &MailSession,
+    ehlo_name: &str,
+    auth: Option<&MailAuth>,
+    probe: &mut Probe,
+) -> Result<LineStream<BoxStream>, Failure> {
+    let mut ls = session.open(probe).await?;
+    probe.enter(Phase::Banner);
+    let greeting = read_reply(&mut ls).await?;
+    if greeting.code != 220 {
+        let reason = if greeting.code >= 400 {
+            Reason::GreetingRejected
+        } else {
+            Reason::UnexpectedReply
+        };
+        return Err(Failure::new(reason, format!("greeting: {}", greeting.first_line())));
     }
+    probe.enter(Phase::Ehlo);
+    let mut caps = ehlo(&mut ls, ehlo_name).await?;
+    let starttls_offered = caps.iter().any(|c| c == "STARTTLS");
+    probe.facts.capabilities = Some(watched(WATCHED, &caps));
+    if session.wants_starttls() {
+        if !starttls_offered {
+            return Err(Failure::new(Reason::StarttlsNotOffered, "EHLO reply does not offer STARTTLS"));
+        }
+        probe.enter(Phase::Starttls);
+        let reply = command(&mut ls, "STARTTLS").await?;
+        expect(&reply, 220, Reason::StarttlsRejected, "STARTTLS refused")?;
+        ls = session.upgrade(probe, ls).await?;
+        probe.enter(Phase::EhloTls);
+        caps = ehlo(&mut ls, ehlo_name).await?;
+        probe.facts.capabilities = Some(watched_after_starttls(WATCHED, &caps, starttls_offered));
+    }
+    if let Some(auth) = auth {
+        let (initial_response, token) = auth.initial_response(probe, &caps).await?;
+        auth_xoauth2(&mut ls, &initial_response)
+            .await
+            .map_err(|f| auth.explain(f, &token))?;
+    }
+    Ok(ls)
+}
+
+/// QUIT (phase `quit`). The verdict is in; a server that hangs up instead
+/// of saying 221 is not a failure.
+pub(crate) async fn quit(ls: &mut LineStream<BoxStream>, probe: &mut Probe) {
+    probe.enter(Phase::Quit);
+    let _ = command(ls, "QUIT").await;
 }
 
 impl Check for SmtpCheck {
     fn run<'a>(&'a self, probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
-            let mut ls = self.session.open(probe).await?;
-            probe.enter(Phase::Banner);
-            let greeting = read_reply(&mut ls).await?;
-            if greeting.code != 220 {
-                let reason = if greeting.code >= 400 {
-                    Reason::GreetingRejected
-                } else {
-                    Reason::UnexpectedReply
-                };
-                return Err(Failure::new(reason, format!("greeting: {}", greeting.first_line())));
-            }
-            probe.enter(Phase::Ehlo);
-            let mut caps = self.ehlo(&mut ls).await?;
-            let starttls_offered = caps.iter().any(|c| c == "STARTTLS");
-            probe.facts.capabilities = Some(watched(WATCHED, &caps));
-            if self.session.wants_starttls() {
-                if !starttls_offered {
-                    return Err(Failure::new(Reason::StarttlsNotOffered, "EHLO reply does not offer STARTTLS"));
-                }
-                probe.enter(Phase::Starttls);
-                let reply = command(&mut ls, "STARTTLS").await?;
-                expect(&reply, 220, Reason::StarttlsRejected, "STARTTLS refused")?;
-                ls = self.session.upgrade(probe, ls).await?;
-                probe.enter(Phase::EhloTls);
-                caps = self.ehlo(&mut ls).await?;
-                probe.facts.capabilities = Some(watched_after_starttls(WATCHED, &caps, starttls_offered));
-            }
-            if let Some(auth) = &self.auth {
-                let (initial_response, token) = auth.initial_response(probe, &caps).await?;
-                auth_xoauth2(&mut ls, &initial_response)
-                    .await
-                    .map_err(|f| auth.explain(f, &token))?;
-            }
-            probe.enter(Phase::Quit);
-            // The verdict is in; a server that hangs up instead of saying 221 is not a failure.
-            let _ = command(&mut ls, "QUIT").await;
+            let mut ls = login(&self.session, &self.ehlo_name, self.auth.as_ref(), probe).await?;
+            quit(&mut ls, probe).await;
             Ok(())
         })
     }

@@ -85,6 +85,14 @@ pub trait KindSettings: fmt::Debug + PartialEq + Send + Sync + 'static {
     fn proxy(&self) -> Option<&Proxy> {
         None
     }
+
+    /// A mailbox this check writes test messages into and deletes them
+    /// from (a mail flow check's `to`), with its key and where it is
+    /// written. The loader refuses a config in which a check that reads
+    /// ECE's mail (IMAP or POP3 with `mailbox:`) uses that mailbox.
+    fn probe_mailbox(&self) -> Option<(&str, &'static str, Loc)> {
+        None
+    }
 }
 
 /// [`KindSettings`] behind a pointer: what [`CheckConfig`] holds.
@@ -92,6 +100,7 @@ pub trait DynSettings: fmt::Debug + Send + Sync {
     fn target_label(&self) -> String;
     fn endpoint(&self) -> Option<&Target>;
     fn proxy(&self) -> Option<&Proxy>;
+    fn probe_mailbox(&self) -> Option<(&str, &'static str, Loc)>;
     fn as_any(&self) -> &dyn Any;
     /// Equal to `other` (false when `other` is another kind's).
     fn same_as(&self, other: &dyn DynSettings) -> bool;
@@ -108,6 +117,10 @@ impl<T: KindSettings> DynSettings for T {
 
     fn proxy(&self) -> Option<&Proxy> {
         KindSettings::proxy(self)
+    }
+
+    fn probe_mailbox(&self) -> Option<(&str, &'static str, Loc)> {
+        KindSettings::probe_mailbox(self)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -173,6 +186,12 @@ pub struct KindKeys<'a> {
     pub(super) global: &'a Global,
     pub(super) mailbox: Option<&'a Arc<Mailbox>>,
     pub(super) tenants: &'a [Arc<Tenant>],
+    pub(super) mailboxes: &'a [Arc<Mailbox>],
+    /// The check's interval (its own or `global.interval`), and where its
+    /// own is written.
+    pub(super) interval: (Duration, Option<Loc>),
+    /// The check's timeout, and where its own is written.
+    pub(super) timeout: (Duration, Option<Loc>),
     pub(super) keys: Vec<KindKey>,
 }
 
@@ -203,6 +222,29 @@ impl KindKeys<'_> {
                 };
                 Err(self.error(loc, "tenant", format!("no tenant named `{name}` under `tenants:` ({known})")))
             }
+        }
+    }
+
+    /// The check's interval, and where it is written (the check's name when
+    /// it is `global.interval`'s).
+    pub fn interval(&self) -> (Duration, Loc) {
+        (self.interval.0, self.interval.1.unwrap_or(self.name_loc))
+    }
+
+    /// The check's timeout, and where it is written (the check's name when
+    /// it is `global.timeout`'s).
+    pub fn timeout(&self) -> (Duration, Loc) {
+        (self.timeout.0, self.timeout.1.unwrap_or(self.name_loc))
+    }
+
+    /// `key: NAME`, required: one of `mailboxes:`, with where it is written.
+    pub fn mailbox_named(&mut self, key: &str) -> Result<(Arc<Mailbox>, Loc), ConfigError> {
+        let Some((name, loc)) = self.take::<String>(key)? else {
+            return Err(self.missing(key, format!("a {} check needs `{key}: NAME` (one of `mailboxes:`)", self.kind)));
+        };
+        match self.mailboxes.iter().find(|m| m.name == name) {
+            Some(m) => Ok((m.clone(), loc)),
+            None => Err(self.error(loc, key, format!("no mailbox named `{name}` under `mailboxes:`"))),
         }
     }
 

@@ -11,7 +11,7 @@ use serde_saphyr::Spanned;
 use super::check::{self, CheckConfig, CheckSchema, KindKeys, MailboxUse};
 use super::ece::EceSettings;
 use super::error::{ConfigError, Loc};
-use super::oauth::{Mailbox, Tenant};
+use super::oauth::{MailProtocol, Mailbox, Tenant};
 use super::proxy::ProxyKeys;
 use super::raw;
 use super::validate::Validator;
@@ -82,6 +82,7 @@ impl Validator<'_> {
             }
             checks.push(Arc::new(check));
         }
+        self.probe_mailboxes_unread(&checks, kinds)?;
         Ok(Config {
             file: self.file.to_path_buf(),
             global,
@@ -90,6 +91,35 @@ impl Validator<'_> {
             checks,
             ece,
         })
+    }
+
+    /// A mailbox a check deletes test messages from (a mail flow check's
+    /// `to`) must be one ECE never retrieves from: no IMAP or POP3 check
+    /// may read it as ECE's mailbox.
+    fn probe_mailboxes_unread(&self, checks: &[Arc<CheckConfig>], kinds: &[&CheckSchema]) -> Result<(), ConfigError> {
+        for (i, c) in checks.iter().enumerate() {
+            let Some((probe, key, loc)) = c.settings.probe_mailbox() else {
+                continue;
+            };
+            let reader = checks.iter().enumerate().find(|(_, r)| {
+                let reads = kinds.iter().any(|k| {
+                    k.kind == r.kind && matches!(k.mailbox, MailboxUse::Optional(MailProtocol::Imap | MailProtocol::Pop3))
+                });
+                reads && r.mailbox.as_ref().is_some_and(|m| m.name == probe)
+            });
+            if let Some((j, r)) = reader {
+                return Err(self.err(
+                    loc,
+                    format!("checks[{i}].{key}"),
+                    format!(
+                        "mailbox `{probe}` is read as ECE's mailbox by check `{}` (checks[{j}]); the {} check deletes its test \
+                         messages from `{key}`, so it must be a mailbox ECE never retrieves from",
+                        r.name, c.kind
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check(
@@ -190,6 +220,9 @@ impl Validator<'_> {
             global,
             mailbox,
             tenants,
+            mailboxes,
+            interval: (interval, c.interval.as_ref().map(|d| Loc::from(d.referenced))),
+            timeout: (timeout, c.timeout.as_ref().map(|d| Loc::from(d.referenced))),
             keys: c.keys,
         };
         let settings = (schema.settings)(&mut keys)?;

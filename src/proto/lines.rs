@@ -220,6 +220,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineStream<S> {
         Ok(())
     }
 
+    /// Reads exactly `n` bytes (a small IMAP literal the caller wants to
+    /// read), counted in the reply's byte budget; at most `max_line` bytes.
+    pub async fn read_bytes(&mut self, n: usize) -> Result<Vec<u8>, LineError> {
+        if n > self.limits.max_line {
+            return Err(LineError::TooLong(self.limits.max_line));
+        }
+        self.reply_bytes += n;
+        if self.reply_bytes > self.limits.max_reply {
+            return Err(LineError::ReplyTooLarge(self.limits.max_reply));
+        }
+        let mut out = Vec::with_capacity(n);
+        let buffered = (self.end - self.start).min(n);
+        out.extend_from_slice(&self.buf[self.start..self.start + buffered]);
+        self.start += buffered;
+        while out.len() < n {
+            let mut scratch = [0u8; 1024];
+            let want = (n - out.len()).min(scratch.len());
+            let got = self.stream.read(&mut scratch[..want]).await?;
+            if got == 0 {
+                return Err(LineError::Closed);
+            }
+            out.extend_from_slice(&scratch[..got]);
+        }
+        Ok(out)
+    }
+
     /// Writes a command line (CRLF appended) and flushes it; what the server
     /// sends next is a new reply.
     pub async fn send_line(&mut self, line: &str) -> Result<(), LineError> {
