@@ -21,7 +21,9 @@ use super::kind::{EceUse, KindSpec};
 use super::mail::{MailAuth, MailSession, MailSettings, TlsMode, mail_settings, parse_count};
 use super::smtp::{self, Reply};
 use super::{BoxFuture, BuildContext, BuildError, Check};
-use crate::config::{CheckConfig, CheckSchema, ConfigError, DynSettings, KindKeys, KindSettings, Loc, MailProtocol, Mailbox, MailboxUse, Proxy, Target};
+use crate::config::{
+    CheckConfig, CheckSchema, ConfigError, DynSettings, KindKeys, KindSettings, Loc, MailProtocol, Mailbox, MailboxUse, Proxy, Target,
+};
 use crate::observation::{Failure, Probe};
 use crate::proto::BoxStream;
 use crate::proto::lines::{LineStream, excerpt};
@@ -112,7 +114,10 @@ fn plain_address(address: &str) -> bool {
 
 fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError> {
     let Some(sender) = keys.mailbox().cloned() else {
-        return Err(keys.missing("mailbox", "a mailflow check needs `mailbox: NAME`: ECE's mailbox the message is sent as"));
+        return Err(keys.missing(
+            "mailbox",
+            "a mailflow check needs `mailbox: NAME`: ECE's mailbox the message is sent as",
+        ));
     };
     let (interval, interval_loc) = keys.interval();
     if interval < MIN_INTERVAL {
@@ -143,19 +148,28 @@ fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError
         return Err(keys.error(
             to_loc,
             "to",
-            format!("`to` must be another mailbox than `mailbox` (`{}`): a probe mailbox ECE never retrieves from", sender.name),
+            format!(
+                "`to` must be another mailbox than `mailbox` (`{}`): a probe mailbox ECE never retrieves from",
+                sender.name
+            ),
         ));
     }
     if !to.protocols.contains(&MailProtocol::Imap) {
         return Err(keys.error(
             to_loc,
             "to",
-            format!("mailbox `{}` does not list imap in its protocols: the check reads it over IMAP", to.name),
+            format!(
+                "mailbox `{}` does not list imap in its protocols: the check reads it over IMAP",
+                to.name
+            ),
         ));
     }
     for (m, key) in [(&sender, "mailbox"), (&to, "to")] {
         if !plain_address(&m.address) {
-            let message = format!("the address of mailbox `{}` cannot be used in a test message as it is written", m.name);
+            let message = format!(
+                "the address of mailbox `{}` cannot be used in a test message as it is written",
+                m.name
+            );
             return Err(if key == "to" {
                 keys.error(to_loc, key, message)
             } else {
@@ -204,7 +218,7 @@ pub struct MailflowCheck {
 pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Check>, BuildError> {
     let settings = cfg.settings::<MailflowSettings>().ok_or(BuildError::Mismatch)?;
     let sender = cfg.mailbox.as_ref().ok_or(BuildError::Mismatch)?;
-    let host = smtp::default_ehlo_name();
+    let host = this_host();
     Ok(Box::new(MailflowCheck {
         name: cfg.name.clone(),
         send: MailSession::new(ctx, &settings.send)?,
@@ -216,6 +230,12 @@ pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Ch
         receiver: MailAuth::new(ctx, Some(&settings.to))?.ok_or(BuildError::Mismatch)?,
         host,
     }))
+}
+
+/// This host's name as the test messages carry it (the EHLO name's rule:
+/// the computer's name, lower case, or `localhost`).
+pub fn this_host() -> String {
+    smtp::default_ehlo_name()
 }
 
 /// Runs in this process, for unique run ids even within one second.
@@ -238,12 +258,7 @@ impl MailflowCheck {
 
     fn message(&self, now: std::time::SystemTime) -> TestMessage {
         let unix = crate::clock::unix_seconds(now);
-        let run = format!(
-            "{}.{:x}.{:x}",
-            unix,
-            RUNS.fetch_add(1, Ordering::Relaxed),
-            rand::random::<u32>()
-        );
+        let run = format!("{}.{:x}.{:x}", unix, RUNS.fetch_add(1, Ordering::Relaxed), rand::random::<u32>());
         let marker = format!("{}{run}", self.own_prefix());
         let domain = self.from.rsplit_once('@').map_or("localhost", |(_, d)| d);
         let message_id = format!("<ece-o365-exporter.{}.{run}@{domain}>", self.host);
@@ -260,7 +275,10 @@ impl MailflowCheck {
             "Content-Type: text/plain; charset=us-ascii".to_string(),
             "Content-Transfer-Encoding: 7bit".to_string(),
             String::new(),
-            format!("A test message from ece-o365-exporter's mail flow check \"{}\" on {}.", self.name, self.host),
+            format!(
+                "A test message from ece-o365-exporter's mail flow check \"{}\" on {}.",
+                self.name, self.host
+            ),
             format!("It was sent as {} to {} to measure delivery,", self.from, self.to),
             "and the check deletes it as soon as it arrives.".to_string(),
         ]
@@ -492,11 +510,19 @@ impl MailflowCheck {
         }
         let set: Vec<String> = ours.iter().map(|(u, _)| u.to_string()).collect();
         let set = set.join(",");
-        must(ls, tags, &format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"), Reason::CleanupFailed).await?;
+        must(
+            ls,
+            tags,
+            &format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"),
+            Reason::CleanupFailed,
+        )
+        .await?;
         if !caps.iter().any(|c| c == "UIDPLUS") {
             return Err(Failure::new(
                 Reason::CleanupFailed,
-                format!("the server does not offer UIDPLUS: the test messages (UIDs {set}) are flagged \\Deleted but not expunged, as a plain EXPUNGE could remove other messages"),
+                format!(
+                    "the server does not offer UIDPLUS: the test messages (UIDs {set}) are flagged \\Deleted but not expunged, as a plain EXPUNGE could remove other messages"
+                ),
             ));
         }
         must(ls, tags, &format!("UID EXPUNGE {set}"), Reason::CleanupFailed).await?;

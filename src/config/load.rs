@@ -102,9 +102,9 @@ impl Validator<'_> {
                 continue;
             };
             let reader = checks.iter().enumerate().find(|(_, r)| {
-                let reads = kinds.iter().any(|k| {
-                    k.kind == r.kind && matches!(k.mailbox, MailboxUse::Optional(MailProtocol::Imap | MailProtocol::Pop3))
-                });
+                let reads = kinds
+                    .iter()
+                    .any(|k| k.kind == r.kind && matches!(k.mailbox, MailboxUse::Optional(MailProtocol::Imap | MailProtocol::Pop3)));
                 reads && r.mailbox.as_ref().is_some_and(|m| m.name == probe)
             });
             if let Some((j, r)) = reader {

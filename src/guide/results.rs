@@ -222,7 +222,10 @@ pub(super) fn coverage(config: &Config, add: &mut impl FnMut(GuideItem, Finding)
     for mb in &config.mailboxes {
         // A probe mailbox (a mail flow check's `to`) that ECE does not use
         // is no ECE mailbox: nothing of it is missing.
-        let probe_only = config.checks.iter().any(|c| c.settings.probe_mailbox().is_some_and(|(m, _, _)| m == mb.name))
+        let probe_only = config
+            .checks
+            .iter()
+            .any(|c| c.settings.probe_mailbox().is_some_and(|(m, _, _)| m == mb.name))
             && !config.checks.iter().any(|c| c.mailbox.as_ref().is_some_and(|m| m.name == mb.name));
         if probe_only {
             continue;

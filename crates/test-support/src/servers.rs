@@ -18,8 +18,10 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+mod exchange;
 mod hostile;
 
+pub use exchange::{Flow, FlowServers, Inbox, Stored, flow};
 pub use hostile::{Act, FLOOD_CAP, Hostile, Proto, Sent, Stage, hostile};
 
 /// A running test server.
@@ -165,7 +167,7 @@ impl Mail {
     }
 }
 
-async fn open(stream: TcpStream, m: &Mail) -> io::Result<Conn> {
+pub(crate) async fn open(stream: TcpStream, m: &Mail) -> io::Result<Conn> {
     let stream: Box<dyn Stream> = if m.implicit {
         Box::new(TlsAcceptor::from(m.tls.clone()).accept(stream).await?)
     } else {
@@ -174,18 +176,18 @@ async fn open(stream: TcpStream, m: &Mail) -> io::Result<Conn> {
     Ok(BufReader::new(stream))
 }
 
-async fn upgrade(conn: Conn, m: &Mail) -> io::Result<Conn> {
+pub(crate) async fn upgrade(conn: Conn, m: &Mail) -> io::Result<Conn> {
     let tls = TlsAcceptor::from(m.tls.clone()).accept(conn.into_inner()).await?;
     Ok(BufReader::new(Box::new(tls)))
 }
 
-async fn send(conn: &mut Conn, data: &[u8]) -> io::Result<()> {
+pub(crate) async fn send(conn: &mut Conn, data: &[u8]) -> io::Result<()> {
     conn.get_mut().write_all(data).await?;
     conn.get_mut().flush().await
 }
 
 /// One command line, or None at EOF. Our client's lines are short.
-async fn recv(conn: &mut Conn) -> io::Result<Option<String>> {
+pub(crate) async fn recv(conn: &mut Conn) -> io::Result<Option<String>> {
     let mut line = String::new();
     if conn.read_line(&mut line).await? == 0 {
         return Ok(None);
