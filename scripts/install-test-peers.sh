@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the third-party programs the tests talk to: Dovecot 2.3 (IMAP +
-# POP3) and Postfix 3.7 as interop peers (crates/test-support/src/{dovecot,postfix}.rs),
+# POP3, LMTP) and Postfix 3.7 as interop peers (crates/test-support/src/{dovecot,postfix}.rs),
 # Prometheus and promtool (tests/prometheus.rs), node_exporter for the
 # textfile (tests/report.rs), blackbox_exporter (benches/agent.rs compares
 # the agent with it), openssl (s_server as a TLS 1.0-only server in
@@ -27,6 +27,7 @@ REQUIRED=(
   "doveadm:dovecot-core"
   "/usr/lib/dovecot/imap:dovecot-imapd"
   "/usr/lib/dovecot/pop3:dovecot-pop3d"
+  "/usr/lib/dovecot/lmtp:dovecot-lmtpd"
   "/usr/sbin/postfix:postfix"
   "unshare:util-linux"
   "ip:iproute2"

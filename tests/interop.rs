@@ -337,3 +337,135 @@ checks:
     assert_eq!(flags.iter().filter(|l| l.contains("FETCH (FLAGS")).count(), 2, "{flags:?}");
     assert!(!flags.iter().any(|l| l.contains("\\Seen")), "a check changed a flag: {flags:?}");
 }
+
+/// The mail flow round trip through real servers: Postfix takes the message
+/// on submission (STARTTLS, SASL XOAUTH2 through Dovecot) and delivers it
+/// over LMTP into Dovecot, where the check finds it over IMAP with the probe
+/// mailbox's own token and deletes it; a customer's message in the same
+/// INBOX stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_flows_through_postfix_into_dovecot_and_the_test_message_is_removed() {
+    use ece_o365_exporter::checks::run_check;
+    use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
+    use ece_o365_exporter::reason::Phase;
+    use secrecy::SecretString;
+    use test_support::token_server::{Behaviour, TokenServer};
+
+    const SUPPORT: &str = "support@contoso.com";
+    const PROBE: &str = "ece-probe@contoso.com";
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let tls_files = pki.tls_files();
+    let peers_dir = tempfile::tempdir().unwrap();
+    let key = OAuthKey {
+        key_id: "mailflow".into(),
+        hs256_secret: b"mailflow-secret-0123456789abcdef!".to_vec(),
+        issuer: String::new(),
+    };
+    let dovecot = Dovecot::start(peers_dir.path(), &tls_files, &key)
+        .unwrap_or_else(|e| panic!("Dovecot did not start (install it with scripts/install-test-peers.sh): {e}"));
+    let postfix = Postfix::start_delivering(peers_dir.path(), &tls_files, &dovecot)
+        .unwrap_or_else(|e| panic!("Postfix did not start (needs root; install with scripts/install-test-peers.sh): {e}"));
+    let issue = |user: &str, scp: &str| Behaviour::Issue {
+        access_token: test_support::jwt::delegated_exchange_jwt(&key, user, scp, 3600),
+        expires_in: 3600,
+        rotate: false,
+    };
+    let support_tokens = TokenServer::start(&pki, issue(SUPPORT, "SMTP.Send")).await;
+    let probe_tokens = TokenServer::start(&pki, issue(PROBE, "IMAP.AccessAsUser.All")).await;
+    std::fs::write(dir.join("client-secret.txt"), "interop-client-secret").unwrap();
+    for store in ["support.token", "probe.token"] {
+        TokenStore::new(dir.join(store))
+            .save(&StoredToken {
+                refresh_token: SecretString::from("interop-refresh-token".to_string()),
+                rotated_at: 1_700_000_000,
+                account: None,
+                public_client: false,
+            })
+            .unwrap();
+    }
+    let yaml = format!(
+        "global:\n  extra_ca_file: ca.pem
+tenants:
+  - name: contoso
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: file:client-secret.txt
+    authority: {support_authority}
+  - name: contoso-probe
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: file:client-secret.txt
+    authority: {probe_authority}
+mailboxes:
+  - name: support
+    address: {SUPPORT}
+    tenant: contoso
+    token_store: support.token
+    protocols: [smtp]
+  - name: probe
+    address: {PROBE}
+    tenant: contoso-probe
+    token_store: probe.token
+    protocols: [imap]
+checks:
+  - name: mailflow-support
+    kind: mailflow
+    mailbox: support
+    to: probe
+    target: 127.0.0.1:{submission}
+    server_name: localhost
+    receive_target: 127.0.0.1:{imaps}
+    receive_server_name: localhost
+    interval: 15m
+    timeout: 2m
+",
+        support_authority = support_tokens.authority(),
+        probe_authority = probe_tokens.authority(),
+        submission = postfix.submission_port,
+        imaps = dovecot.imaps_port,
+    );
+    let probe_token = test_support::jwt::delegated_exchange_jwt(&key, PROBE, "IMAP.AccessAsUser.All", 3600);
+    let mut imap = ImapClient::login(dovecot.imap_port, PROBE, &probe_token).await;
+    imap.append(
+        "01-Dec-2026 09:00:00 +0000",
+        "From: customer@example.com\r\nTo: ece-probe@contoso.com\r\nSubject: a customer's question\r\n\r\nHello\r\n",
+    )
+    .await;
+
+    let checks = support::checks_from_yaml(dir, &yaml);
+    let obs = run_check(&checks[0]).await;
+    assert!(
+        obs.outcome.is_ok(),
+        "{:?} in {:?}\n--- postfix log ---\n{}\n--- dovecot log ---\n{}",
+        obs.outcome,
+        obs.failed_phase,
+        postfix.log_tail(30),
+        dovecot.log_tail(30)
+    );
+    let phases: Vec<Phase> = obs.phases.iter().map(|(p, _)| *p).collect();
+    for phase in [Phase::Starttls, Phase::Auth, Phase::Submit, Phase::Deliver, Phase::Cleanup] {
+        assert!(phases.contains(&phase), "{phase} not in {phases:?}");
+    }
+    let delivery = obs.facts.delivery.expect("a delivery time");
+    assert!(delivery < std::time::Duration::from_secs(120), "{delivery:?}");
+    // Postfix really delivered it (not a shortcut): its log names the LMTP delivery.
+    let log = std::fs::read_to_string(postfix.log_path()).unwrap_or_default();
+    assert!(log.contains("status=sent") && log.contains("lmtp"), "{}", postfix.log_tail(30));
+
+    // Only the customer's message is left, unread.
+    imap.command("SELECT INBOX", None).await;
+    let all = imap.command("UID SEARCH ALL", None).await;
+    let uids: Vec<&str> = all
+        .iter()
+        .filter_map(|l| l.strip_prefix("* SEARCH"))
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    assert_eq!(uids.len(), 1, "{all:?}");
+    let fetched = imap.command("FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])", None).await;
+    assert!(fetched.iter().any(|l| l.contains("a customer's question")), "{fetched:?}");
+    assert!(
+        !fetched.iter().any(|l| l.contains("\\Seen") || l.contains("\\Deleted")),
+        "{fetched:?}"
+    );
+}

@@ -170,7 +170,7 @@ pub(crate) async fn command(ls: &mut LineStream<BoxStream>, tags: &mut Tags, com
     read_response(ls, &tag).await
 }
 
-async fn capability(ls: &mut LineStream<BoxStream>, tags: &mut Tags) -> Result<Vec<String>, Failure> {
+pub(crate) async fn capability(ls: &mut LineStream<BoxStream>, tags: &mut Tags) -> Result<Vec<String>, Failure> {
     let r = command(ls, tags, "CAPABILITY").await?;
     if r.status != Status::Ok {
         return Err(Failure::new(

@@ -552,9 +552,11 @@ impl Check for MailflowCheck {
             // The receiving side: its capabilities are not the dispatcher's.
             let capabilities = probe.facts.capabilities.take();
             let mut tags = Tags(0);
-            let (mut ls, caps, token) = imap::login(&self.receive, Some(&self.receiver), probe, &mut tags).await?;
+            let (mut ls, _, token) = imap::login(&self.receive, Some(&self.receiver), probe, &mut tags).await?;
             probe.facts.capabilities = capabilities;
             probe.enter(Phase::Deliver);
+            // A server may list more after login (Dovecot adds UIDPLUS only then).
+            let caps = imap::capability(&mut ls, &mut tags).await?;
             let selected = imap::command(&mut ls, &mut tags, "SELECT INBOX").await?;
             if selected.status != Status::Ok {
                 let failure = imap::refused("SELECT INBOX", selected.status, &selected.text, Reason::MailboxNotFound);

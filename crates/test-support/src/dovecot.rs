@@ -65,6 +65,9 @@ pub struct Dovecot {
     pub pop3s_port: u16,
     /// Dovecot auth "client" listener (Dovecot SASL protocol) used by Postfix.
     pub sasl_port: u16,
+    /// LMTP, where Postfix delivers (any address is a user: the mail store
+    /// is `mail/<address>`, the same the IMAP login of that address reads).
+    pub lmtp_port: u16,
     /// Time from spawning the master until every port answered.
     pub startup: Duration,
     proc: PeerProcess,
@@ -121,12 +124,12 @@ impl Dovecot {
 
         let mut last_err = None;
         for _ in 0..START_ATTEMPTS {
-            let [imap, imaps, pop3, pop3s, sasl] = free_ports::<5>()?;
+            let [imap, imaps, pop3, pop3s, sasl, lmtp] = free_ports::<6>()?;
             let conf = dovecot_conf(
                 &root,
                 tls,
                 &oauth_conf,
-                [imap, imaps, pop3, pop3s, sasl],
+                [imap, imaps, pop3, pop3s, sasl, lmtp],
                 mail_uid,
                 mail_gid,
                 is_root,
@@ -148,7 +151,7 @@ impl Dovecot {
                 .stderr(out)
                 .process_group(0)
                 .spawn()?;
-            let mut proc = PeerProcess::new(child, vec![imap, imaps, pop3, pop3s, sasl], false);
+            let mut proc = PeerProcess::new(child, vec![imap, imaps, pop3, pop3s, sasl, lmtp], false);
             // The master binds every listener before it serves any, so our
             // mark on the plaintext ports means the TLS ones are ours too.
             let mark = instance_mark(&root);
@@ -158,6 +161,7 @@ impl Dovecot {
                 (pop3, Some(mark.as_str())),
                 (pop3s, None),
                 (sasl, Some("VERSION")),
+                (lmtp, Some("220 ")),
             ];
             match wait_ready(&mut proc, &checks, started) {
                 Ok(()) => {
@@ -167,6 +171,7 @@ impl Dovecot {
                         pop3_port: pop3,
                         pop3s_port: pop3s,
                         sasl_port: sasl,
+                        lmtp_port: lmtp,
                         startup: started.elapsed(),
                         proc,
                         dir: root,
@@ -229,7 +234,7 @@ fn dovecot_conf(
     root: &Path,
     tls: &TlsFiles,
     oauth_conf: &Path,
-    [imap, imaps, pop3, pop3s, sasl]: [u16; 5],
+    [imap, imaps, pop3, pop3s, sasl, lmtp]: [u16; 6],
     mail_uid: u32,
     mail_gid: u32,
     is_root: bool,
@@ -245,7 +250,8 @@ fn dovecot_conf(
         let _ = writeln!(c, "{k} = {r}/dovecot.log");
     }
     c.push_str("listen = 127.0.0.1\n");
-    c.push_str("protocols = imap pop3\n");
+    c.push_str("protocols = imap pop3 lmtp\n");
+    c.push_str("postmaster_address = postmaster@localhost\n");
     c.push_str("ssl = yes\n");
     let _ = writeln!(c, "ssl_cert = <{}", fs::canonicalize(&tls.cert_chain_pem)?.display());
     let _ = writeln!(c, "ssl_key = <{}", fs::canonicalize(&tls.key_pem)?.display());
@@ -279,7 +285,7 @@ fn dovecot_conf(
     );
     let _ = write!(
         c,
-        "userdb {{\n  driver = static\n  args = uid={mail_uid} gid={mail_gid} home={r}/mail/%u\n}}\n"
+        "userdb {{\n  driver = static\n  args = uid={mail_uid} gid={mail_gid} home={r}/mail/%u allow_all_users=yes\n}}\n"
     );
     let chroot = if is_root { "" } else { "  chroot =\n" };
     let _ = write!(
@@ -291,6 +297,10 @@ fn dovecot_conf(
         c,
         "service pop3-login {{\n{chroot}  inet_listener pop3 {{\n    port = {pop3}\n  }}\n  \
          inet_listener pop3s {{\n    port = {pop3s}\n    ssl = yes\n  }}\n}}\n"
+    );
+    let _ = write!(
+        c,
+        "service lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp}\n  }}\n}}\n"
     );
     // A listener whose name ends in "-client" speaks the auth client protocol
     // (what Postfix's smtpd_sasl_type = dovecot expects).
