@@ -21,6 +21,8 @@ use test_support::token_server::{Behaviour, TokenServer};
 
 const ADDRESS: &str = "support@contoso.com";
 const DELEGATE: &str = "ece-service@contoso.com";
+/// The mail flow check's probe mailbox.
+const PROBE: &str = "ece-probe@contoso.com";
 const SCOPES: &str = "IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send";
 
 /// What one case changes from the healthy setup.
@@ -37,12 +39,16 @@ struct Case {
     imap_after_login: Option<&'static str>,
     shared: bool,
     closed_port_check: bool,
+    /// Adds a `mailflow` check (support to a probe mailbox) against the
+    /// in-process Exchange stand-in, set up by this function.
+    mailflow: Option<fn(&mut servers::Flow)>,
 }
 
 struct Running {
     pki: Pki,
     _servers: Vec<TestServer>,
     _token: TokenServer,
+    _flow: Option<(servers::FlowServers, TokenServer)>,
     /// `127.0.0.1:PORT` -> a stable placeholder, for the golden files.
     names: Vec<(String, &'static str)>,
 }
@@ -74,7 +80,24 @@ async fn start(case: &Case) -> (Running, PathBuf) {
     imap_mail.no_mailbox = case.no_mailbox;
     imap_mail.after_login = case.imap_after_login;
     let imap = servers::imap(imap_mail).await;
-    let https = servers::tls(tls).await;
+    let https = servers::tls(tls.clone()).await;
+    let flow = match case.mailflow {
+        Some(configure) => {
+            let mut f = servers::Flow::new(tls);
+            configure(&mut f);
+            let probe_token = TokenServer::start(
+                &pki,
+                Behaviour::Issue {
+                    access_token: jwt::delegated_exchange_jwt(&key(), PROBE, SCOPES, 3600),
+                    expires_in: 3599,
+                    rotate: false,
+                },
+            )
+            .await;
+            Some((servers::flow(f).await, probe_token))
+        }
+        None => None,
+    };
     // A port nothing listens on: bound, then released.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -97,6 +120,33 @@ async fn start(case: &Case) -> (Running, PathBuf) {
     } else {
         String::new()
     };
+    let (probe_tenant, probe_mailbox, mailflow_check) = match &flow {
+        Some((f, probe_token)) => {
+            TokenStore::new(dir.join("probe.token"))
+                .save(&StoredToken {
+                    refresh_token: SecretString::from("canary-report-refresh".to_string()),
+                    rotated_at: 1_700_000_000,
+                    account: None,
+                    public_client: false,
+                })
+                .unwrap();
+            (
+                format!(
+                    "  - name: contoso-probe\n    tenant_id: contoso.onmicrosoft.com\n    client_id: 11111111-2222-3333-4444-555555555555\n    client_secret: file:client-secret.txt\n    client_secret_expires: 2099-06-30\n    authority: {}\n",
+                    probe_token.authority()
+                ),
+                format!(
+                    "  - name: probe\n    address: {PROBE}\n    tenant: contoso-probe\n    token_store: probe.token\n    protocols: [imap]\n"
+                ),
+                format!(
+                    "  - name: mailflow-support\n    kind: mailflow\n    mailbox: support\n    to: probe\n    target: {}\n    server_name: localhost\n    receive_target: {}\n    receive_server_name: localhost\n    interval: 15m\n    timeout: 1m\n",
+                    f.smtp.target(),
+                    f.imap.target()
+                ),
+            )
+        }
+        None => Default::default(),
+    };
     let closed_check = if case.closed_port_check {
         format!("  - name: tcp-closed\n    kind: tcp\n    target: {closed}\n")
     } else {
@@ -118,13 +168,13 @@ tenants:
     client_secret: file:client-secret.txt
     client_secret_expires: 2099-06-30
     authority: {authority}
-mailboxes:
+{probe_tenant}mailboxes:
   - name: support
     address: {ADDRESS}
 {auth_user}    tenant: contoso
     token_store: support.token
     protocols: [imap, smtp]
-checks:
+{probe_mailbox}checks:
   - name: tls-login
     kind: tls
     target: {https}
@@ -143,7 +193,7 @@ checks:
     tls: implicit
     server_name: localhost
     mailbox: support
-{closed_check}",
+{closed_check}{mailflow_check}",
         version = case.version.unwrap_or("12.5(1) ES3"),
         redirect = case.redirect_host.unwrap_or("ece.example.com"),
         authority = token.authority(),
@@ -154,7 +204,7 @@ checks:
     let path = dir.join(format!("{}.yaml", case.name));
     std::fs::write(&path, yaml).unwrap();
     let closed_port = format!("port {}", closed.rsplit_once(':').unwrap().1);
-    let names = vec![
+    let mut names = vec![
         (token.authority().trim_start_matches("https://").to_string(), "TOKEN_ENDPOINT"),
         (https.target(), "HTTPS_SERVER"),
         (smtp.target(), "SMTP_SERVER"),
@@ -162,11 +212,20 @@ checks:
         (closed, "CLOSED_PORT"),
         (closed_port, "port CLOSED_PORT_NUMBER"),
     ];
+    if let Some((f, probe_token)) = &flow {
+        names.push((
+            probe_token.authority().trim_start_matches("https://").to_string(),
+            "PROBE_TOKEN_ENDPOINT",
+        ));
+        names.push((f.smtp.target(), "MAILFLOW_SMTP_SERVER"));
+        names.push((f.imap.target(), "MAILFLOW_IMAP_SERVER"));
+    }
     (
         Running {
             pki,
             _servers: vec![smtp, imap, https],
             _token: token,
+            _flow: flow,
             names,
         },
         path,
@@ -448,6 +507,42 @@ async fn mailbox_rights_missing_in_every_language() {
         assert_eq!(code, 1);
         assert_golden(&format!("mailbox_rights_missing.{lang}.txt"), &text);
     }
+}
+
+/// A mail flow check whose message Exchange refuses (`SendAsDenied`): the
+/// report files it under Mailbox Rights and says so in every language; a
+/// healthy mail flow check passes the items it goes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn send_as_denied_in_every_language() {
+    let case = Case {
+        name: "send_as_denied",
+        mailflow: Some(|f| {
+            f.data_end_reply = Some(
+                "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message Cannot submit message.",
+            )
+        }),
+        ..Case::default()
+    };
+    let (running, config) = start(&case).await;
+    let (json, code) = check(&running, &config, &["--lang", "en", "--output", "json"], &[]).await;
+    assert_eq!(code, 1);
+    only_failed(&serde_json::from_str(&json).unwrap(), "mailbox_rights", Some("send_as_denied"));
+    for lang in ["en", "fr", "nl", "es", "zh"] {
+        let (text, code) = check(&running, &config, &["--lang", lang], &[]).await;
+        assert_eq!(code, 1);
+        assert_golden(&format!("send_as_denied.{lang}.txt"), &text);
+    }
+
+    let healthy = Case {
+        name: "mailflow_healthy",
+        mailflow: Some(|_| {}),
+        ..Case::default()
+    };
+    let (running, config) = start(&healthy).await;
+    let (json, code) = check(&running, &config, &["--lang", "en", "--output", "json"], &[]).await;
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(item_status(&report, "mailbox_rights"), "passed");
 }
 
 #[tokio::test(flavor = "multi_thread")]

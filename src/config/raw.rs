@@ -71,6 +71,17 @@ pub enum MailProtocol {
     Smtp,
 }
 
+impl MailProtocol {
+    /// `imap`, `pop3`, `smtp`: as written in `protocols:`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MailProtocol::Imap => "imap",
+            MailProtocol::Pop3 => "pop3",
+            MailProtocol::Smtp => "smtp",
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct GlobalSpec {

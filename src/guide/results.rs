@@ -104,6 +104,12 @@ pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl Fn
         .find(|c| c.name == meta.name)
         .and_then(|c| c.settings.proxy())
         .map(|p| p.address.to_string());
+    // The mail protocol a check speaks as its mailbox (a mailflow check
+    // submits over SMTP); else its kind's name.
+    let protocol = match checks::spec(meta.kind).map(|s| s.schema.mailbox) {
+        Some(MailboxUse::Optional(p)) => p.as_str().to_ascii_uppercase(),
+        _ => meta.kind.as_str().to_ascii_uppercase(),
+    };
     let base = |key: &'static str| {
         let m = Message::new(key).arg("check", &meta.name).arg("target", &target);
         match mailbox {
@@ -111,12 +117,8 @@ pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl Fn
                 .arg("mailbox", &mb.address)
                 .arg("user", mb.token_user())
                 .arg("tenant", &mb.tenant.name)
-                .arg("protocol", meta.kind.as_str().to_ascii_uppercase()),
-            None => m
-                .arg("mailbox", "")
-                .arg("user", "")
-                .arg("tenant", "")
-                .arg("protocol", meta.kind.as_str().to_ascii_uppercase()),
+                .arg("protocol", &protocol),
+            None => m.arg("mailbox", "").arg("user", "").arg("tenant", "").arg("protocol", &protocol),
         }
     };
     for &item in &chain[..stop] {
