@@ -267,23 +267,15 @@ impl MailAuth {
     /// Adds what the token says to an authentication failure, so the log
     /// points at the likely cause (the server's text is the same for every cause).
     pub fn explain(&self, failure: Failure, token: &AccessToken) -> Failure {
-        let mailbox = self.provider.mailbox();
         let who = token
             .claims
             .as_ref()
             .and_then(|c| c.user().map(str::to_string))
             .unwrap_or_else(|| "an app-only token".into());
         let server: String = failure.detail.chars().take(160).collect();
-        // Missing rights: the remedy says what to do; the detail names whose token it was.
-        let detail = if failure.reason == Reason::MailboxRightsMissing {
-            format!("{server}; token for {who}")
-        } else {
-            format!(
-                "{server}; token for {who}: check the protocol is enabled for {} and {} has Full Access to it",
-                mailbox.address,
-                mailbox.token_user()
-            )
-        };
+        // The remedy (translated) says what to do; the detail is evidence:
+        // the server's words and whose token it was.
+        let detail = format!("{server}; token for {who}");
         Failure::new(failure.reason, detail).with_hint(failure.hint)
     }
 }
