@@ -177,6 +177,7 @@ fn the_commented_oauth_example_is_valid_when_uncommented() {
             && text.contains("\nmailboxes:")
             && text.contains("kind: token")
             && text.contains("kind: tenant")
+            && text.contains("kind: mailflow")
             && text.contains("\nece:"),
         "{text}"
     );
@@ -191,7 +192,7 @@ fn the_commented_oauth_example_is_valid_when_uncommented() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("valid, 14 checks"),
+        String::from_utf8_lossy(&out.stdout).contains("valid, 15 checks"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
