@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::checks::{imap, pop3, smtp, tenant};
+use crate::checks::{imap, mailflow, pop3, smtp, tenant};
 use crate::oauth::endpoint::{self, TokenError, TokenResponse};
 use crate::oauth::jwt::{self, Claims, Expectation};
 use crate::oauth::provider;
@@ -121,6 +121,13 @@ pub fn imap_response(data: &[u8], chunks: &[usize]) -> Result<(imap::Status, Str
     run(async move { imap::read_response(&mut ls, "E1").await })
         .map(|r| (r.status, r.text, r.untagged))
         .map_err(|f| f.reason)
+}
+
+/// A mail flow check's `UID FETCH` of its probe header (tagged `E1`):
+/// the UID and marker of each message that has both.
+pub fn mailflow_markers(data: &[u8], chunks: &[usize]) -> Result<Vec<(u64, String)>, Reason> {
+    let mut ls = replay(data, chunks, LIMITS);
+    run(async move { mailflow::fetch_markers(&mut ls, &mut imap::Tags(0), &[1]).await }).map_err(|f| f.reason)
 }
 
 /// A POP3 status line and, after `+OK`, a multi-line body up to the lone dot.

@@ -200,6 +200,31 @@ proptest! {
         }
     }
 
+    #[test]
+    fn mailflow_markers_are_split_invariant(data in wire(), chunks in chunks()) {
+        prop_assert_eq!(fuzzing::mailflow_markers(&data, &[]), fuzzing::mailflow_markers(&data, &chunks));
+    }
+
+    /// Each message's UID (before or after its literal) and its probe
+    /// header's value come back as the server sent them, whatever the split.
+    #[test]
+    fn mailflow_markers_round_trip(
+        messages in proptest::collection::vec((1u64..u64::from(u32::MAX), "[a-z0-9./-]{1,60}", any::<bool>()), 0..6),
+        chunks in chunks(),
+    ) {
+        let mut wire = Vec::new();
+        for (seq, (uid, marker, uid_first)) in messages.iter().enumerate() {
+            let header = format!("X-ECE-O365-Exporter-Probe: {marker}\r\n\r\n");
+            let (before, after) = if *uid_first { (format!("UID {uid} "), String::new()) } else { (String::new(), format!(" UID {uid}")) };
+            wire.extend_from_slice(
+                format!("* {} FETCH ({before}BODY[HEADER.FIELDS (X-ECE-O365-EXPORTER-PROBE)] {{{}}}\r\n{header}{after})\r\n", seq + 1, header.len()).as_bytes(),
+            );
+        }
+        wire.extend_from_slice(b"E1 OK FETCH completed.\r\n");
+        let want: Vec<(u64, String)> = messages.iter().map(|(u, m, _)| (*u, m.clone())).collect();
+        prop_assert_eq!(fuzzing::mailflow_markers(&wire, &chunks), Ok(want));
+    }
+
     /// Literals are skipped by length, whatever they hold (a fake completion included).
     #[test]
     fn imap_literals_are_skipped(payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..5), chunks in chunks()) {

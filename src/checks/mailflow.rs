@@ -404,7 +404,7 @@ fn uid_in(line: &str) -> Option<u64> {
 
 /// `UID FETCH uids (UID BODY.PEEK[HEADER.FIELDS (X-ECE-O365-Exporter-Probe)])`:
 /// each message's UID and marker. Never sets `\Seen` (`PEEK`).
-async fn fetch_markers(ls: &mut LineStream<BoxStream>, tags: &mut Tags, uids: &[u64]) -> Result<Vec<(u64, String)>, Failure> {
+pub(crate) async fn fetch_markers(ls: &mut LineStream<BoxStream>, tags: &mut Tags, uids: &[u64]) -> Result<Vec<(u64, String)>, Failure> {
     let set: Vec<String> = uids.iter().map(u64::to_string).collect();
     let tag = tags.next();
     ls.send_line(&format!(
