@@ -350,7 +350,7 @@ pub fn rfc5322_date(unix: i64) -> String {
     )
 }
 
-/// The UIDs of a `UID SEARCH` response (`* SEARCH 3 7`), at most [`MAX_CLEANUP`].
+/// The UIDs of a `UID SEARCH` response (`* SEARCH 3 7`), at most 50 (what one run deletes).
 pub fn search_uids(untagged: &[String]) -> Vec<u64> {
     untagged
         .iter()
@@ -393,7 +393,7 @@ pub fn marker_of(header: &[u8]) -> Option<String> {
 
 /// `UID n` in a FETCH line.
 fn uid_in(line: &str) -> Option<u64> {
-    let mut words = line.split(|c: char| c == ' ' || c == '(' || c == ')');
+    let mut words = line.split([' ', '(', ')']);
     while let Some(w) = words.next() {
         if w.eq_ignore_ascii_case("UID") {
             return words.next().and_then(parse_count);
