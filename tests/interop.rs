@@ -449,6 +449,19 @@ checks:
     }
     let delivery = obs.facts.delivery.expect("a delivery time");
     assert!(delivery < std::time::Duration::from_secs(120), "{delivery:?}");
+    // ... and exported: the histogram per check and the last delivery's gauge.
+    let metrics = ece_o365_exporter::metrics::Metrics::new("0.0.0", "interop");
+    metrics.observe(&checks[0].meta, obs.clone());
+    let text = metrics.render();
+    assert!(
+        text.contains("ece_o365_mailflow_delivery_seconds_count{check=\"mailflow-support\"} 1"),
+        "{text}"
+    );
+    let last = format!(
+        "ece_o365_mailflow_last_delivery_seconds{{check=\"mailflow-support\"}} {}",
+        delivery.as_secs_f64()
+    );
+    assert!(text.lines().any(|l| l.starts_with(&last[..last.find('}').unwrap() + 1])), "{text}");
     // Postfix really delivered it (not a shortcut): its log names the LMTP delivery.
     let log = std::fs::read_to_string(postfix.log_path()).unwrap_or_default();
     assert!(log.contains("status=sent") && log.contains("lmtp"), "{}", postfix.log_tail(30));

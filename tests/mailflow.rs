@@ -208,6 +208,14 @@ async fn exchange_refusals_at_submission_are_named_with_their_remedy() {
             "recipient",
         ),
         (
+            "530 5.7.57 not authenticated at MAIL FROM",
+            |f| {
+                f.mail_from_reply = Some("530 5.7.57 Client not authenticated to send mail. [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]")
+            },
+            Reason::AuthRejected,
+            "support@contoso.com",
+        ),
+        (
             "451 4.7.500 server busy",
             |f| f.mail_from_reply = Some("451 4.7.500 Server busy. Please try again later from [10.0.0.1]"),
             Reason::SubmissionDeferred,
