@@ -22,6 +22,7 @@
 //! - `proto` -> `observation`, `config`
 //! - `web` -> `config`
 //! - `fuzzing` (hidden) -> `checks`, `oauth`, `proto`, `observation`
+//! - `secret` -> `atomic_file`
 //! - `observation`, `config` -> `reason` only; `i18n`, `limits`, `logging`,
 //!   `service` -> nothing of the crate
 //!
@@ -64,6 +65,8 @@
 //!   good configuration), stop.
 //! - `service` (Windows only): running as a Windows service, `service
 //!   install`/`uninstall`, and the `%ProgramData%` paths.
+//! - [`secret`]: `secret protect`, a secret from standard input to a file
+//!   protected with DPAPI for the machine (Windows).
 //! - [`oauth`]: OAuth2 tokens: the token endpoint client, the token store,
 //!   JWT claims, and one token provider per mailbox shared by its checks.
 //!
@@ -90,6 +93,7 @@ pub mod proto;
 pub mod reason;
 pub mod report;
 pub mod scheduler;
+pub mod secret;
 #[cfg(windows)]
 pub mod service;
 pub mod state;

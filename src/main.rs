@@ -20,7 +20,7 @@ use ece_o365_exporter::oauth::init;
 use ece_o365_exporter::service;
 use ece_o365_exporter::state::{ReloadSender, RunningState};
 use ece_o365_exporter::web::WebGuard;
-use ece_o365_exporter::{REVISION, VERSION, checks, http, limits, report};
+use ece_o365_exporter::{REVISION, VERSION, checks, http, limits, report, secret};
 
 /// Exit code for a configuration that cannot be used.
 const EXIT_BAD_CONFIG: u8 = 2;
@@ -102,6 +102,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Secrets at rest (Windows DPAPI).
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
     /// Windows service tools (as Administrator).
     #[cfg(windows)]
     Service {
@@ -126,6 +131,17 @@ enum ServiceCommand {
 enum ConfigCommand {
     /// Validate the configuration file and exit 0 (valid) or 2 (invalid).
     Check,
+}
+
+#[derive(Subcommand)]
+enum SecretCommand {
+    /// Read a secret from standard input (one trailing newline removed) and write it to PATH protected with
+    /// DPAPI for this machine, for `client_secret: dpapi:PATH` or `proxy_password: dpapi:PATH` (Windows only).
+    Protect {
+        /// The file to write (replaced atomically).
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -173,6 +189,9 @@ fn main() -> ExitCode {
             Command::Token {
                 command: TokenCommand::Init { mailbox },
             } => token_init(&cli.global, &mailbox).await,
+            Command::Secret {
+                command: SecretCommand::Protect { out },
+            } => secret_protect(&out),
             #[cfg(windows)]
             // Handled above, before a runtime starts: the service builds its own.
             Command::Service { .. } => ExitCode::FAILURE,
@@ -222,6 +241,19 @@ fn config_check(global: &GlobalArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+fn secret_protect(out: &Path) -> ExitCode {
+    match secret::protect_to_file(std::io::stdin().lock(), out) {
+        Ok(()) => {
+            println!("{}: written, protected with DPAPI for this machine.", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

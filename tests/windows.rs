@@ -4,7 +4,9 @@
 //! and as a service (`service install`, `sc start`/`sc stop`, `service
 //! uninstall`), checks servers in this test process and serves `/metrics`;
 //! and the MSI installs under wine's msiexec, keeps an existing config, runs
-//! the service and removes it again.
+//! the service and removes it again. Secrets at rest: `secret protect`
+//! writes a DPAPI file that `dpapi:` reads in a real token request, and a
+//! plain token store is rewritten protected at its rotation.
 //!
 //! The artifacts are given as `ECE_O365_EXE` and `ECE_O365_MSI` (scripts/test
 //! builds them first), else looked for under `target/`. Under wine, the one
@@ -23,11 +25,13 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use test_support::agent::{parse, request, value};
+use test_support::jwt;
 use test_support::net::free_port;
 use test_support::pki::{Leaf, Pki};
 use test_support::process::find_binary;
 use test_support::repo;
 use test_support::servers::{self, TestServer};
+use test_support::token_server::{Behaviour, ROTATED_REFRESH_PREFIX, TokenServer};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const SERVICE: &str = "ece-o365-exporter";
@@ -203,7 +207,12 @@ impl Wine {
 
     /// Runs a wine command to completion (bounded); with `check`, it must succeed.
     fn run_ok(&self, args: &[&str], check: bool) -> Output {
-        let out = run_bounded(&mut self.wine(args), WINE_TIMEOUT, &format!("wine {args:?}"));
+        self.run_with_stdin(args, Stdio::null(), check)
+    }
+
+    /// As [`Wine::run_ok`], with `stdin` as the command's standard input.
+    fn run_with_stdin(&self, args: &[&str], stdin: Stdio, check: bool) -> Output {
+        let out = run_bounded(self.wine(args).stdin(stdin), WINE_TIMEOUT, &format!("wine {args:?}"));
         assert!(!check || out.status.success(), "wine {args:?} failed: {}", describe(&out));
         out
     }
@@ -527,4 +536,137 @@ async fn msi_installs_the_service_under_wine_and_keeps_the_config() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the removed service still listens"
     );
+}
+
+/// `secret protect` under wine: the secret goes in on standard input and
+/// comes out of a `dpapi:` file in a real token request; the plain token
+/// store an older version wrote is loaded, and rewritten protected at its
+/// rotation, then loaded protected.
+#[tokio::test(flavor = "multi_thread")]
+async fn dpapi_secret_and_token_store_under_wine() {
+    let Some(exe) = exe() else { return };
+    let Some(wine) = Wine::new() else { return };
+    const SECRET: &str = "canary-dpapi-secret~7f3a.Q";
+    const SEED: &str = "canary-refresh-seed-under-wine-41c2";
+    let pki = Pki::new();
+    let key = jwt::OAuthKey {
+        key_id: "wine".into(),
+        hs256_secret: b"wine-test-secret-0123456789abcdef".to_vec(),
+        issuer: String::new(),
+    };
+    let access = jwt::delegated_exchange_jwt(&key, "support@contoso.com", "IMAP.AccessAsUser.All", 3600);
+    let server = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: access,
+            expires_in: 3599,
+            rotate: true,
+        },
+    )
+    .await;
+    let dir = pki.dir.path();
+    let exe_arg = wine_path(&exe);
+
+    // The secret on standard input, with the newline `echo` adds.
+    let input = dir.join("secret-input");
+    std::fs::write(&input, format!("{SECRET}\r\n")).unwrap();
+    let protected = dir.join("client.dpapi");
+    let out = wine.run_with_stdin(
+        &[&exe_arg, "secret", "protect", "--out", &wine_path(&protected)],
+        Stdio::from(std::fs::File::open(&input).unwrap()),
+        true,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("protected with DPAPI"),
+        "{}",
+        describe(&out)
+    );
+    for text in [&out.stdout, &out.stderr] {
+        assert!(
+            !String::from_utf8_lossy(text).contains(SECRET),
+            "the secret was printed: {}",
+            describe(&out)
+        );
+    }
+    let blob = std::fs::read(&protected).unwrap();
+    assert!(blob.len() > SECRET.len(), "{} bytes", blob.len());
+    assert!(
+        !blob.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+        "the secret is in the clear"
+    );
+
+    // A token store as an older version (or Linux) writes it: plain JSON.
+    let store = dir.join("support.token");
+    std::fs::write(
+        &store,
+        format!("{{\"version\":1,\"refresh_token\":\"{SEED}\",\"rotated_at\":1700000000,\"account\":null}}\n"),
+    )
+    .unwrap();
+    let config = dir.join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  timeout: 20s\n  extra_ca_file: ca.pem
+tenants:
+  - name: contoso
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: dpapi:client.dpapi
+    authority: {authority}
+mailboxes:
+  - name: support
+    address: support@contoso.com
+    tenant: contoso
+    grant: refresh_token
+    token_store: support.token
+    protocols: [imap]
+checks:
+  - name: token-support
+    kind: token
+    mailbox: support
+",
+            authority = server.authority()
+        ),
+    )
+    .unwrap();
+    let config_arg = wine_path(&config);
+    let out = wine.run_ok(&[&exe_arg, "config", "check", "--config.file", &config_arg], true);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("valid, 1 checks"),
+        "{}",
+        describe(&out)
+    );
+
+    // The first run: the plain store and the DPAPI secret go to the token endpoint.
+    let out = wine.run_ok(&[&exe_arg, "check", "--output", "json", "--config.file", &config_arg], false);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}\n{}", describe(&out));
+    assert_eq!(requests[0].field("client_secret"), Some(SECRET), "the secret read from dpapi:");
+    assert_eq!(requests[0].field("refresh_token"), Some(SEED), "the plain store was loaded");
+    // Rotated: the new refresh token was stored, protected.
+    let stored = std::fs::read(&store).unwrap();
+    assert_ne!(stored.first(), Some(&b'{'), "still plain JSON after the rotation");
+    let text = String::from_utf8_lossy(&stored);
+    assert!(
+        !text.contains(SEED) && !text.contains(ROTATED_REFRESH_PREFIX),
+        "a refresh token in the clear"
+    );
+
+    // The second run loads the protected store: the rotated token is sent.
+    wine.run_ok(&[&exe_arg, "check", "--output", "json", "--config.file", &config_arg], false);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let sent = requests[1].field("refresh_token").unwrap_or_default();
+    assert!(sent.starts_with(ROTATED_REFRESH_PREFIX), "sent {sent:?}");
+
+    // A damaged protected file is a configuration error naming the field.
+    let mut damaged = blob.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0xff;
+    std::fs::write(&protected, &damaged).unwrap();
+    let out = wine.run_ok(&[&exe_arg, "config", "check", "--config.file", &config_arg], false);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tenants[0].client_secret"), "{err}");
+    assert!(err.contains("cannot unprotect"), "{err}");
 }
