@@ -125,6 +125,12 @@ enum ServiceCommand {
     Uninstall,
     /// Run as the service; only the service control manager starts this.
     Run,
+    /// Print the access list (SDDL) of a file or directory, e.g. the token directory.
+    #[command(hide = true)]
+    Acl {
+        #[arg(value_name = "PATH")]
+        path: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -165,15 +171,34 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let log_file = cli.global.log_file.clone();
     #[cfg(windows)]
-    let log_file = match cli.command {
+    let as_service = matches!(
+        cli.command,
         Some(Command::Service {
-            command: ServiceCommand::Run,
-        }) => log_file.or_else(|| Some(service::default_log_file())),
-        _ => log_file,
+            command: ServiceCommand::Run
+        })
+    );
+    #[cfg(windows)]
+    let log_file = if as_service {
+        log_file.or_else(|| Some(service::default_log_file()))
+    } else {
+        log_file
     };
-    if let Err(e) = logging::init(&cli.global.log_level, cli.global.log_format, log_file.as_deref()) {
+    // The service also writes its start, stop, configuration errors and checks' changes to the Event Log.
+    #[cfg(windows)]
+    let (extra, event_log) = match as_service.then(ece_o365_exporter::eventlog::windows_layer) {
+        Some(Ok(layer)) => (Some(layer), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
+    #[cfg(not(windows))]
+    let extra = None;
+    if let Err(e) = logging::init(&cli.global.log_level, cli.global.log_format, log_file.as_deref(), extra) {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_BAD_CONFIG);
+    }
+    #[cfg(windows)]
+    if let Some(e) = event_log {
+        tracing::warn!(error = %e, "cannot open the Event Log; events go to the log file only");
     }
     #[cfg(windows)]
     if let Some(Command::Service { command }) = &cli.command {
@@ -344,6 +369,7 @@ async fn run(global: &GlobalArgs, shutdown: CancellationToken) -> ExitCode {
     let cfg = match Config::load(&global.config_file) {
         Ok(cfg) => cfg,
         Err(e) => {
+            tracing::error!(error = %e, "configuration load failed");
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
@@ -368,7 +394,13 @@ async fn serve(global: &GlobalArgs, cfg: Config, shutdown: CancellationToken) ->
         },
         None => WebGuard::open(),
     };
-    let listener = http::listen(&global.listen_address)?;
+    let listener = match http::listen(&global.listen_address) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(address = %global.listen_address, error = %e, "cannot listen");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let local = listener.local_addr().context("listener address")?;
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     let state = Arc::new(RunningState::new(
@@ -448,12 +480,21 @@ mod windows {
     use std::ffi::OsString;
     use std::process::ExitCode;
 
+    use ece_o365_exporter::eventlog;
+
     use super::{EXIT_BAD_CONFIG, GlobalArgs, LogFormat, ServiceCommand, block_on, http, run, service};
 
     pub fn service_command(command: &ServiceCommand, global: GlobalArgs) -> ExitCode {
         let result = match command {
             ServiceCommand::Install => install(&global),
-            ServiceCommand::Uninstall => service::uninstall().map(|()| println!("Service `{}` removed.", service::SERVICE_NAME)),
+            ServiceCommand::Acl { path } => service::access_list(path).map(|sddl| println!("{sddl}")),
+            ServiceCommand::Uninstall => service::uninstall().map(|()| {
+                match eventlog::unregister_source() {
+                    Ok(_) => {}
+                    Err(e) => eprintln!("warning: cannot remove the event source `{}`: {e}", eventlog::SOURCE),
+                }
+                println!("Service `{}` removed.", service::SERVICE_NAME)
+            }),
             ServiceCommand::Run => {
                 let body = Box::new(move |shutdown| {
                     let code = block_on(run(&global, shutdown));
@@ -501,6 +542,10 @@ mod windows {
             args.extend(["--web.max-connections".into(), global.max_connections.to_string().into()]);
         }
         service::install(args)?;
+        // The service runs without an event source too (Event Viewer then shows the text with a preamble).
+        if let Err(e) = eventlog::register_source() {
+            eprintln!("warning: cannot register the event source `{}`: {e}", eventlog::SOURCE);
+        }
         println!(
             "Service `{}` installed (automatic start): config {}, log {}, token stores in {} (SYSTEM and Administrators only).",
             service::SERVICE_NAME,

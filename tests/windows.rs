@@ -39,6 +39,8 @@ const SERVICE: &str = "ece-o365-exporter";
 const UPGRADE_CODE: &str = "{8C4A4B9E-2F3D-4E6A-9B1C-7D5E0F2A6B31}";
 /// Generous bound for one wine command (a prefix's first boot is slow on a busy machine).
 const WINE_TIMEOUT: Duration = Duration::from_secs(180);
+/// The service's event source (src/eventlog.rs), as `reg query` names it.
+const EVENT_SOURCE_KEY: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\ece-o365-exporter";
 
 /// `Some(value)` when present; else `None` after saying why the test skips,
 /// or a failure in CI, where nothing may skip.
@@ -217,6 +219,12 @@ impl Wine {
         out
     }
 
+    /// `reg query` of the event source's key: its output, or None when there is no such key.
+    fn event_source(&self) -> Option<String> {
+        let out = self.run_ok(&["reg", "query", EVENT_SOURCE_KEY], false);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     /// `sc query`'s STATE line, e.g. `4  RUNNING`, or None when there is no such service.
     fn service_state(&self) -> Option<String> {
         let out = self.run_ok(&["sc", "query", SERVICE], false);
@@ -392,6 +400,22 @@ fn msi_holds_the_exe_the_kept_config_and_the_service() {
          --log.file \"[DATADIR]ece-o365-exporter.log\""
     );
     assert_eq!(service[11], "Exporter");
+    // The event source, removed with the product; EventMessageFile is REG_EXPAND_SZ (the `#%` prefix,
+    // set by build-msi.sh) of `%SystemRoot%\...`.
+    let registry = msi_table(&msi, "Registry");
+    let key = r"SYSTEM\CurrentControlSet\Services\EventLog\Application\ece-o365-exporter";
+    let values: Vec<[&str; 4]> = registry
+        .iter()
+        .map(|r| [r[1].as_str(), r[2].as_str(), r[3].as_str(), r[4].as_str()])
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ["2", key, "EventMessageFile", r"#%%SystemRoot%\System32\EventCreate.exe"],
+            ["2", key, "TypesSupported", "#7"],
+        ]
+    );
+    assert!(registry.iter().all(|r| r[5] == "EventSource"), "{registry:?}");
     let control = msi_table(&msi, "ServiceControl");
     // 1 start on install + 2 stop on install + 32 stop on uninstall + 128 delete on uninstall.
     assert_eq!(row(&control, "ExporterServiceControl")[1..], [SERVICE, "163", "", "1", "Exporter"]);
@@ -438,7 +462,14 @@ async fn exe_runs_under_wine_on_a_console_and_as_a_service() {
         log.lock().unwrap()
     );
 
-    // As a service, through the SCM: install, start, scrape, stop, uninstall.
+    // As a service, through the SCM: install, start, scrape, stop, uninstall; one
+    // more check, to a closed port, fails from its first run (an Event Log event).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    std::fs::write(
+        &config,
+        format!("{}  - name: closed\n    kind: tcp\n    target: {closed}\n", targets.yaml()),
+    )
+    .unwrap();
     let port = free_port();
     let log_file = targets.pki.dir.path().join("service.log");
     let listen = format!("127.0.0.1:{port}");
@@ -454,10 +485,27 @@ async fn exe_runs_under_wine_on_a_console_and_as_a_service() {
             &listen,
             "--log.file",
             &wine_path(&log_file),
+            "--log.level",
+            "debug",
         ],
         true,
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("installed"), "{}", describe(&out));
+    let source = wine.event_source().expect("the event source is registered");
+    assert!(
+        source.contains("EventMessageFile") && source.contains(r"%SystemRoot%\System32\EventCreate.exe"),
+        "{source}"
+    );
+    assert!(source.contains("REG_EXPAND_SZ"), "{source}");
+    assert!(source.contains("TypesSupported") && source.contains("0x7"), "{source}");
+    // The token directory's access list, set with SetNamedSecurityInfoW and read back with
+    // GetNamedSecurityInfoW: wine 8 accepts the DACL but keeps none (it reports one made from the
+    // Unix mode), so only the calls are asserted here; docs/windows.md says what Windows must show.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("cannot"), "{}", describe(&out));
+    let tokens = wine.drive_c().join("ProgramData/ece-o365-exporter/tokens");
+    let acl = wine.run_ok(&[&exe_arg, "service", "acl", &wine_path(&tokens)], true);
+    let sddl = String::from_utf8_lossy(&acl.stdout);
+    assert!(sddl.trim().starts_with("D:") && sddl.contains(";;;SY)"), "{}", describe(&acl));
     assert!(
         wine.drive_c().join("ProgramData/ece-o365-exporter/tokens").is_dir(),
         "token directory created"
@@ -473,9 +521,19 @@ async fn exe_runs_under_wine_on_a_console_and_as_a_service() {
         "msg=listening address=",
         "msg=\"stop requested by the service control manager\" control=Stop",
         "msg=\"shutting down\"",
+        "msg=\"check failed\" check=closed",
     ] {
         assert!(text.contains(line), "`{line}` not in the service log:\n{text}");
     }
+    // ReportEventW accepted each event once: start, the failing check (not once per run; its
+    // first run may log before the start), stop.
+    let mut written: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split("msg=\"event log: wrote an event\" id=").nth(1))
+        .map(|rest| rest.split_whitespace().next().unwrap_or_default())
+        .collect();
+    written.sort_unstable();
+    assert_eq!(written, ["1", "2", "20"], "events written:\n{text}");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the stopped service still listens"
@@ -483,6 +541,7 @@ async fn exe_runs_under_wine_on_a_console_and_as_a_service() {
     let out = wine.run_ok(&[&exe_arg, "service", "uninstall"], true);
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed"), "{}", describe(&out));
     assert_eq!(wine.service_state(), None, "the service is gone");
+    assert_eq!(wine.event_source(), None, "the event source is gone");
 }
 
 fn wait_for_state(wine: &Wine, state: &str) {
@@ -521,9 +580,15 @@ async fn msi_installs_the_service_under_wine_and_keeps_the_config() {
         .assert_scraped(SocketAddr::from(([127, 0, 0, 1], port)), "MSI service")
         .await;
     assert_eq!(wine.service_state().as_deref(), Some("4  RUNNING"));
+    let source = wine.event_source().expect("the MSI registered the event source");
+    assert!(
+        source.contains("REG_EXPAND_SZ") && source.contains(r"%SystemRoot%\System32\EventCreate.exe"),
+        "{source}"
+    );
 
     wine.run_ok(&["msiexec", "/x", &msi_arg, "/qn"], true);
     assert_eq!(wine.service_state(), None, "the service is removed");
+    assert_eq!(wine.event_source(), None, "the event source is removed");
     assert!(!installed.exists(), "the exe is removed");
     assert_eq!(
         std::fs::read_to_string(data.join("config.yaml")).unwrap(),

@@ -1,7 +1,7 @@
 //! The few Windows API calls ece-o365-exporter makes itself, as safe
-//! functions over Microsoft's `windows-sys`: DPAPI ([`dpapi`]: protecting a
-//! secret for this machine), the Event Log ([`eventlog`]: the event source
-//! and its events) and a directory's access list ([`acl`]).
+//! functions over Microsoft's `windows-sys`: DPAPI (`dpapi`: protecting a
+//! secret for this machine), the Event Log (`eventlog`: the event source
+//! and its events) and a directory's access list (`acl`).
 //!
 //! This is the one crate of the workspace allowed `unsafe`; the agent's
 //! crate stays `#![forbid(unsafe_code)]` and calls only what is exported
