@@ -10,6 +10,10 @@
 #             config.yaml is never replaced, and removal (including the
 #             removal half of a major upgrade) leaves it in place;
 #   Tokens  = 64-bit | Permanent (256+16): token stores survive removal.
+# and wixl writes Type="expandable" registry values as plain strings, so the
+# event source's EventMessageFile gets the Registry table's "#%" prefix of
+# REG_EXPAND_SZ here, followed by the value "%SystemRoot%\System32\EventCreate.exe"
+# itself (hence "#%%"), which the Event Log expands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +36,7 @@ cp config.example.yaml "$stage/config.yaml"
   "$OLDPWD/packaging/windows/ece-o365-exporter.wxs") >&2
 msibuild "$msi" \
   -q "UPDATE Component SET Attributes = 400 WHERE Component = 'Config'" \
-  -q "UPDATE Component SET Attributes = 272 WHERE Component = 'Tokens'"
+  -q "UPDATE Component SET Attributes = 272 WHERE Component = 'Tokens'" \
+  -q "UPDATE Registry SET Value = '#%%SystemRoot%\\System32\\EventCreate.exe' WHERE Name = 'EventMessageFile'"
 rm -rf "$stage"
 echo "$msi"

@@ -22,8 +22,9 @@
 //! - `proto` -> `observation`, `config`
 //! - `web` -> `config`
 //! - `fuzzing` (hidden) -> `checks`, `oauth`, `proto`, `observation`
+//! - `secret` -> `atomic_file`
 //! - `observation`, `config` -> `reason` only; `i18n`, `limits`, `logging`,
-//!   `service` -> nothing of the crate
+//!   `service`, `eventlog` -> nothing of the crate
 //!
 //! `main.rs` wires `agent` and `http` together through [`state`].
 //! To check: `grep -rhoE '^[^/]*crate::[a-z0-9_]+' src/<module>` lists what a module uses.
@@ -55,6 +56,8 @@
 //! - [`report`]: the assessment as text, JSON, HTML (`/`) and a Prometheus
 //!   textfile, for the `check` subcommand and the status page.
 //! - [`logging`]: logfmt or JSON log lines.
+//! - [`eventlog`]: the Windows service's Event Log events (ids, levels, one
+//!   per change of a check's state) as a `tracing` layer.
 //! - [`atomic_file`]: replacing a file atomically and durably (the token
 //!   store, the textfile).
 //! - [`clock`]: wall-clock time as Unix seconds.
@@ -64,6 +67,8 @@
 //!   good configuration), stop.
 //! - `service` (Windows only): running as a Windows service, `service
 //!   install`/`uninstall`, and the `%ProgramData%` paths.
+//! - [`secret`]: `secret protect`, a secret from standard input to a file
+//!   protected with DPAPI for the machine (Windows).
 //! - [`oauth`]: OAuth2 tokens: the token endpoint client, the token store,
 //!   JWT claims, and one token provider per mailbox shared by its checks.
 //!
@@ -76,6 +81,7 @@ pub mod atomic_file;
 pub mod checks;
 pub mod clock;
 pub mod config;
+pub mod eventlog;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod guide;
@@ -90,6 +96,7 @@ pub mod proto;
 pub mod reason;
 pub mod report;
 pub mod scheduler;
+pub mod secret;
 #[cfg(windows)]
 pub mod service;
 pub mod state;

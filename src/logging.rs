@@ -1,6 +1,7 @@
 //! Log output: logfmt (the Prometheus exporters' default) or JSON, on stderr
 //! or (`--log.file`, a Windows service has no console) in a size-bounded file,
-//! filtered by `--log.level`. Check context (check, kind, target) is attached
+//! filtered by `--log.level`; and, beside the lines, one other consumer of the
+//! events the binary may add (the Windows service's Event Log). Check context (check, kind, target) is attached
 //! to every line a check logs. It never decides what is logged.
 
 use std::fmt;
@@ -11,11 +12,13 @@ use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::layer::{Layer, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Registry};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -27,10 +30,15 @@ pub enum LogFormat {
 /// older file kept): at most twice this on disk.
 pub const LOG_FILE_MAX_BYTES: u64 = 10 * 1024 * 1024;
 
+/// Another consumer of the log events beside the log lines, with a filter
+/// of its own (the Windows service's Event Log).
+pub type ExtraLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
 /// Installs the global subscriber. `level` is `error|warn|info|debug|trace`
-/// or a full filter directive (`info,ece_o365_exporter=debug`). With `file`,
-/// lines go to that file (see [`LogFile`]) instead of stderr.
-pub fn init(level: &str, format: LogFormat, file: Option<&Path>) -> Result<(), String> {
+/// or a full filter directive (`info,ece_o365_exporter=debug`); it filters
+/// the lines, not `extra`. With `file`, lines go to that file (see
+/// [`LogFile`]) instead of stderr.
+pub fn init(level: &str, format: LogFormat, file: Option<&Path>, extra: Option<ExtraLayer>) -> Result<(), String> {
     let filter = EnvFilter::try_new(level).map_err(|e| format!("--log.level `{level}`: {e}"))?;
     let writer = match file {
         None => BoxMakeWriter::new(std::io::stderr),
@@ -39,12 +47,17 @@ pub fn init(level: &str, format: LogFormat, file: Option<&Path>) -> Result<(), S
             BoxMakeWriter::new(Mutex::new(file))
         }
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let lines = tracing_subscriber::fmt::layer().with_writer(writer);
     // No colour codes in a file.
-    let builder = if file.is_some() { builder.with_ansi(false) } else { builder };
+    let lines = if file.is_some() { lines.with_ansi(false) } else { lines };
+    let registry = tracing_subscriber::registry().with(extra);
     let result = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
-        LogFormat::Logfmt => builder.fmt_fields(LogfmtFields).event_format(Logfmt).try_init(),
+        LogFormat::Json => registry
+            .with(lines.json().flatten_event(true).with_current_span(false).with_filter(filter))
+            .try_init(),
+        LogFormat::Logfmt => registry
+            .with(lines.fmt_fields(LogfmtFields).event_format(Logfmt).with_filter(filter))
+            .try_init(),
     };
     result.map_err(|e| e.to_string())
 }

@@ -20,7 +20,7 @@ use ece_o365_exporter::oauth::init;
 use ece_o365_exporter::service;
 use ece_o365_exporter::state::{ReloadSender, RunningState};
 use ece_o365_exporter::web::WebGuard;
-use ece_o365_exporter::{REVISION, VERSION, checks, http, limits, report};
+use ece_o365_exporter::{REVISION, VERSION, checks, http, limits, report, secret};
 
 /// Exit code for a configuration that cannot be used.
 const EXIT_BAD_CONFIG: u8 = 2;
@@ -102,6 +102,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Secrets at rest (Windows DPAPI).
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
     /// Windows service tools (as Administrator).
     #[cfg(windows)]
     Service {
@@ -120,12 +125,29 @@ enum ServiceCommand {
     Uninstall,
     /// Run as the service; only the service control manager starts this.
     Run,
+    /// Print the access list (SDDL) of a file or directory, e.g. the token directory.
+    #[command(hide = true)]
+    Acl {
+        #[arg(value_name = "PATH")]
+        path: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Validate the configuration file and exit 0 (valid) or 2 (invalid).
     Check,
+}
+
+#[derive(Subcommand)]
+enum SecretCommand {
+    /// Read a secret from standard input (one trailing newline removed) and write it to PATH protected with
+    /// DPAPI for this machine, for `client_secret: dpapi:PATH` or `proxy_password: dpapi:PATH` (Windows only).
+    Protect {
+        /// The file to write (replaced atomically).
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -149,15 +171,34 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let log_file = cli.global.log_file.clone();
     #[cfg(windows)]
-    let log_file = match cli.command {
+    let as_service = matches!(
+        cli.command,
         Some(Command::Service {
-            command: ServiceCommand::Run,
-        }) => log_file.or_else(|| Some(service::default_log_file())),
-        _ => log_file,
+            command: ServiceCommand::Run
+        })
+    );
+    #[cfg(windows)]
+    let log_file = if as_service {
+        log_file.or_else(|| Some(service::default_log_file()))
+    } else {
+        log_file
     };
-    if let Err(e) = logging::init(&cli.global.log_level, cli.global.log_format, log_file.as_deref()) {
+    // The service also writes its start, stop, configuration errors and checks' changes to the Event Log.
+    #[cfg(windows)]
+    let (extra, event_log) = match as_service.then(ece_o365_exporter::eventlog::windows_layer) {
+        Some(Ok(layer)) => (Some(layer), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
+    #[cfg(not(windows))]
+    let extra = None;
+    if let Err(e) = logging::init(&cli.global.log_level, cli.global.log_format, log_file.as_deref(), extra) {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_BAD_CONFIG);
+    }
+    #[cfg(windows)]
+    if let Some(e) = event_log {
+        tracing::warn!(error = %e, "cannot open the Event Log; events go to the log file only");
     }
     #[cfg(windows)]
     if let Some(Command::Service { command }) = &cli.command {
@@ -173,6 +214,9 @@ fn main() -> ExitCode {
             Command::Token {
                 command: TokenCommand::Init { mailbox },
             } => token_init(&cli.global, &mailbox).await,
+            Command::Secret {
+                command: SecretCommand::Protect { out },
+            } => secret_protect(&out),
             #[cfg(windows)]
             // Handled above, before a runtime starts: the service builds its own.
             Command::Service { .. } => ExitCode::FAILURE,
@@ -222,6 +266,19 @@ fn config_check(global: &GlobalArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+fn secret_protect(out: &Path) -> ExitCode {
+    match secret::protect_to_file(std::io::stdin().lock(), out) {
+        Ok(()) => {
+            println!("{}: written, protected with DPAPI for this machine.", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -312,6 +369,7 @@ async fn run(global: &GlobalArgs, shutdown: CancellationToken) -> ExitCode {
     let cfg = match Config::load(&global.config_file) {
         Ok(cfg) => cfg,
         Err(e) => {
+            tracing::error!(error = %e, "configuration load failed");
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
@@ -336,7 +394,13 @@ async fn serve(global: &GlobalArgs, cfg: Config, shutdown: CancellationToken) ->
         },
         None => WebGuard::open(),
     };
-    let listener = http::listen(&global.listen_address)?;
+    let listener = match http::listen(&global.listen_address) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(address = %global.listen_address, error = %e, "cannot listen");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let local = listener.local_addr().context("listener address")?;
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     let state = Arc::new(RunningState::new(
@@ -416,12 +480,21 @@ mod windows {
     use std::ffi::OsString;
     use std::process::ExitCode;
 
+    use ece_o365_exporter::eventlog;
+
     use super::{EXIT_BAD_CONFIG, GlobalArgs, LogFormat, ServiceCommand, block_on, http, run, service};
 
     pub fn service_command(command: &ServiceCommand, global: GlobalArgs) -> ExitCode {
         let result = match command {
             ServiceCommand::Install => install(&global),
-            ServiceCommand::Uninstall => service::uninstall().map(|()| println!("Service `{}` removed.", service::SERVICE_NAME)),
+            ServiceCommand::Acl { path } => service::access_list(path).map(|sddl| println!("{sddl}")),
+            ServiceCommand::Uninstall => service::uninstall().map(|()| {
+                match eventlog::unregister_source() {
+                    Ok(_) => {}
+                    Err(e) => eprintln!("warning: cannot remove the event source `{}`: {e}", eventlog::SOURCE),
+                }
+                println!("Service `{}` removed.", service::SERVICE_NAME)
+            }),
             ServiceCommand::Run => {
                 let body = Box::new(move |shutdown| {
                     let code = block_on(run(&global, shutdown));
@@ -469,6 +542,10 @@ mod windows {
             args.extend(["--web.max-connections".into(), global.max_connections.to_string().into()]);
         }
         service::install(args)?;
+        // The service runs without an event source too (Event Viewer then shows the text with a preamble).
+        if let Err(e) = eventlog::register_source() {
+            eprintln!("warning: cannot register the event source `{}`: {e}", eventlog::SOURCE);
+        }
         println!(
             "Service `{}` installed (automatic start): config {}, log {}, token stores in {} (SYSTEM and Administrators only).",
             service::SERVICE_NAME,

@@ -10,7 +10,6 @@
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -83,26 +82,25 @@ pub fn token_dir() -> PathBuf {
 
 /// Creates `dir` and gives it an ACL of its own, inherited by every file
 /// created in it: full control for SYSTEM (the service) and Administrators
-/// (`token init`), nothing for anyone else. Done with the system's
-/// `icacls.exe`, by SID so it works in every Windows language.
+/// (`token init`), nothing for anyone else, nothing inherited from the
+/// parent (`D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)`). Set with
+/// `SetNamedSecurityInfoW` (`win-ffi`), by well-known SID so it works in
+/// every Windows language.
 pub fn restrict_to_administrators(dir: &Path) -> Result<(), ServiceError> {
     let acl_error = |detail: String| ServiceError::Acl {
         dir: dir.to_path_buf(),
         detail,
     };
     std::fs::create_dir_all(dir).map_err(|e| acl_error(e.to_string()))?;
-    let system_root = std::env::var_os("SystemRoot").map_or_else(|| PathBuf::from(r"C:\Windows"), PathBuf::from);
-    let out = Command::new(system_root.join("System32").join("icacls.exe"))
-        .arg(dir)
-        .args(["/inheritance:r", "/grant:r", "*S-1-5-18:(OI)(CI)F", "*S-1-5-32-544:(OI)(CI)F", "/q"])
-        .output()
-        .map_err(|e| acl_error(format!("icacls: {e}")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        let text = String::from_utf8_lossy(&out.stdout).trim().chars().take(300).collect::<String>();
-        Err(acl_error(format!("icacls exited with {}: {text}", out.status)))
-    }
+    win_ffi::acl::set_dacl(dir, win_ffi::acl::SYSTEM_AND_ADMINISTRATORS).map_err(|e| acl_error(e.to_string()))
+}
+
+/// The access list of `path` in SDDL, as the system reports it (`service acl PATH`).
+pub fn access_list(path: &Path) -> Result<String, ServiceError> {
+    win_ffi::acl::dacl(path).map_err(|e| ServiceError::Acl {
+        dir: path.to_path_buf(),
+        detail: e.to_string(),
+    })
 }
 
 /// Registers the service (LocalSystem, automatic start, restarted 10 s,

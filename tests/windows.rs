@@ -4,7 +4,9 @@
 //! and as a service (`service install`, `sc start`/`sc stop`, `service
 //! uninstall`), checks servers in this test process and serves `/metrics`;
 //! and the MSI installs under wine's msiexec, keeps an existing config, runs
-//! the service and removes it again.
+//! the service and removes it again. Secrets at rest: `secret protect`
+//! writes a DPAPI file that `dpapi:` reads in a real token request, and a
+//! plain token store is rewritten protected at its rotation.
 //!
 //! The artifacts are given as `ECE_O365_EXE` and `ECE_O365_MSI` (scripts/test
 //! builds them first), else looked for under `target/`. Under wine, the one
@@ -23,11 +25,13 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use test_support::agent::{parse, request, value};
+use test_support::jwt;
 use test_support::net::free_port;
 use test_support::pki::{Leaf, Pki};
 use test_support::process::find_binary;
 use test_support::repo;
 use test_support::servers::{self, TestServer};
+use test_support::token_server::{Behaviour, ROTATED_REFRESH_PREFIX, TokenServer};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const SERVICE: &str = "ece-o365-exporter";
@@ -35,6 +39,8 @@ const SERVICE: &str = "ece-o365-exporter";
 const UPGRADE_CODE: &str = "{8C4A4B9E-2F3D-4E6A-9B1C-7D5E0F2A6B31}";
 /// Generous bound for one wine command (a prefix's first boot is slow on a busy machine).
 const WINE_TIMEOUT: Duration = Duration::from_secs(180);
+/// The service's event source (src/eventlog.rs), as `reg query` names it.
+const EVENT_SOURCE_KEY: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\ece-o365-exporter";
 
 /// `Some(value)` when present; else `None` after saying why the test skips,
 /// or a failure in CI, where nothing may skip.
@@ -203,9 +209,20 @@ impl Wine {
 
     /// Runs a wine command to completion (bounded); with `check`, it must succeed.
     fn run_ok(&self, args: &[&str], check: bool) -> Output {
-        let out = run_bounded(&mut self.wine(args), WINE_TIMEOUT, &format!("wine {args:?}"));
+        self.run_with_stdin(args, Stdio::null(), check)
+    }
+
+    /// As [`Wine::run_ok`], with `stdin` as the command's standard input.
+    fn run_with_stdin(&self, args: &[&str], stdin: Stdio, check: bool) -> Output {
+        let out = run_bounded(self.wine(args).stdin(stdin), WINE_TIMEOUT, &format!("wine {args:?}"));
         assert!(!check || out.status.success(), "wine {args:?} failed: {}", describe(&out));
         out
+    }
+
+    /// `reg query` of the event source's key: its output, or None when there is no such key.
+    fn event_source(&self) -> Option<String> {
+        let out = self.run_ok(&["reg", "query", EVENT_SOURCE_KEY], false);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// `sc query`'s STATE line, e.g. `4  RUNNING`, or None when there is no such service.
@@ -383,6 +400,22 @@ fn msi_holds_the_exe_the_kept_config_and_the_service() {
          --log.file \"[DATADIR]ece-o365-exporter.log\""
     );
     assert_eq!(service[11], "Exporter");
+    // The event source, removed with the product; EventMessageFile is REG_EXPAND_SZ (the `#%` prefix,
+    // set by build-msi.sh) of `%SystemRoot%\...`.
+    let registry = msi_table(&msi, "Registry");
+    let key = r"SYSTEM\CurrentControlSet\Services\EventLog\Application\ece-o365-exporter";
+    let values: Vec<[&str; 4]> = registry
+        .iter()
+        .map(|r| [r[1].as_str(), r[2].as_str(), r[3].as_str(), r[4].as_str()])
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ["2", key, "EventMessageFile", r"#%%SystemRoot%\System32\EventCreate.exe"],
+            ["2", key, "TypesSupported", "#7"],
+        ]
+    );
+    assert!(registry.iter().all(|r| r[5] == "EventSource"), "{registry:?}");
     let control = msi_table(&msi, "ServiceControl");
     // 1 start on install + 2 stop on install + 32 stop on uninstall + 128 delete on uninstall.
     assert_eq!(row(&control, "ExporterServiceControl")[1..], [SERVICE, "163", "", "1", "Exporter"]);
@@ -429,7 +462,14 @@ async fn exe_runs_under_wine_on_a_console_and_as_a_service() {
         log.lock().unwrap()
     );
 
-    // As a service, through the SCM: install, start, scrape, stop, uninstall.
+    // As a service, through the SCM: install, start, scrape, stop, uninstall; one
+    // more check, to a closed port, fails from its first run (an Event Log event).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    std::fs::write(
+        &config,
+        format!("{}  - name: closed\n    kind: tcp\n    target: {closed}\n", targets.yaml()),
+    )
+    .unwrap();
     let port = free_port();
     let log_file = targets.pki.dir.path().join("service.log");
     let listen = format!("127.0.0.1:{port}");
@@ -445,10 +485,27 @@ async fn exe_runs_under_wine_on_a_console_and_as_a_service() {
             &listen,
             "--log.file",
             &wine_path(&log_file),
+            "--log.level",
+            "debug",
         ],
         true,
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("installed"), "{}", describe(&out));
+    let source = wine.event_source().expect("the event source is registered");
+    assert!(
+        source.contains("EventMessageFile") && source.contains(r"%SystemRoot%\System32\EventCreate.exe"),
+        "{source}"
+    );
+    assert!(source.contains("REG_EXPAND_SZ"), "{source}");
+    assert!(source.contains("TypesSupported") && source.contains("0x7"), "{source}");
+    // The token directory's access list, set with SetNamedSecurityInfoW and read back with
+    // GetNamedSecurityInfoW: wine 8 accepts the DACL but keeps none (it reports one made from the
+    // Unix mode), so only the calls are asserted here; docs/windows.md says what Windows must show.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("cannot"), "{}", describe(&out));
+    let tokens = wine.drive_c().join("ProgramData/ece-o365-exporter/tokens");
+    let acl = wine.run_ok(&[&exe_arg, "service", "acl", &wine_path(&tokens)], true);
+    let sddl = String::from_utf8_lossy(&acl.stdout);
+    assert!(sddl.trim().starts_with("D:") && sddl.contains(";;;SY)"), "{}", describe(&acl));
     assert!(
         wine.drive_c().join("ProgramData/ece-o365-exporter/tokens").is_dir(),
         "token directory created"
@@ -464,9 +521,19 @@ async fn exe_runs_under_wine_on_a_console_and_as_a_service() {
         "msg=listening address=",
         "msg=\"stop requested by the service control manager\" control=Stop",
         "msg=\"shutting down\"",
+        "msg=\"check failed\" check=closed",
     ] {
         assert!(text.contains(line), "`{line}` not in the service log:\n{text}");
     }
+    // ReportEventW accepted each event once: start, the failing check (not once per run; its
+    // first run may log before the start), stop.
+    let mut written: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split("msg=\"event log: wrote an event\" id=").nth(1))
+        .map(|rest| rest.split_whitespace().next().unwrap_or_default())
+        .collect();
+    written.sort_unstable();
+    assert_eq!(written, ["1", "2", "20"], "events written:\n{text}");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the stopped service still listens"
@@ -474,6 +541,7 @@ async fn exe_runs_under_wine_on_a_console_and_as_a_service() {
     let out = wine.run_ok(&[&exe_arg, "service", "uninstall"], true);
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed"), "{}", describe(&out));
     assert_eq!(wine.service_state(), None, "the service is gone");
+    assert_eq!(wine.event_source(), None, "the event source is gone");
 }
 
 fn wait_for_state(wine: &Wine, state: &str) {
@@ -512,9 +580,15 @@ async fn msi_installs_the_service_under_wine_and_keeps_the_config() {
         .assert_scraped(SocketAddr::from(([127, 0, 0, 1], port)), "MSI service")
         .await;
     assert_eq!(wine.service_state().as_deref(), Some("4  RUNNING"));
+    let source = wine.event_source().expect("the MSI registered the event source");
+    assert!(
+        source.contains("REG_EXPAND_SZ") && source.contains(r"%SystemRoot%\System32\EventCreate.exe"),
+        "{source}"
+    );
 
     wine.run_ok(&["msiexec", "/x", &msi_arg, "/qn"], true);
     assert_eq!(wine.service_state(), None, "the service is removed");
+    assert_eq!(wine.event_source(), None, "the event source is removed");
     assert!(!installed.exists(), "the exe is removed");
     assert_eq!(
         std::fs::read_to_string(data.join("config.yaml")).unwrap(),
@@ -527,4 +601,137 @@ async fn msi_installs_the_service_under_wine_and_keeps_the_config() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the removed service still listens"
     );
+}
+
+/// `secret protect` under wine: the secret goes in on standard input and
+/// comes out of a `dpapi:` file in a real token request; the plain token
+/// store an older version wrote is loaded, and rewritten protected at its
+/// rotation, then loaded protected.
+#[tokio::test(flavor = "multi_thread")]
+async fn dpapi_secret_and_token_store_under_wine() {
+    let Some(exe) = exe() else { return };
+    let Some(wine) = Wine::new() else { return };
+    const SECRET: &str = "canary-dpapi-secret~7f3a.Q";
+    const SEED: &str = "canary-refresh-seed-under-wine-41c2";
+    let pki = Pki::new();
+    let key = jwt::OAuthKey {
+        key_id: "wine".into(),
+        hs256_secret: b"wine-test-secret-0123456789abcdef".to_vec(),
+        issuer: String::new(),
+    };
+    let access = jwt::delegated_exchange_jwt(&key, "support@contoso.com", "IMAP.AccessAsUser.All", 3600);
+    let server = TokenServer::start(
+        &pki,
+        Behaviour::Issue {
+            access_token: access,
+            expires_in: 3599,
+            rotate: true,
+        },
+    )
+    .await;
+    let dir = pki.dir.path();
+    let exe_arg = wine_path(&exe);
+
+    // The secret on standard input, with the newline `echo` adds.
+    let input = dir.join("secret-input");
+    std::fs::write(&input, format!("{SECRET}\r\n")).unwrap();
+    let protected = dir.join("client.dpapi");
+    let out = wine.run_with_stdin(
+        &[&exe_arg, "secret", "protect", "--out", &wine_path(&protected)],
+        Stdio::from(std::fs::File::open(&input).unwrap()),
+        true,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("protected with DPAPI"),
+        "{}",
+        describe(&out)
+    );
+    for text in [&out.stdout, &out.stderr] {
+        assert!(
+            !String::from_utf8_lossy(text).contains(SECRET),
+            "the secret was printed: {}",
+            describe(&out)
+        );
+    }
+    let blob = std::fs::read(&protected).unwrap();
+    assert!(blob.len() > SECRET.len(), "{} bytes", blob.len());
+    assert!(
+        !blob.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+        "the secret is in the clear"
+    );
+
+    // A token store as an older version (or Linux) writes it: plain JSON.
+    let store = dir.join("support.token");
+    std::fs::write(
+        &store,
+        format!("{{\"version\":1,\"refresh_token\":\"{SEED}\",\"rotated_at\":1700000000,\"account\":null}}\n"),
+    )
+    .unwrap();
+    let config = dir.join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  timeout: 20s\n  extra_ca_file: ca.pem
+tenants:
+  - name: contoso
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-2222-3333-4444-555555555555
+    client_secret: dpapi:client.dpapi
+    authority: {authority}
+mailboxes:
+  - name: support
+    address: support@contoso.com
+    tenant: contoso
+    grant: refresh_token
+    token_store: support.token
+    protocols: [imap]
+checks:
+  - name: token-support
+    kind: token
+    mailbox: support
+",
+            authority = server.authority()
+        ),
+    )
+    .unwrap();
+    let config_arg = wine_path(&config);
+    let out = wine.run_ok(&[&exe_arg, "config", "check", "--config.file", &config_arg], true);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("valid, 1 checks"),
+        "{}",
+        describe(&out)
+    );
+
+    // The first run: the plain store and the DPAPI secret go to the token endpoint.
+    let out = wine.run_ok(&[&exe_arg, "check", "--output", "json", "--config.file", &config_arg], false);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}\n{}", describe(&out));
+    assert_eq!(requests[0].field("client_secret"), Some(SECRET), "the secret read from dpapi:");
+    assert_eq!(requests[0].field("refresh_token"), Some(SEED), "the plain store was loaded");
+    // Rotated: the new refresh token was stored, protected.
+    let stored = std::fs::read(&store).unwrap();
+    assert_ne!(stored.first(), Some(&b'{'), "still plain JSON after the rotation");
+    let text = String::from_utf8_lossy(&stored);
+    assert!(
+        !text.contains(SEED) && !text.contains(ROTATED_REFRESH_PREFIX),
+        "a refresh token in the clear"
+    );
+
+    // The second run loads the protected store: the rotated token is sent.
+    wine.run_ok(&[&exe_arg, "check", "--output", "json", "--config.file", &config_arg], false);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let sent = requests[1].field("refresh_token").unwrap_or_default();
+    assert!(sent.starts_with(ROTATED_REFRESH_PREFIX), "sent {sent:?}");
+
+    // A damaged protected file is a configuration error naming the field.
+    let mut damaged = blob.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0xff;
+    std::fs::write(&protected, &damaged).unwrap();
+    let out = wine.run_ok(&[&exe_arg, "config", "check", "--config.file", &config_arg], false);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tenants[0].client_secret"), "{err}");
+    assert!(err.contains("cannot unprotect"), "{err}");
 }

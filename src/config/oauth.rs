@@ -1,6 +1,6 @@
 //! The OAuth2 part of the configuration, validated: tenants (app
 //! registrations) and mailboxes, and the rules for both sections. Secrets are referenced (`env:NAME`,
-//! `file:PATH`) and read when used, so a rotated secret needs no restart;
+//! `file:PATH`, `dpapi:PATH` on Windows) and read when used, so a rotated secret needs no restart;
 //! nothing here holds or prints a secret value. A proxy URL may carry
 //! credentials: `Debug` redacts them.
 
@@ -28,11 +28,17 @@ pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// read, so the directory systemd chose is always the one read.
 pub const CREDENTIALS_DIRECTORY: &str = "${CREDENTIALS_DIRECTORY}";
 
+/// The most bytes read from a `dpapi:` file (a protected secret of a few hundred bytes is under 1 KiB).
+const MAX_DPAPI_FILE_BYTES: u64 = 64 * 1024;
+
 /// Where a secret is kept.
 #[derive(Clone, PartialEq, Eq)]
 pub enum SecretSource {
     Env(String),
     File(PathBuf),
+    /// A file protected with DPAPI for this machine (Windows only), as
+    /// `ece-o365-exporter secret protect --out PATH` writes it.
+    Dpapi(PathBuf),
 }
 
 impl fmt::Debug for SecretSource {
@@ -40,13 +46,16 @@ impl fmt::Debug for SecretSource {
         match self {
             SecretSource::Env(name) => write!(f, "env:{name}"),
             SecretSource::File(path) => write!(f, "file:{}", path.display()),
+            SecretSource::Dpapi(path) => write!(f, "dpapi:{}", path.display()),
         }
     }
 }
 
 impl SecretSource {
-    /// Parses `env:NAME` or `file:PATH` (relative to `base`, unless it
-    /// starts with [`CREDENTIALS_DIRECTORY`]).
+    /// Parses `env:NAME`, `file:PATH` (relative to `base`, unless it
+    /// starts with [`CREDENTIALS_DIRECTORY`]) or `dpapi:PATH` (relative to
+    /// `base`). A `dpapi:` source parses everywhere; reading it off Windows
+    /// is the error, so that it names the configuration's line.
     pub fn parse(text: &str, base: &std::path::Path) -> Option<SecretSource> {
         if let Some(name) = text.strip_prefix("env:") {
             (!name.is_empty()).then(|| SecretSource::Env(name.to_string()))
@@ -54,16 +63,21 @@ impl SecretSource {
             let path = PathBuf::from(text);
             let as_is = path.is_absolute() || text.starts_with(CREDENTIALS_DIRECTORY);
             (!path.as_os_str().is_empty()).then(|| SecretSource::File(if as_is { path } else { base.join(path) }))
+        } else if let Some(text) = text.strip_prefix("dpapi:") {
+            let path = PathBuf::from(text);
+            (!path.as_os_str().is_empty()).then(|| SecretSource::Dpapi(base.join(path)))
         } else {
             None
         }
     }
 
-    /// The file a `file:` secret is read from now, with
+    /// The file a `file:` or `dpapi:` secret is read from now, with
     /// [`CREDENTIALS_DIRECTORY`] replaced; `None` for `env:`.
     pub fn file_path(&self) -> Option<Result<PathBuf, String>> {
-        let SecretSource::File(path) = self else {
-            return None;
+        let path = match self {
+            SecretSource::Env(_) => return None,
+            SecretSource::Dpapi(path) => return Some(Ok(path.clone())),
+            SecretSource::File(path) => path,
         };
         let Some(rest) = path.to_str().and_then(|p| p.strip_prefix(CREDENTIALS_DIRECTORY)) else {
             return Some(Ok(path.clone()));
@@ -85,6 +99,7 @@ impl SecretSource {
                 let path = self.file_path().unwrap_or_else(|| Err(String::new()))?;
                 std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
             }
+            SecretSource::Dpapi(path) => read_dpapi(path)?,
         };
         let value = value.trim();
         if value.is_empty() {
@@ -92,6 +107,46 @@ impl SecretSource {
         }
         Ok(SecretString::from(value.to_string()))
     }
+}
+
+/// Reads and unprotects a `dpapi:` file. Errors name the file, never its contents.
+#[cfg(windows)]
+fn read_dpapi(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let mut blob = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_DPAPI_FILE_BYTES + 1).read_to_end(&mut blob))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if blob.len() as u64 > MAX_DPAPI_FILE_BYTES {
+        return Err(format!(
+            "{} is larger than {MAX_DPAPI_FILE_BYTES} bytes: not a protected secret",
+            path.display()
+        ));
+    }
+    let plain = win_ffi::dpapi::unprotect(&blob).map_err(|e| {
+        format!(
+            "cannot unprotect {} with DPAPI ({e}): write it on this machine with \
+             `ece-o365-exporter secret protect --out PATH`",
+            path.display()
+        )
+    })?;
+    String::from_utf8(plain).map_err(|e| {
+        let mut bytes = e.into_bytes();
+        secrecy::zeroize::Zeroize::zeroize(&mut bytes);
+        format!("{} does not protect UTF-8 text", path.display())
+    })
+}
+
+/// Off Windows a `dpapi:` secret cannot be read: say what to use instead.
+#[cfg(not(windows))]
+fn read_dpapi(path: &std::path::Path) -> Result<String, String> {
+    let _ = (path, MAX_DPAPI_FILE_BYTES);
+    Err(
+        "dpapi: secrets are protected with Windows DPAPI and read on Windows only; on Linux, keep the secret \
+         in a systemd credential (LoadCredentialEncrypted= in the unit) and write \
+         `file:${CREDENTIALS_DIRECTORY}/NAME` here (docs/packaging.md)"
+            .to_string(),
+    )
 }
 
 /// An app registration in one tenant. `Debug` shows the proxy URL without
@@ -164,7 +219,7 @@ impl Validator<'_> {
                     self.secret_err(
                         s.referenced,
                         p("client_secret"),
-                        "write the secret as env:NAME or file:PATH, never inline",
+                        "write the secret as env:NAME, file:PATH or dpapi:PATH (Windows), never inline",
                     )
                 })?),
                 None => None,
@@ -371,4 +426,42 @@ impl Validator<'_> {
 fn parse_date(text: &str) -> Option<i64> {
     let t = humantime::parse_rfc3339_weak(&format!("{} 00:00:00", text.trim())).ok()?;
     Some(crate::clock::unix_seconds(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn a_dpapi_source_is_a_path_relative_to_the_config() {
+        let base = std::path::Path::new("/etc/ece");
+        let source = SecretSource::parse("dpapi:tokens/client.dpapi", base).unwrap();
+        assert_eq!(source, SecretSource::Dpapi(base.join("tokens/client.dpapi")));
+        assert_eq!(
+            format!("{source:?}"),
+            format!("dpapi:{}", base.join("tokens/client.dpapi").display())
+        );
+        assert_eq!(source.file_path().unwrap().unwrap(), base.join("tokens/client.dpapi"));
+        assert_eq!(SecretSource::parse("dpapi:", base), None);
+        let file = SecretSource::parse("file:s.txt", base).unwrap();
+        assert_eq!(file, SecretSource::File(base.join("s.txt")));
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn off_windows_a_dpapi_secret_is_refused_with_the_systemd_way() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.dpapi"), b"whatever").unwrap();
+        let e = SecretSource::Dpapi(dir.path().join("s.dpapi")).read().unwrap_err();
+        assert!(e.contains("Windows only"), "{e}");
+        assert!(e.contains("LoadCredentialEncrypted="), "{e}");
+        assert!(e.contains("file:${CREDENTIALS_DIRECTORY}/NAME"), "{e}");
+        // The other sources still read.
+        std::fs::write(dir.path().join("s.txt"), b"value\n").unwrap();
+        assert_eq!(
+            SecretSource::File(dir.path().join("s.txt")).read().unwrap().expose_secret(),
+            "value"
+        );
+    }
 }

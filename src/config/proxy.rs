@@ -229,7 +229,7 @@ impl Validator<'_> {
                         None,
                         *pl,
                         (keys.field)("proxy_password"),
-                        "write the proxy password as env:NAME or file:PATH, never inline",
+                        "write the proxy password as env:NAME, file:PATH or dpapi:PATH (Windows), never inline",
                     )
                 })?;
                 password.read().map_err(|e| err(*pl, "proxy_password", e))?;

@@ -1,6 +1,10 @@
 //! The on-disk refresh token store: one small JSON document per mailbox,
 //! `{"version":1,"refresh_token":"...","rotated_at":<unix seconds>,"account":"<upn>"}`,
 //! plus `"public_client":true` for a token from `token init`'s device code flow.
+//! On Windows that document is written protected with DPAPI for the machine
+//! (`CryptProtectData` with `CRYPTPROTECT_LOCAL_MACHINE`, through the
+//! `win-ffi` crate); a plain document, as older versions wrote it, still
+//! loads, and the next rotation rewrites it protected.
 //!
 //! It owns reading that file and replacing it atomically and durably: a
 //! temporary file in the same directory (mode 0600 on unix), written in full,
@@ -17,6 +21,7 @@
 //! when to rotate; the token provider does (persist the new refresh token
 //! before using the new access token).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -177,11 +182,36 @@ impl TokenStore {
         let read = file.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf);
         let parsed = match read {
             Ok(_) if buf.len() as u64 > MAX_FILE_BYTES => Err(self.corrupt(format!("larger than {MAX_FILE_BYTES} bytes"))),
-            Ok(_) => self.decode(&buf),
+            Ok(_) => self.unseal(&buf).and_then(|doc| {
+                let decoded = self.decode(&doc);
+                if let Cow::Owned(mut plain) = doc {
+                    plain.zeroize();
+                }
+                decoded
+            }),
             Err(e) => Err(self.io("read it")(e)),
         };
         buf.zeroize();
         parsed.map(Some)
+    }
+
+    /// The JSON document in what was read: as is when it is plain JSON (a
+    /// store of another system, or written before stores were protected),
+    /// else, on Windows, the DPAPI blob unprotected.
+    fn unseal<'a>(&self, bytes: &'a [u8]) -> Result<Cow<'a, [u8]>, StoreError> {
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            return Ok(Cow::Borrowed(bytes));
+        }
+        #[cfg(windows)]
+        {
+            win_ffi::dpapi::unprotect(bytes).map(Cow::Owned).map_err(|e| {
+                self.corrupt(format!(
+                    "neither JSON nor protected with DPAPI on this machine ({e}); a store cannot be copied from another machine"
+                ))
+            })
+        }
+        #[cfg(not(windows))]
+        Ok(Cow::Borrowed(bytes))
     }
 
     /// Checks the document's shape field by field, so that no error message
@@ -250,7 +280,10 @@ impl TokenStore {
         let encoded = serde_json::to_writer(&mut buf, &doc);
         buf.push(b'\n');
         let result = match encoded {
-            Ok(()) => self.replace(&dir, &name, &buf),
+            Ok(()) => match seal(&buf) {
+                Ok(sealed) => self.replace(&dir, &name, &sealed),
+                Err(e) => Err(self.io("protect the token with DPAPI")(e)),
+            },
             Err(_) => Err(self.io("encode the token")(io::Error::other("JSON serialization failed"))),
         };
         buf.zeroize();
@@ -303,6 +336,17 @@ impl TokenStore {
             }
         }
     }
+}
+
+/// What is written for the document `doc`: on Windows, `doc` protected with
+/// DPAPI for this machine; elsewhere `doc` itself.
+fn seal(doc: &[u8]) -> io::Result<Cow<'_, [u8]>> {
+    #[cfg(windows)]
+    {
+        win_ffi::dpapi::protect(doc).map(Cow::Owned)
+    }
+    #[cfg(not(windows))]
+    Ok(Cow::Borrowed(doc))
 }
 
 /// `.<file name>.tmp-`: every temporary file of this store starts with it.
