@@ -9,6 +9,9 @@
 
 mod support;
 
+#[path = "support/tokens.rs"]
+mod tokens;
+
 use ece_o365_exporter::report;
 use test_support::dovecot::Dovecot;
 use test_support::jwt::OAuthKey;
@@ -223,8 +226,6 @@ impl ImapClient {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_oldest_message_date_against_dovecot() {
-    use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
-    use secrecy::SecretString;
     use test_support::token_server::{Behaviour, TokenServer};
 
     const ADDRESS: &str = "support@contoso.com";
@@ -251,14 +252,7 @@ async fn the_oldest_message_date_against_dovecot() {
     )
     .await;
     std::fs::write(dir.join("client-secret.txt"), "interop-client-secret").unwrap();
-    TokenStore::new(dir.join("support.token"))
-        .save(&StoredToken {
-            refresh_token: SecretString::from("interop-refresh-token".to_string()),
-            rotated_at: 1_700_000_000,
-            account: None,
-            public_client: false,
-        })
-        .unwrap();
+    tokens::seed_token_store(&dir.join("support.token"), "interop-refresh-token", 1_700_000_000);
     let yaml = format!(
         "global:\n  extra_ca_file: ca.pem
 tenants:
@@ -346,9 +340,7 @@ checks:
 #[tokio::test(flavor = "multi_thread")]
 async fn mail_flows_through_postfix_into_dovecot_and_the_test_message_is_removed() {
     use ece_o365_exporter::checks::run_check;
-    use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
     use ece_o365_exporter::reason::Phase;
-    use secrecy::SecretString;
     use test_support::token_server::{Behaviour, TokenServer};
 
     const SUPPORT: &str = "support@contoso.com";
@@ -375,14 +367,7 @@ async fn mail_flows_through_postfix_into_dovecot_and_the_test_message_is_removed
     let probe_tokens = TokenServer::start(&pki, issue(PROBE, "IMAP.AccessAsUser.All")).await;
     std::fs::write(dir.join("client-secret.txt"), "interop-client-secret").unwrap();
     for store in ["support.token", "probe.token"] {
-        TokenStore::new(dir.join(store))
-            .save(&StoredToken {
-                refresh_token: SecretString::from("interop-refresh-token".to_string()),
-                rotated_at: 1_700_000_000,
-                account: None,
-                public_client: false,
-            })
-            .unwrap();
+        tokens::seed_token_store(&dir.join(store), "interop-refresh-token", 1_700_000_000);
     }
     let yaml = format!(
         "global:\n  extra_ca_file: ca.pem

@@ -7,6 +7,9 @@
 
 mod support;
 
+#[path = "support/tokens.rs"]
+mod tokens;
+
 #[path = "support/verdict.rs"]
 mod verdict;
 
@@ -15,11 +18,9 @@ use std::sync::atomic::Ordering;
 use ece_o365_exporter::checks::{ScheduledCheck, mailflow, run_check};
 use ece_o365_exporter::config::Config;
 use ece_o365_exporter::i18n::Lang;
-use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
 use ece_o365_exporter::observation::Observation;
 use ece_o365_exporter::reason::{Phase, Reason};
 use ece_o365_exporter::report;
-use secrecy::SecretString;
 use test_support::jwt::{self, OAuthKey};
 use test_support::pki::{Leaf, Pki};
 use test_support::servers::{self, Flow, FlowServers};
@@ -48,14 +49,7 @@ async fn setup(pki: &Pki, servers: &FlowServers) -> ([TokenServer; 2], String) {
     let dir = pki.dir.path();
     std::fs::write(dir.join("client-secret.txt"), "mailflow-test-client-secret").unwrap();
     for store in ["support.token", "probe.token"] {
-        TokenStore::new(dir.join(store))
-            .save(&StoredToken {
-                refresh_token: SecretString::from("mailflow-test-refresh-token".to_string()),
-                rotated_at: 1_700_000_000,
-                account: None,
-                public_client: false,
-            })
-            .unwrap();
+        tokens::seed_token_store(&dir.join(store), "mailflow-test-refresh-token", 1_700_000_000);
     }
     let yaml = format!(
         "global:\n  extra_ca_file: ca.pem

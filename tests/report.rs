@@ -8,10 +8,11 @@
 //! change, then review the diff.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/tokens.rs"]
+mod tokens;
+
 use std::path::{Path, PathBuf};
 
-use ece_o365_exporter::oauth::store::{StoredToken, TokenStore};
-use secrecy::SecretString;
 use serde_json::Value;
 use test_support::jwt::{self, OAuthKey};
 use test_support::pki::{Leaf, Pki};
@@ -107,14 +108,7 @@ async fn start(case: &Case) -> (Running, PathBuf) {
 
     let dir = pki.dir.path().to_path_buf();
     std::fs::write(dir.join("client-secret.txt"), "canary-report-client-secret").unwrap();
-    TokenStore::new(dir.join("support.token"))
-        .save(&StoredToken {
-            refresh_token: SecretString::from("canary-report-refresh".to_string()),
-            rotated_at: 1_700_000_000,
-            account: None,
-            public_client: false,
-        })
-        .unwrap();
+    tokens::seed_token_store(&dir.join("support.token"), "canary-report-refresh", 1_700_000_000);
     let auth_user = if case.shared {
         format!("    auth_user: {DELEGATE}\n")
     } else {
@@ -122,14 +116,7 @@ async fn start(case: &Case) -> (Running, PathBuf) {
     };
     let (probe_tenant, probe_mailbox, mailflow_check) = match &flow {
         Some((f, probe_token)) => {
-            TokenStore::new(dir.join("probe.token"))
-                .save(&StoredToken {
-                    refresh_token: SecretString::from("canary-report-refresh".to_string()),
-                    rotated_at: 1_700_000_000,
-                    account: None,
-                    public_client: false,
-                })
-                .unwrap();
+            tokens::seed_token_store(&dir.join("probe.token"), "canary-report-refresh", 1_700_000_000);
             (
                 format!(
                     "  - name: contoso-probe\n    tenant_id: contoso.onmicrosoft.com\n    client_id: 11111111-2222-3333-4444-555555555555\n    client_secret: file:client-secret.txt\n    client_secret_expires: 2099-06-30\n    authority: {}\n",
