@@ -12,6 +12,9 @@ mod support;
 #[path = "support/tokens.rs"]
 mod tokens;
 
+#[path = "support/mailflow.rs"]
+mod mailflow_setup;
+
 use ece_o365_exporter::report;
 use test_support::dovecot::Dovecot;
 use test_support::jwt::OAuthKey;
@@ -341,10 +344,7 @@ checks:
 async fn mail_flows_through_postfix_into_dovecot_and_the_test_message_is_removed() {
     use ece_o365_exporter::checks::run_check;
     use ece_o365_exporter::reason::Phase;
-    use test_support::token_server::{Behaviour, TokenServer};
-
-    const SUPPORT: &str = "support@contoso.com";
-    const PROBE: &str = "ece-probe@contoso.com";
+    use mailflow_setup::PROBE;
     let pki = Pki::new();
     let dir = pki.dir.path();
     let tls_files = pki.tls_files();
@@ -358,57 +358,12 @@ async fn mail_flows_through_postfix_into_dovecot_and_the_test_message_is_removed
         .unwrap_or_else(|e| panic!("Dovecot did not start (install it with scripts/install-test-peers.sh): {e}"));
     let postfix = Postfix::start_delivering(peers_dir.path(), &tls_files, &dovecot)
         .unwrap_or_else(|e| panic!("Postfix did not start (needs root; install with scripts/install-test-peers.sh): {e}"));
-    let issue = |user: &str, scp: &str| Behaviour::Issue {
-        access_token: test_support::jwt::delegated_exchange_jwt(&key, user, scp, 3600),
-        expires_in: 3600,
-        rotate: false,
-    };
-    let support_tokens = TokenServer::start(&pki, issue(SUPPORT, "SMTP.Send")).await;
-    let probe_tokens = TokenServer::start(&pki, issue(PROBE, "IMAP.AccessAsUser.All")).await;
-    std::fs::write(dir.join("client-secret.txt"), "interop-client-secret").unwrap();
-    for store in ["support.token", "probe.token"] {
-        tokens::seed_token_store(&dir.join(store), "interop-refresh-token", 1_700_000_000);
-    }
-    let yaml = format!(
-        "global:\n  extra_ca_file: ca.pem
-tenants:
-  - name: contoso
-    tenant_id: contoso.onmicrosoft.com
-    client_id: 11111111-2222-3333-4444-555555555555
-    client_secret: file:client-secret.txt
-    authority: {support_authority}
-  - name: contoso-probe
-    tenant_id: contoso.onmicrosoft.com
-    client_id: 11111111-2222-3333-4444-555555555555
-    client_secret: file:client-secret.txt
-    authority: {probe_authority}
-mailboxes:
-  - name: support
-    address: {SUPPORT}
-    tenant: contoso
-    token_store: support.token
-    protocols: [smtp]
-  - name: probe
-    address: {PROBE}
-    tenant: contoso-probe
-    token_store: probe.token
-    protocols: [imap]
-checks:
-  - name: mailflow-support
-    kind: mailflow
-    mailbox: support
-    to: probe
-    target: 127.0.0.1:{submission}
-    server_name: localhost
-    receive_target: 127.0.0.1:{imaps}
-    receive_server_name: localhost
-    interval: 15m
-    timeout: 2m
-",
-        support_authority = support_tokens.authority(),
-        probe_authority = probe_tokens.authority(),
-        submission = postfix.submission_port,
-        imaps = dovecot.imaps_port,
+    let tokens = mailflow_setup::token_servers(&pki, &key).await;
+    let yaml = mailflow_setup::config(
+        &tokens,
+        &format!("127.0.0.1:{}", postfix.submission_port),
+        &format!("127.0.0.1:{}", dovecot.imaps_port),
+        "2m",
     );
     let probe_token = test_support::jwt::delegated_exchange_jwt(&key, PROBE, "IMAP.AccessAsUser.All", 3600);
     let mut imap = ImapClient::login(dovecot.imap_port, PROBE, &probe_token).await;

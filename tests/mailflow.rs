@@ -10,6 +10,9 @@ mod support;
 #[path = "support/tokens.rs"]
 mod tokens;
 
+#[path = "support/mailflow.rs"]
+mod mailflow_setup;
+
 #[path = "support/verdict.rs"]
 mod verdict;
 
@@ -21,78 +24,24 @@ use ece_o365_exporter::i18n::Lang;
 use ece_o365_exporter::observation::Observation;
 use ece_o365_exporter::reason::{Phase, Reason};
 use ece_o365_exporter::report;
-use test_support::jwt::{self, OAuthKey};
+use mailflow_setup::{CHECK, PROBE, SUPPORT};
+use test_support::jwt::OAuthKey;
 use test_support::pki::{Leaf, Pki};
 use test_support::servers::{self, Flow, FlowServers};
-use test_support::token_server::{Behaviour, TokenServer};
+use test_support::token_server::TokenServer;
 use verdict::{assert_fails, assert_ok, phases};
 
-const SUPPORT: &str = "support@contoso.com";
-const PROBE: &str = "ece-probe@contoso.com";
-const CHECK: &str = "mailflow-support";
-
-/// Token endpoints issuing each mailbox a token of its own (the agent
-/// checks whose it is), and the configuration with one mailflow check.
+/// The token endpoints of both mailboxes and the configuration with one
+/// mailflow check against `servers`.
 async fn setup(pki: &Pki, servers: &FlowServers) -> ([TokenServer; 2], String) {
     let key = OAuthKey {
         key_id: "mailflow-test".into(),
         hs256_secret: b"mailflow-test-secret-0123456789abc".to_vec(),
         issuer: String::new(),
     };
-    let issue = |user: &str, scp: &str| Behaviour::Issue {
-        access_token: jwt::delegated_exchange_jwt(&key, user, scp, 3600),
-        expires_in: 3600,
-        rotate: false,
-    };
-    let tokens = TokenServer::start(pki, issue(SUPPORT, "SMTP.Send")).await;
-    let probe_tokens = TokenServer::start(pki, issue(PROBE, "IMAP.AccessAsUser.All")).await;
-    let dir = pki.dir.path();
-    std::fs::write(dir.join("client-secret.txt"), "mailflow-test-client-secret").unwrap();
-    for store in ["support.token", "probe.token"] {
-        tokens::seed_token_store(&dir.join(store), "mailflow-test-refresh-token", 1_700_000_000);
-    }
-    let yaml = format!(
-        "global:\n  extra_ca_file: ca.pem
-tenants:
-  - name: contoso
-    tenant_id: contoso.onmicrosoft.com
-    client_id: 11111111-2222-3333-4444-555555555555
-    client_secret: file:client-secret.txt
-    authority: {authority}
-  - name: contoso-probe
-    tenant_id: contoso.onmicrosoft.com
-    client_id: 11111111-2222-3333-4444-555555555555
-    client_secret: file:client-secret.txt
-    authority: {probe_authority}
-mailboxes:
-  - name: support
-    address: {SUPPORT}
-    tenant: contoso
-    token_store: support.token
-    protocols: [smtp]
-  - name: probe
-    address: {PROBE}
-    tenant: contoso-probe
-    token_store: probe.token
-    protocols: [imap]
-checks:
-  - name: {CHECK}
-    kind: mailflow
-    mailbox: support
-    to: probe
-    target: {smtp}
-    server_name: localhost
-    receive_target: {imap}
-    receive_server_name: localhost
-    interval: 15m
-    timeout: 5m
-",
-        authority = tokens.authority(),
-        probe_authority = probe_tokens.authority(),
-        smtp = servers.smtp.target(),
-        imap = servers.imap.target(),
-    );
-    ([tokens, probe_tokens], yaml)
+    let tokens = mailflow_setup::token_servers(pki, &key).await;
+    let yaml = mailflow_setup::config(&tokens, &servers.smtp.target(), &servers.imap.target(), "5m");
+    (tokens, yaml)
 }
 
 fn check(pki: &Pki, yaml: &str) -> ScheduledCheck {
