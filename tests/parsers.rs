@@ -436,6 +436,16 @@ proptest! {
         prop_assert_eq!(imap(day, 0), Some(t + offset * 60));
     }
 
+    /// The date a mail flow check writes in its test message is one the
+    /// agent's own RFC 5322 parser reads back to the same instant.
+    #[test]
+    fn the_test_message_date_reads_back(t in 0i64..253_402_300_799) {
+        use ece_o365_exporter::checks::mailflow::rfc5322_date;
+        use ece_o365_exporter::proto::mail_dates::parse_rfc5322;
+        let text = rfc5322_date(t);
+        prop_assert_eq!(parse_rfc5322(&text), Some(t), "{}", text);
+    }
+
     /// Whatever a server sends as a date or a header: no panic, and a date
     /// only within the years the parsers accept.
     #[test]
