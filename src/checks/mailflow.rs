@@ -178,19 +178,11 @@ fn settings(keys: &mut KindKeys<'_>) -> Result<Arc<dyn DynSettings>, ConfigError
         }
     }
     let receive_tls = keys.take::<TlsMode>("receive_tls")?.map_or(TlsMode::Implicit, |(m, _)| m);
-    let receive_server_name = keys.take::<String>("receive_server_name")?;
-    if let Some((sn, loc)) = &receive_server_name
-        && rustls_pki_types::ServerName::try_from(sn.as_str()).is_err()
-    {
-        return Err(keys.error(*loc, "receive_server_name", format!("`{sn}` is not a valid DNS name or IP address")));
-    }
-    let receive_target = match keys.take::<String>("receive_target")? {
-        Some((text, loc)) => crate::config::parse_target(&text).map_err(|m| keys.error(loc, "receive_target", m))?,
-        None => return Err(keys.missing("receive_target", "a mailflow check needs `receive_target: host:port` (IMAP)")),
-    };
+    let receive_server_name = keys.server_name_at("receive_server_name")?;
+    let receive_target = keys.target_at("receive_target")?;
     let send = mail_settings(keys, TlsMode::Starttls)?;
     let mut receive_tls_settings = send.tls.clone();
-    receive_tls_settings.server_name = receive_server_name.map(|(s, _)| s);
+    receive_tls_settings.server_name = receive_server_name;
     let receive = MailSettings {
         target: receive_target,
         mode: receive_tls,

@@ -295,10 +295,26 @@ impl KindKeys<'_> {
 
     /// `target: host:port`, required.
     pub fn target(&mut self) -> Result<Target, ConfigError> {
-        match self.take::<String>("target")? {
-            Some((text, loc)) => parse_target(&text).map_err(|m| self.error(loc, "target", m)),
-            None => Err(self.missing("target", format!("a {} check needs `target: host:port`", self.kind))),
+        self.target_at("target")
+    }
+
+    /// `key: host:port`, required (`target`, or a second endpoint's key).
+    pub fn target_at(&mut self, key: &str) -> Result<Target, ConfigError> {
+        match self.take::<String>(key)? {
+            Some((text, loc)) => parse_target(&text).map_err(|m| self.error(loc, key, m)),
+            None => Err(self.missing(key, format!("a {} check needs `{key}: host:port`", self.kind))),
         }
+    }
+
+    /// `key`: a name for SNI and certificate verification, if written.
+    pub fn server_name_at(&mut self, key: &str) -> Result<Option<String>, ConfigError> {
+        let server_name = self.take::<String>(key)?;
+        if let Some((sn, loc)) = &server_name
+            && rustls_pki_types::ServerName::try_from(sn.as_str()).is_err()
+        {
+            return Err(self.error(*loc, key, format!("`{sn}` is not a valid DNS name or IP address")));
+        }
+        Ok(server_name.map(|(s, _)| s))
     }
 
     /// `server_name`, `ca_file` and `expected_issuer`.
@@ -307,14 +323,8 @@ impl KindKeys<'_> {
             Some((path, loc)) => self.validator.ca_set(&path, loc, &self.field("ca_file"), self.global)?,
             None => self.global.extra_ca.clone(),
         };
-        let server_name = self.take::<String>("server_name")?;
-        if let Some((sn, loc)) = &server_name
-            && rustls_pki_types::ServerName::try_from(sn.as_str()).is_err()
-        {
-            return Err(self.error(*loc, "server_name", format!("`{sn}` is not a valid DNS name or IP address")));
-        }
         Ok(TlsSettings {
-            server_name: server_name.map(|(s, _)| s),
+            server_name: self.server_name_at("server_name")?,
             extra_ca,
             expected_issuer: self.take::<String>("expected_issuer")?.map(|(s, _)| s),
         })
