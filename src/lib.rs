@@ -42,7 +42,7 @@
 //! - [`observation`]: what a run saw (phases, failure, facts).
 //! - [`reason`]: the bounded label vocabularies (`Reason`, declared with
 //!   its guide item; `Phase`, `Kind`, `GuideItem`).
-//! - [`scheduler`]: one task per check, interval with jitter, shutdown.
+//! - [`scheduler`]: one driver task for every check's schedule (interval with jitter), a task per run in flight, shutdown.
 //! - [`metrics`]: the only place that knows metric names; it also keeps each
 //!   check's last run, once, and lends it to readers.
 //! - [`state`]: what the agent has running (configuration, configured

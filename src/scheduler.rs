@@ -1,23 +1,33 @@
-//! Runs every check on its own schedule: one task per check, first run at
-//! start, then every `interval` with jitter so checks spread out; one run of
-//! a check at a time; each result handed to [`Metrics`]. A reload swaps the
-//! set of checks without touching the unchanged ones. Stops when the
-//! shutdown token is cancelled, abandoning runs in flight.
+//! Runs every check on its own schedule: first run at start, then every
+//! `interval` (with jitter, so checks spread out) after the previous run
+//! ended; one run of a check at a time, at most [`MAX_IN_FLIGHT`] runs over
+//! all checks; each result handed to [`Metrics`]. A reload swaps the set of
+//! checks without touching the unchanged ones. Stops when the shutdown token
+//! is cancelled, abandoning runs in flight.
+//!
+//! One task, the driver, owns every check's schedule: a sleeping check is an
+//! entry in a map and a deadline in one heap, and only a check that runs has
+//! a task of its own. Ten thousand checks are ten thousand small entries, not
+//! ten thousand tasks each with a timer and a cancellation token
+//! (docs/scaling.md, Memory). It never runs a check itself and never
+//! touches the web endpoint.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
-use std::collections::HashMap;
-
-use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::checks::{CheckMeta, ScheduledCheck, run_check};
+use crate::checks::{ScheduledCheck, run_check};
 use crate::config::CheckConfig;
 use crate::metrics::Metrics;
-use crate::observation::Observation;
+use crate::observation::{Failure, Observation, Probe};
+use crate::reason::Reason;
 
 /// The most a run may be moved from its nominal time, as a fraction of the interval.
 const JITTER_FRACTION: f64 = 0.1;
@@ -31,21 +41,18 @@ const MAX_JITTER: Duration = Duration::from_secs(5);
 /// runs late, which `ece_o365_check_last_run_timestamp_seconds` shows.
 pub const MAX_IN_FLIGHT: usize = 256;
 
-/// The running checks, one task each. A reload hands it the new set with
-/// [`Scheduler::apply`].
+/// The handle to the driver task that runs the checks. A reload hands it the
+/// new set with [`Scheduler::apply`].
 pub struct Scheduler {
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-    running: HashMap<String, Running>,
-    in_flight: Arc<Semaphore>,
+    commands: mpsc::Sender<Apply>,
+    driver: JoinHandle<()>,
+    len: usize,
 }
 
-struct Running {
-    /// Shared with the configuration it came from.
-    config: Arc<CheckConfig>,
-    meta: Arc<CheckMeta>,
-    stop: CancellationToken,
-    task: JoinHandle<()>,
+/// A new set of checks, and where to say what changed.
+struct Apply {
+    checks: Vec<(Arc<CheckConfig>, ScheduledCheck)>,
+    done: oneshot::Sender<Applied>,
 }
 
 /// What a reload changed.
@@ -57,102 +64,216 @@ pub struct Applied {
 }
 
 impl Scheduler {
+    /// Starts the driver, with no checks yet. Must be called within a Tokio runtime.
     pub fn new(metrics: Arc<Metrics>, shutdown: CancellationToken) -> Self {
-        Scheduler {
+        let (commands, received) = mpsc::channel(1);
+        let driver = Driver {
             metrics,
-            shutdown,
+            checks: HashMap::new(),
+            due: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            runs: JoinSet::new(),
             running: HashMap::new(),
-            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-        }
+            next_id: 0,
+        };
+        let driver = tokio::spawn(driver.drive(received, shutdown));
+        Scheduler { commands, driver, len: 0 }
     }
 
     /// How many checks run.
     pub fn len(&self) -> usize {
-        self.running.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.running.is_empty()
+        self.len == 0
     }
 
     /// Makes exactly `checks` run. A check whose configuration is unchanged
-    /// keeps its task, schedule and series; a changed one is restarted; a
-    /// removed one is stopped and its series disappear.
+    /// keeps its schedule and series; a changed one is restarted; a removed
+    /// one is stopped and its series disappear. After shutdown it changes
+    /// nothing.
     pub async fn apply(&mut self, checks: Vec<(Arc<CheckConfig>, ScheduledCheck)>) -> Applied {
-        let mut applied = Applied::default();
-        let mut next = HashMap::with_capacity(checks.len());
-        for (config, check) in checks {
-            if let Some(old) = self.running.remove(&config.name) {
-                if old.config == config {
-                    applied.kept += 1;
-                    next.insert(config.name.clone(), old);
-                    continue;
-                }
-                self.retire(old).await;
-                applied.stopped += 1;
+        let len = checks.len();
+        let (done, applied) = oneshot::channel();
+        if self.commands.send(Apply { checks, done }).await.is_err() {
+            return Applied::default();
+        }
+        match applied.await {
+            Ok(applied) => {
+                self.len = len;
+                applied
             }
-            applied.started += 1;
-            next.insert(config.name.clone(), self.spawn(config, check));
+            Err(_) => Applied::default(),
         }
-        for (_, old) in std::mem::take(&mut self.running) {
-            self.retire(old).await;
-            applied.stopped += 1;
-        }
-        self.running = next;
-        applied
     }
 
-    fn spawn(&self, config: Arc<CheckConfig>, check: ScheduledCheck) -> Running {
-        self.metrics.declare(&check.meta);
-        let stop = self.shutdown.child_token();
-        let meta = check.meta.clone();
-        let task = tokio::spawn(run_one(check, self.metrics.clone(), self.in_flight.clone(), stop.clone()));
-        Running { config, meta, stop, task }
-    }
-
-    /// Stops a check and, once its task is gone (so no late result can
-    /// bring them back), drops its series.
-    async fn retire(&self, old: Running) {
-        old.stop.cancel();
-        if let Err(e) = old.task.await
+    /// Stops every check and waits for the driver to end.
+    pub async fn stop(self) {
+        drop(self.commands);
+        if let Err(e) = self.driver.await
             && e.is_panic()
         {
-            tracing::error!(check = %old.meta.name, error = %e, "a check task panicked");
-        }
-        self.metrics.forget(&old.meta);
-    }
-
-    /// Stops every check and waits for the tasks to end.
-    pub async fn stop(self) {
-        for (_, r) in self.running {
-            r.stop.cancel();
-            let _ = r.task.await;
+            tracing::error!(error = %e, "the scheduler panicked");
         }
     }
 }
 
-async fn run_one(check: ScheduledCheck, metrics: Arc<Metrics>, in_flight: Arc<Semaphore>, shutdown: CancellationToken) {
-    let mut was_failing = false;
-    loop {
-        // The check's timeout starts when it holds a slot, not while it waits for one.
-        // Boxed: a run's state (probe, timeout, span) is large, and inline
-        // it would be part of the task's size while the check sleeps too,
-        // for every configured check (docs/development.md, Performance, has the figures).
-        let run = Box::pin(async {
-            let _slot = in_flight.acquire().await;
-            run_check(&check).await
-        });
-        let obs = tokio::select! {
-            obs = run => obs,
-            () = shutdown.cancelled() => return,
-        };
-        was_failing = log_transition(&check, &obs, was_failing);
-        metrics.observe(&check.meta, obs);
-        tokio::select! {
-            () = tokio::time::sleep(jittered(check.meta.interval)) => {}
-            () = shutdown.cancelled() => return,
+/// Identifies one configured check for as long as its configuration is
+/// unchanged; a changed check gets a new one, so a result of the old run
+/// cannot land on the new check.
+type CheckId = u64;
+
+/// A configured check between its runs.
+struct Entry {
+    /// Shared with the configuration it came from; compared on reload.
+    config: Arc<CheckConfig>,
+    check: ScheduledCheck,
+    /// Its run in flight, if any.
+    run: Option<AbortHandle>,
+    /// Whether its last run failed, for the "recovered" log line.
+    failing: bool,
+}
+
+struct Driver {
+    metrics: Arc<Metrics>,
+    checks: HashMap<CheckId, Entry>,
+    /// When each sleeping check runs next, earliest first. An id whose check
+    /// was removed is skipped when it comes up.
+    due: BinaryHeap<Reverse<(Instant, CheckId)>>,
+    /// Checks whose time has come, waiting for a slot.
+    ready: VecDeque<CheckId>,
+    /// The runs in flight, at most [`MAX_IN_FLIGHT`].
+    runs: JoinSet<Observation>,
+    running: HashMap<tokio::task::Id, CheckId>,
+    next_id: CheckId,
+}
+
+impl Driver {
+    async fn drive(mut self, mut commands: mpsc::Receiver<Apply>, shutdown: CancellationToken) {
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        loop {
+            self.start_due_runs();
+            let next = self.due.peek().map(|Reverse((at, _))| *at);
+            if let Some(at) = next {
+                timer.as_mut().reset(at);
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                command = commands.recv() => match command {
+                    Some(Apply { checks, done }) => {
+                        let _ = done.send(self.apply(checks));
+                    }
+                    None => break,
+                },
+                Some(finished) = self.runs.join_next_with_id() => self.finished(finished),
+                () = &mut timer, if next.is_some() => {}
+            }
+        }
+        // Abandons the runs in flight and waits for them to be dropped.
+        self.runs.shutdown().await;
+    }
+
+    /// Moves the checks whose time has come to the ready queue and starts
+    /// as many of them as there are free slots.
+    fn start_due_runs(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, id))) = self.due.peek().copied()
+            && at <= now
+        {
+            self.due.pop();
+            if self.checks.contains_key(&id) {
+                self.ready.push_back(id);
+            }
+        }
+        while self.runs.len() < MAX_IN_FLIGHT
+            && let Some(id) = self.ready.pop_front()
+        {
+            let Some(entry) = self.checks.get_mut(&id) else { continue };
+            let check = entry.check.clone();
+            // The check's timeout starts here, when it holds a slot, not while it waited for one.
+            let run = self.runs.spawn(async move { run_check(&check).await });
+            self.running.insert(run.id(), id);
+            entry.run = Some(run);
         }
     }
+
+    /// A run ended: its result goes to the metrics and the check sleeps
+    /// until its next run. A run of a check removed meanwhile was aborted
+    /// and its result, if it came first, is dropped.
+    fn finished(&mut self, finished: Result<(tokio::task::Id, Observation), tokio::task::JoinError>) {
+        let (task, observation) = match finished {
+            Ok((task, observation)) => (task, Some(observation)),
+            Err(e) => (e.id(), e.is_panic().then(|| panicked(&e))),
+        };
+        let Some(id) = self.running.remove(&task) else { return };
+        let Some(entry) = self.checks.get_mut(&id) else { return };
+        entry.run = None;
+        let Some(observation) = observation else { return };
+        entry.failing = log_transition(&entry.check, &observation, entry.failing);
+        self.metrics.observe(&entry.check.meta, observation);
+        let next = Instant::now() + jittered(entry.check.meta.interval);
+        self.due.push(Reverse((next, id)));
+    }
+
+    fn apply(&mut self, checks: Vec<(Arc<CheckConfig>, ScheduledCheck)>) -> Applied {
+        let mut applied = Applied::default();
+        let mut current: HashMap<String, CheckId> = self.checks.iter().map(|(id, entry)| (entry.config.name.clone(), *id)).collect();
+        let mut kept = HashSet::with_capacity(checks.len());
+        let mut new = Vec::new();
+        for (config, check) in checks {
+            match current.remove(&config.name) {
+                Some(id) if self.checks.get(&id).is_some_and(|e| e.config == config) => {
+                    applied.kept += 1;
+                    kept.insert(id);
+                }
+                _ => new.push((config, check)),
+            }
+        }
+        // Stop the removed and changed checks first: a changed check's new
+        // series have its old name, and must not be forgotten with the old ones.
+        let gone: Vec<CheckId> = self.checks.keys().filter(|id| !kept.contains(id)).copied().collect();
+        for id in gone {
+            if let Some(old) = self.checks.remove(&id) {
+                if let Some(run) = old.run {
+                    run.abort();
+                }
+                self.metrics.forget(&old.check.meta);
+                applied.stopped += 1;
+            }
+        }
+        let checks = &self.checks;
+        self.due.retain(|Reverse((_, id))| checks.contains_key(id));
+        self.ready.retain(|id| checks.contains_key(id));
+        for (config, check) in new {
+            let id = self.next_id;
+            self.next_id += 1;
+            self.metrics.declare(&check.meta);
+            self.checks.insert(
+                id,
+                Entry {
+                    config,
+                    check,
+                    run: None,
+                    failing: false,
+                },
+            );
+            self.ready.push_back(id);
+            applied.started += 1;
+        }
+        applied
+    }
+}
+
+/// A run whose task panicked outside the check (the check's own panics are
+/// caught by [`run_check`]): reported as reason `internal`, like those.
+fn panicked(e: &tokio::task::JoinError) -> Observation {
+    tracing::error!(error = %e, "a check run's task panicked; reported as reason internal");
+    Probe::default().into_observation(
+        Err(Failure::new(Reason::Internal, format!("the check's task panicked: {e}"))),
+        Duration::ZERO,
+    )
 }
 
 /// One line per failed run; one line when a check recovers.
@@ -188,6 +309,7 @@ pub fn jittered(interval: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::sync::Semaphore;
 
     /// Every check runs at start; no more than `MAX_IN_FLIGHT` of them at once.
     ///
@@ -312,19 +434,134 @@ mod tests {
         scheduler.stop().await;
     }
 
-    /// What each configured check costs while it sleeps: its task's future.
-    /// A run's state is boxed for the run's duration only; inline, it made
-    /// the future much larger, in debug and release builds alike (docs/development.md,
-    /// Performance, has the figures).
-    #[tokio::test]
-    async fn an_idle_check_task_stays_small() {
-        let yaml = "checks:\n  - { name: a, kind: smtp, target: \"127.0.0.1:9\", tls: starttls }\n";
-        let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), yaml).unwrap();
+    /// What each configured check costs while it sleeps: an entry in the
+    /// driver's map and heap, not a task. With a thousand sleeping checks
+    /// the runtime has one task alive, the driver.
+    #[tokio::test(start_paused = true)]
+    async fn sleeping_checks_have_no_task_of_their_own() {
+        use crate::checks::{BoxFuture, Check};
+        use crate::observation::{Failure, Probe};
+
+        struct Quick;
+        impl Check for Quick {
+            fn run<'a>(&'a self, _probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
+                Box::pin(async { Ok(()) })
+            }
+        }
+
+        let total = 1000;
+        let mut yaml = String::from("global: { interval: 1h, timeout: 10s }\nchecks:\n");
+        for i in 0..total {
+            yaml.push_str(&format!("  - {{ name: c{i}, kind: tcp, target: \"127.0.0.1:9\" }}\n"));
+        }
+        let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), &yaml).unwrap();
         let built = crate::checks::build_all(&cfg).unwrap();
+        let quick = built.into_iter().map(|c| ScheduledCheck {
+            meta: c.meta,
+            check: Arc::new(Quick),
+        });
         let metrics = Arc::new(Metrics::new("1", "r"));
-        let task = run_one(built[0].clone(), metrics, Arc::new(Semaphore::new(1)), CancellationToken::new());
-        let size = std::mem::size_of_val(&task);
-        assert!(size <= 768, "the idle task's future is {size} bytes");
+        let shutdown = CancellationToken::new();
+        let mut scheduler = Scheduler::new(metrics.clone(), shutdown.clone());
+        scheduler.apply(cfg.checks.iter().cloned().zip(quick).collect()).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(metrics.last_runs().iter().count(), total, "every check ran once");
+        let alive = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+        assert_eq!(alive, 1, "tasks alive while {total} checks sleep");
+        shutdown.cancel();
+        scheduler.stop().await;
+        assert_eq!(tokio::runtime::Handle::current().metrics().num_alive_tasks(), 0);
+    }
+
+    /// A reload that removes a check whose run is in flight abandons the
+    /// run: its series go at once and its result never brings them back; a
+    /// check whose configuration changed is stopped and started again.
+    #[tokio::test(start_paused = true)]
+    async fn a_removed_checks_run_is_abandoned_and_its_series_stay_gone() {
+        use crate::checks::{BoxFuture, Check};
+        use crate::observation::{Failure, Probe};
+
+        /// Holds its run until the gate opens.
+        struct Held(Arc<Semaphore>);
+        impl Check for Held {
+            fn run<'a>(&'a self, _probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
+                Box::pin(async move {
+                    let _open = self.0.acquire().await;
+                    Ok(())
+                })
+            }
+        }
+        let load = |yaml: &str| {
+            let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), yaml).unwrap();
+            let built = crate::checks::build_all(&cfg).unwrap();
+            (cfg, built)
+        };
+        let gate = Arc::new(Semaphore::new(0));
+        let held = |built: Vec<ScheduledCheck>| -> Vec<ScheduledCheck> {
+            built
+                .into_iter()
+                .map(|c| ScheduledCheck {
+                    meta: c.meta,
+                    check: Arc::new(Held(gate.clone())),
+                })
+                .collect()
+        };
+        let metrics = Arc::new(Metrics::new("1", "r"));
+        let shutdown = CancellationToken::new();
+        let mut scheduler = Scheduler::new(metrics.clone(), shutdown.clone());
+
+        let (cfg, built) =
+            load("checks:\n  - { name: a, kind: tcp, target: \"127.0.0.1:9\" }\n  - { name: b, kind: tcp, target: \"127.0.0.1:9\" }\n");
+        let applied = scheduler.apply(cfg.checks.iter().cloned().zip(held(built)).collect()).await;
+        assert_eq!(
+            applied,
+            Applied {
+                kept: 0,
+                started: 2,
+                stopped: 0
+            }
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+            3,
+            "the driver and two runs"
+        );
+        assert!(metrics.render().contains(r#"check="a""#));
+
+        // a removed, b changed (new target), both while their runs are held.
+        let (cfg, built) = load("checks:\n  - { name: b, kind: tcp, target: \"127.0.0.1:10\" }\n");
+        let applied = scheduler.apply(cfg.checks.iter().cloned().zip(held(built)).collect()).await;
+        assert_eq!(
+            applied,
+            Applied {
+                kept: 0,
+                started: 1,
+                stopped: 2
+            }
+        );
+        assert_eq!(scheduler.len(), 1);
+        gate.add_permits(10);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let text = metrics.render();
+        assert!(!text.contains(r#"check="a""#), "a removed check's series came back:\n{text}");
+        let runs = metrics.last_runs();
+        let targets: Vec<&str> = runs.iter().map(|(meta, _)| meta.target.as_str()).collect();
+        assert_eq!(targets, ["127.0.0.1:10"], "only the new b has a last run");
+
+        // Unchanged: kept, not run again before its interval.
+        let (cfg, built) = load("checks:\n  - { name: b, kind: tcp, target: \"127.0.0.1:10\" }\n");
+        let applied = scheduler.apply(cfg.checks.iter().cloned().zip(held(built)).collect()).await;
+        assert_eq!(
+            applied,
+            Applied {
+                kept: 1,
+                started: 0,
+                stopped: 0
+            }
+        );
+        shutdown.cancel();
+        scheduler.stop().await;
     }
 
     #[test]
