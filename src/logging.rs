@@ -12,13 +12,14 @@ use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::Registry;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::layer::{Layer, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{EnvFilter, Registry};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -35,11 +36,11 @@ pub const LOG_FILE_MAX_BYTES: u64 = 10 * 1024 * 1024;
 pub type ExtraLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// Installs the global subscriber. `level` is `error|warn|info|debug|trace`
-/// or a full filter directive (`info,ece_o365_exporter=debug`); it filters
+/// or a list of them by target (`info,ece_o365_exporter=debug`); it filters
 /// the lines, not `extra`. With `file`, lines go to that file (see
 /// [`LogFile`]) instead of stderr.
 pub fn init(level: &str, format: LogFormat, file: Option<&Path>, extra: Option<ExtraLayer>) -> Result<(), String> {
-    let filter = EnvFilter::try_new(level).map_err(|e| format!("--log.level `{level}`: {e}"))?;
+    let filter = parse_level(level).map_err(|e| format!("--log.level `{level}`: {e}"))?;
     let writer = match file {
         None => BoxMakeWriter::new(std::io::stderr),
         Some(path) => {
@@ -60,6 +61,23 @@ pub fn init(level: &str, format: LogFormat, file: Option<&Path>, extra: Option<E
             .try_init(),
     };
     result.map_err(|e| e.to_string())
+}
+
+/// `--log.level`: comma-separated, each a level (`info`) or `target=level`.
+/// tracing-subscriber's `Targets` rather than its `EnvFilter`: the same
+/// syntax for what an admin writes here, without span and field filters and
+/// the regular expression engine they bring (compiled at start, it was part
+/// of the idle agent's memory, docs/scaling.md). A bare word that is not a
+/// level is refused: `Targets` would read it as a target, and log nothing else.
+pub fn parse_level(level: &str) -> Result<Targets, String> {
+    let directives: Vec<&str> = level.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+    for directive in &directives {
+        let level = directive.rsplit_once('=').map_or(*directive, |(_, level)| level);
+        level
+            .parse::<LevelFilter>()
+            .map_err(|_| format!("`{level}` is not a level (error, warn, info, debug, trace or off)"))?;
+    }
+    directives.join(",").parse::<Targets>().map_err(|e| e.to_string())
 }
 
 /// An append-only log file bounded in size: a write that would take it past
@@ -216,7 +234,24 @@ mod tests {
     use std::fs;
     use std::io::Write;
 
-    use super::{LogFile, quote};
+    use super::{LogFile, parse_level, quote};
+    use tracing::Level;
+    use tracing_subscriber::filter::LevelFilter;
+
+    #[test]
+    fn log_level_is_a_level_or_levels_by_target() {
+        let info = parse_level("info").unwrap();
+        assert!(info.would_enable("anything", &Level::INFO));
+        assert!(!info.would_enable("anything", &Level::DEBUG));
+        let mixed = parse_level("warn, ece_o365_exporter=debug").unwrap();
+        assert!(mixed.would_enable("ece_o365_exporter::checks", &Level::DEBUG));
+        assert!(!mixed.would_enable("hyper", &Level::INFO));
+        assert_eq!(parse_level("off").unwrap().default_level(), Some(LevelFilter::OFF));
+        for bad in ["verbose", "info,chatty", "ece_o365_exporter=loud", "a=b=c"] {
+            assert!(parse_level(bad).is_err(), "{bad} was accepted");
+        }
+        assert!(parse_level("verbose").unwrap_err().contains("`verbose` is not a level"));
+    }
 
     #[test]
     fn log_file_stays_bounded_and_keeps_one_older_file() {

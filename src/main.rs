@@ -53,7 +53,7 @@ struct GlobalArgs {
     /// TLS and basic auth for the web endpoint (exporter-toolkit web configuration format).
     #[arg(long = "web.config.file", global = true, value_name = "PATH")]
     web_config_file: Option<PathBuf>,
-    /// Log level (error, warn, info, debug, trace) or a tracing filter directive.
+    /// Log level (error, warn, info, debug, trace, off), or levels by target (`warn,ece_o365_exporter=debug`).
     #[arg(long = "log.level", global = true, default_value = "info", value_name = "LEVEL")]
     log_level: String,
     /// Log line format.
