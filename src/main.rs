@@ -168,6 +168,12 @@ enum Output {
 }
 
 fn main() -> ExitCode {
+    // Before any thread allocates (each would take an arena of its own);
+    // an admin's MALLOC_ARENA_MAX wins. docs/scaling.md, Memory, says why.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() && !glibc_malloc::use_one_arena() {
+        eprintln!("warning: glibc did not take M_ARENA_MAX=1; each thread keeps its own malloc arena");
+    }
     let cli = Cli::parse();
     let log_file = cli.global.log_file.clone();
     #[cfg(windows)]

@@ -531,3 +531,71 @@ async fn idle_web_connections_cannot_starve_the_checks() {
     assert!(!log.to_lowercase().contains("too many open files"), "{log}");
     assert_eq!(agent.terminate(), Some(0));
 }
+
+/// The heaps glibc made for arenas other than the main one, in a process's
+/// memory map: each is a mapping of its own, aligned on and spanning 64 MiB
+/// (its used part read-write, the rest reserved without access).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn arena_heaps(pid: u32) -> usize {
+    const HEAP: u64 = 64 << 20;
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let regions: Vec<(u64, u64, String, bool)> = maps
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (start, end) = fields[0].split_once('-').unwrap();
+            let start = u64::from_str_radix(start, 16).unwrap();
+            let end = u64::from_str_radix(end, 16).unwrap();
+            (start, end, fields[1].to_string(), fields.len() == 5)
+        })
+        .collect();
+    regions
+        .iter()
+        .enumerate()
+        .filter(|(i, (start, end, perms, anonymous))| {
+            let reserved_to = match regions.get(i + 1) {
+                Some((next_start, next_end, next_perms, true)) if next_start == end && next_perms == "---p" => *next_end,
+                _ => *end,
+            };
+            *anonymous && perms == "rw-p" && start % HEAP == 0 && reserved_to == start + HEAP
+        })
+        .count()
+}
+
+/// The agent allocates from one malloc arena (docs/scaling.md, Memory):
+/// after checks ran and scrapes were answered on both workers, its map has
+/// no heap of another arena. An admin's `MALLOC_ARENA_MAX` wins, and then
+/// the threads' arenas are there, which shows what is counted.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test(flavor = "multi_thread")]
+async fn one_malloc_arena_unless_the_admin_sets_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let mut yaml = String::from("global: { interval: 1s, timeout: 1s }\nchecks:\n");
+    for i in 0..8 {
+        yaml.push_str(&format!(
+            "  - {{ name: c{i}, kind: tcp, target: \"127.0.0.1:{}\" }}\n",
+            closed_port()
+        ));
+    }
+    std::fs::write(&config, yaml).unwrap();
+    let mut heaps = Vec::new();
+    for arenas in [None, Some("8")] {
+        let mut launcher = Command::new(BIN);
+        launcher.env_remove("MALLOC_ARENA_MAX");
+        if let Some(n) = arenas {
+            launcher.env("MALLOC_ARENA_MAX", n);
+        }
+        let agent = Agent::spawn(launcher, &config, "127.0.0.1:0", &[]);
+        agent.wait_ready().await;
+        // Runs on both workers, and scrapes beside them.
+        for _ in 0..20 {
+            assert_eq!(agent.get("/metrics").await.0, 200);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        heaps.push(arena_heaps(agent.child.id()));
+        assert_eq!(agent.terminate(), Some(0));
+    }
+    assert_eq!(heaps[0], 0, "heaps of other arenas in the agent's memory map");
+    assert!(heaps[1] >= 1, "MALLOC_ARENA_MAX=8 and still no other arena's heap: {heaps:?}");
+}
