@@ -213,8 +213,7 @@ impl Driver {
         let Some(observation) = observation else { return };
         entry.failing = log_transition(&entry.check, &observation, entry.failing);
         self.metrics.observe(&entry.check.meta, observation);
-        let next = Instant::now() + jittered(entry.check.meta.interval);
-        self.due.push(Reverse((next, id)));
+        self.due.push(Reverse((next_run(Instant::now(), entry.check.meta.interval), id)));
     }
 
     fn apply(&mut self, checks: Vec<(Arc<CheckConfig>, ScheduledCheck)>) -> Applied {
@@ -303,7 +302,16 @@ pub fn jittered(interval: Duration) -> Duration {
         return interval;
     }
     let offset = rand::rng().random_range(-spread..=spread);
-    Duration::from_secs_f64((interval.as_secs_f64() + offset).max(0.0))
+    Duration::try_from_secs_f64((interval.as_secs_f64() + offset).max(0.0)).unwrap_or(interval)
+}
+
+/// When a check that ended a run `now` runs next. An interval too long for
+/// the clock means never (about 30 years on, as tokio's own far future): the
+/// one task that schedules every check must not panic on a number from the
+/// configuration.
+fn next_run(now: Instant, interval: Duration) -> Instant {
+    const NEVER: Duration = Duration::from_secs(86400 * 365 * 30);
+    now.checked_add(jittered(interval).min(NEVER)).unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -562,6 +570,17 @@ mod tests {
         );
         shutdown.cancel();
         scheduler.stop().await;
+    }
+
+    #[test]
+    fn an_absurd_interval_is_a_far_next_run_not_a_panic() {
+        let now = Instant::now();
+        for interval in [Duration::MAX, Duration::from_secs(u64::MAX / 2), humantime::parse_duration("500000y").unwrap()] {
+            let next = next_run(now, interval);
+            assert!(next > now + Duration::from_secs(86400 * 365), "{interval:?} -> {:?}", next - now);
+        }
+        let next = next_run(now, Duration::from_secs(60));
+        assert!(next >= now + Duration::from_secs(55) && next <= now + Duration::from_secs(65));
     }
 
     #[test]
