@@ -319,6 +319,29 @@ mod tests {
     use super::*;
     use tokio::sync::Semaphore;
 
+    use crate::checks::{BoxFuture, Check};
+    use crate::observation::Failure;
+
+    /// The checks of `yaml`, each running the test's `check()` instead of its kind's code.
+    fn checks_running(yaml: &str, check: impl Fn() -> Arc<dyn Check>) -> Vec<(Arc<CheckConfig>, ScheduledCheck)> {
+        let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), yaml).unwrap();
+        let built = crate::checks::build_all(&cfg).unwrap();
+        let doubles = built.into_iter().map(|c| ScheduledCheck {
+            meta: c.meta,
+            check: check(),
+        });
+        cfg.checks.iter().cloned().zip(doubles).collect()
+    }
+
+    /// `n` tcp checks named c0, c1, ... under `global`.
+    fn tcp_checks(n: usize, global: &str) -> String {
+        let mut yaml = format!("global: {global}\nchecks:\n");
+        for i in 0..n {
+            yaml.push_str(&format!("  - {{ name: c{i}, kind: tcp, target: \"127.0.0.1:9\" }}\n"));
+        }
+        yaml
+    }
+
     /// Every check runs at start; no more than `MAX_IN_FLIGHT` of them at once.
     ///
     /// Paused time makes it exact: the runtime advances the clock only when
@@ -327,9 +350,6 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn runs_in_flight_are_bounded() {
         use std::sync::atomic::{AtomicUsize, Ordering};
-
-        use crate::checks::{BoxFuture, Check};
-        use crate::observation::{Failure, Probe};
 
         #[derive(Default)]
         struct Counts {
@@ -356,24 +376,17 @@ mod tests {
         }
 
         let total = MAX_IN_FLIGHT + 64;
-        let mut yaml = String::from("global: { interval: 1h, timeout: 30m }\nchecks:\n");
-        for i in 0..total {
-            yaml.push_str(&format!("  - {{ name: c{i}, kind: tcp, target: \"127.0.0.1:9\" }}\n"));
-        }
-        let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), &yaml).unwrap();
-        let built = crate::checks::build_all(&cfg).unwrap();
         let counts = Arc::new(Counts::default());
         let gate = Arc::new(Semaphore::new(0));
-        let held = built.into_iter().map(|c| ScheduledCheck {
-            meta: c.meta,
-            check: Arc::new(Held {
+        let held = checks_running(&tcp_checks(total, "{ interval: 1h, timeout: 30m }"), || {
+            Arc::new(Held {
                 counts: counts.clone(),
                 gate: gate.clone(),
-            }),
+            })
         });
         let shutdown = CancellationToken::new();
         let mut scheduler = Scheduler::new(Arc::new(Metrics::new("1", "r")), shutdown.clone());
-        scheduler.apply(cfg.checks.iter().cloned().zip(held).collect()).await;
+        scheduler.apply(held).await;
 
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(
@@ -398,8 +411,6 @@ mod tests {
     async fn a_panicking_check_is_reported_internal_and_keeps_its_schedule() {
         use std::sync::atomic::{AtomicUsize, Ordering};
 
-        use crate::checks::{BoxFuture, Check};
-        use crate::observation::{Failure, Probe};
         use crate::reason::{Phase, Reason};
 
         struct Panics(Arc<AtomicUsize>);
@@ -413,18 +424,12 @@ mod tests {
             }
         }
 
-        let yaml = "global: { interval: 1m, timeout: 10s }\nchecks:\n  - { name: p, kind: tcp, target: \"127.0.0.1:9\" }\n";
-        let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), yaml).unwrap();
-        let built = crate::checks::build_all(&cfg).unwrap();
         let runs = Arc::new(AtomicUsize::new(0));
-        let check = ScheduledCheck {
-            meta: built[0].meta.clone(),
-            check: Arc::new(Panics(runs.clone())),
-        };
+        let panics = checks_running(&tcp_checks(1, "{ interval: 1m, timeout: 10s }"), || Arc::new(Panics(runs.clone())));
         let metrics = Arc::new(Metrics::new("1", "r"));
         let shutdown = CancellationToken::new();
         let mut scheduler = Scheduler::new(metrics.clone(), shutdown.clone());
-        scheduler.apply(vec![(cfg.checks[0].clone(), check)]).await;
+        scheduler.apply(panics).await;
         // Paused time, auto-advanced while everything sleeps: a run at start,
         // then one per interval of 55 to 65 s (jitter), so exactly four runs
         // fall within 210 s (the fourth at 165 to 195 s, a fifth not before 220 s).
@@ -447,9 +452,6 @@ mod tests {
     /// the runtime has one task alive, the driver.
     #[tokio::test(start_paused = true)]
     async fn sleeping_checks_have_no_task_of_their_own() {
-        use crate::checks::{BoxFuture, Check};
-        use crate::observation::{Failure, Probe};
-
         struct Quick;
         impl Check for Quick {
             fn run<'a>(&'a self, _probe: &'a mut Probe) -> BoxFuture<'a, Result<(), Failure>> {
@@ -458,20 +460,11 @@ mod tests {
         }
 
         let total = 1000;
-        let mut yaml = String::from("global: { interval: 1h, timeout: 10s }\nchecks:\n");
-        for i in 0..total {
-            yaml.push_str(&format!("  - {{ name: c{i}, kind: tcp, target: \"127.0.0.1:9\" }}\n"));
-        }
-        let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), &yaml).unwrap();
-        let built = crate::checks::build_all(&cfg).unwrap();
-        let quick = built.into_iter().map(|c| ScheduledCheck {
-            meta: c.meta,
-            check: Arc::new(Quick),
-        });
+        let quick = checks_running(&tcp_checks(total, "{ interval: 1h, timeout: 10s }"), || Arc::new(Quick));
         let metrics = Arc::new(Metrics::new("1", "r"));
         let shutdown = CancellationToken::new();
         let mut scheduler = Scheduler::new(metrics.clone(), shutdown.clone());
-        scheduler.apply(cfg.checks.iter().cloned().zip(quick).collect()).await;
+        scheduler.apply(quick).await;
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert_eq!(metrics.last_runs().iter().count(), total, "every check ran once");
         let alive = tokio::runtime::Handle::current().metrics().num_alive_tasks();
@@ -486,9 +479,6 @@ mod tests {
     /// check whose configuration changed is stopped and started again.
     #[tokio::test(start_paused = true)]
     async fn a_removed_checks_run_is_abandoned_and_its_series_stay_gone() {
-        use crate::checks::{BoxFuture, Check};
-        use crate::observation::{Failure, Probe};
-
         /// Holds its run until the gate opens.
         struct Held(Arc<Semaphore>);
         impl Check for Held {
@@ -499,28 +489,17 @@ mod tests {
                 })
             }
         }
-        let load = |yaml: &str| {
-            let cfg = crate::config::Config::from_yaml(std::path::Path::new("x.yaml"), yaml).unwrap();
-            let built = crate::checks::build_all(&cfg).unwrap();
-            (cfg, built)
-        };
         let gate = Arc::new(Semaphore::new(0));
-        let held = |built: Vec<ScheduledCheck>| -> Vec<ScheduledCheck> {
-            built
-                .into_iter()
-                .map(|c| ScheduledCheck {
-                    meta: c.meta,
-                    check: Arc::new(Held(gate.clone())),
-                })
-                .collect()
-        };
+        let held = |yaml: &str| checks_running(yaml, || Arc::new(Held(gate.clone())));
         let metrics = Arc::new(Metrics::new("1", "r"));
         let shutdown = CancellationToken::new();
         let mut scheduler = Scheduler::new(metrics.clone(), shutdown.clone());
 
-        let (cfg, built) =
-            load("checks:\n  - { name: a, kind: tcp, target: \"127.0.0.1:9\" }\n  - { name: b, kind: tcp, target: \"127.0.0.1:9\" }\n");
-        let applied = scheduler.apply(cfg.checks.iter().cloned().zip(held(built)).collect()).await;
+        let applied = scheduler
+            .apply(held(
+                "checks:\n  - { name: a, kind: tcp, target: \"127.0.0.1:9\" }\n  - { name: b, kind: tcp, target: \"127.0.0.1:9\" }\n",
+            ))
+            .await;
         assert_eq!(
             applied,
             Applied {
@@ -538,8 +517,9 @@ mod tests {
         assert!(metrics.render().contains(r#"check="a""#));
 
         // a removed, b changed (new target), both while their runs are held.
-        let (cfg, built) = load("checks:\n  - { name: b, kind: tcp, target: \"127.0.0.1:10\" }\n");
-        let applied = scheduler.apply(cfg.checks.iter().cloned().zip(held(built)).collect()).await;
+        let applied = scheduler
+            .apply(held("checks:\n  - { name: b, kind: tcp, target: \"127.0.0.1:10\" }\n"))
+            .await;
         assert_eq!(
             applied,
             Applied {
@@ -558,8 +538,9 @@ mod tests {
         assert_eq!(targets, ["127.0.0.1:10"], "only the new b has a last run");
 
         // Unchanged: kept, not run again before its interval.
-        let (cfg, built) = load("checks:\n  - { name: b, kind: tcp, target: \"127.0.0.1:10\" }\n");
-        let applied = scheduler.apply(cfg.checks.iter().cloned().zip(held(built)).collect()).await;
+        let applied = scheduler
+            .apply(held("checks:\n  - { name: b, kind: tcp, target: \"127.0.0.1:10\" }\n"))
+            .await;
         assert_eq!(
             applied,
             Applied {
@@ -575,7 +556,11 @@ mod tests {
     #[test]
     fn an_absurd_interval_is_a_far_next_run_not_a_panic() {
         let now = Instant::now();
-        for interval in [Duration::MAX, Duration::from_secs(u64::MAX / 2), humantime::parse_duration("500000y").unwrap()] {
+        for interval in [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX / 2),
+            humantime::parse_duration("500000y").unwrap(),
+        ] {
             let next = next_run(now, interval);
             assert!(next > now + Duration::from_secs(86400 * 365), "{interval:?} -> {:?}", next - now);
         }
