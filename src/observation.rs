@@ -163,6 +163,11 @@ pub struct Facts {
     /// How long a mail flow check's message took from submission to the
     /// receiving mailbox.
     pub delivery: Option<std::time::Duration>,
+    /// Set while a mail flow run logs in to the probe mailbox and selects
+    /// its INBOX (with the probe mailbox's own token): a failure then is
+    /// the probe mailbox's, and the guide names it rather than the mailbox
+    /// the message was sent as.
+    pub on_probe_mailbox: bool,
 }
 
 /// The recorder a check writes into while it runs.

@@ -262,3 +262,43 @@ async fn a_cleanup_that_fails_is_cleanup_failed_and_the_next_run_retries() {
     assert_eq!(messages.iter().filter(|m| m.deleted).count(), 1, "only its own is flagged");
     assert!(!messages[0].deleted, "the customer's message is untouched");
 }
+
+/// A failure of the probe mailbox (here its token names ECE's mailbox's
+/// user, not the probe's) is reported as the probe mailbox's: the remedy
+/// names the probe mailbox and its user, not the mailbox the message was
+/// sent as, whose part of the run went well.
+#[tokio::test]
+async fn a_probe_mailbox_failure_names_the_probe_mailbox() {
+    let pki = Pki::new();
+    let flow = servers::flow(Flow::new(pki.server_config(Leaf::Good))).await;
+    let (tokens, yaml) = setup(&pki, &flow).await;
+    let key = OAuthKey {
+        key_id: "mailflow-test".into(),
+        hs256_secret: b"mailflow-test-secret-0123456789abc".to_vec(),
+        issuer: String::new(),
+    };
+    tokens[1].set(test_support::token_server::Behaviour::Issue {
+        access_token: test_support::jwt::delegated_exchange_jwt(&key, SUPPORT, "IMAP.AccessAsUser.All", 3600),
+        expires_in: 3600,
+        rotate: false,
+    });
+    let config = Config::from_yaml(&pki.dir.path().join("test-config.yaml"), &yaml).unwrap();
+    let entries = report::run_all(&support::checks_from_yaml(pki.dir.path(), &yaml)).await;
+    let obs: &Observation = &entries[0].observation;
+    assert_eq!(obs.reason(), Some(Reason::TokenWrongUser), "{:?}", obs.outcome);
+    assert_eq!(flow.received().len(), 1, "the message was sent before the probe mailbox failed");
+
+    let assessment = report::assess(&config, &entries);
+    let remedy = assessment
+        .items
+        .iter()
+        .flat_map(|i| &i.findings)
+        .find_map(|f| f.remedy.clone())
+        .expect("a remedy");
+    let english = Lang::En.text(remedy.key, &remedy.args);
+    assert!(english.contains(PROBE), "the probe mailbox is not named: {english}");
+    assert!(
+        !english.contains(SUPPORT),
+        "ECE's mailbox is named for the probe mailbox's failure: {english}"
+    );
+}

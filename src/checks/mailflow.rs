@@ -534,6 +534,7 @@ impl Check for MailflowCheck {
             // The receiving side: its capabilities are not the dispatcher's.
             let capabilities = probe.facts.capabilities.take();
             let mut tags = Tags(0);
+            probe.facts.on_probe_mailbox = true;
             let (mut ls, _, token) = imap::login(&self.receive, Some(&self.receiver), probe, &mut tags).await?;
             probe.facts.capabilities = capabilities;
             probe.enter(Phase::Deliver);
@@ -547,6 +548,8 @@ impl Check for MailflowCheck {
                     None => failure,
                 });
             }
+            // From here a failure is the flow's (delivery, cleanup), named for the sending mailbox.
+            probe.facts.on_probe_mailbox = false;
             // Keep some of the timeout to delete the message once it is there.
             let give_up = match probe.deadline() {
                 Some(deadline) => {

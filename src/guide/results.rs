@@ -71,9 +71,15 @@ pub fn item_for(reason: Reason, kind: Kind, shared: bool) -> GuideItem {
 pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl FnMut(GuideItem, Finding)) {
     let meta = r.meta;
     let obs = r.observation;
-    let mailbox: Option<&Mailbox> = meta
-        .mailbox
-        .as_deref()
+    // A mail flow run that failed on its probe mailbox: that mailbox is the
+    // one to name (and its protocol), not the one the message was sent as.
+    let probe_mailbox = (obs.facts.on_probe_mailbox && !obs.success())
+        .then(|| config.checks.iter().find(|c| c.name == meta.name))
+        .flatten()
+        .and_then(|c| c.settings.probe_mailbox())
+        .map(|(name, _, _)| name);
+    let mailbox: Option<&Mailbox> = probe_mailbox
+        .or(meta.mailbox.as_deref())
         .and_then(|name| config.mailboxes.iter().find(|m| m.name == name))
         .map(|m| &**m);
     let shared = mailbox.is_some_and(|m| m.auth_user.is_some());
@@ -107,6 +113,8 @@ pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl Fn
     // The mail protocol a check speaks as its mailbox (a mailflow check
     // submits over SMTP); else its kind's name.
     let protocol = match checks::spec(meta.kind).map(|s| s.schema.mailbox) {
+        // A probe mailbox is read over IMAP (the loader requires it).
+        _ if probe_mailbox.is_some() => "IMAP".to_string(),
         Some(MailboxUse::Optional(p)) => p.as_str().to_ascii_uppercase(),
         _ => meta.kind.as_str().to_ascii_uppercase(),
     };
