@@ -34,6 +34,14 @@
 //! RSS at the end and peak RSS, and the wall time of `GET /metrics` (five
 //! scrapes spread over the window; median and max) with the body size.
 //!
+//! # Idle (`--idle SECONDS`)
+//!
+//! The agent on the project's `config.example.yaml` (real Office 365 names;
+//! on a machine without a resolver its checks fail at DNS), three times: after
+//! SECONDS and one scrape, its RSS (`VmRSS`, of it `RssAnon` and `RssFile`)
+//! and its proportional set size (`Pss` in `smaps_rollup`, shared libraries
+//! counted once for all the processes that map them).
+//!
 //! # Running
 //!
 //! ```text
@@ -41,6 +49,7 @@
 //! cargo bench --bench agent -- --quick                      # 50 checks/s, 6 s windows
 //! cargo bench --bench agent -- --rate 200 --seconds 30
 //! cargo bench --bench agent -- --scale 1000@6s,10000@60s    # the scale run
+//! cargo bench --bench agent -- --idle 30                    # idle memory on the example config
 //! ```
 //!
 //! `ECE_BENCH_AGENT_WRAPPER="heaptrack -o /tmp/agent"` runs the agent under a
@@ -97,6 +106,9 @@ fn main() -> ExitCode {
 
     let failed = if let Some(spec) = value("--scale") {
         scale(&env, &spec)
+    } else if let Some(seconds) = number("--idle") {
+        idle(&env, Duration::from_secs(seconds));
+        0
     } else {
         let (rate, seconds) = if has("--quick") {
             (50, 6)
@@ -496,6 +508,44 @@ async fn probe(addr: SocketAddr, path: &str) -> std::io::Result<String> {
         .await
         .map_err(|_| std::io::Error::other("probe answer timed out"))??;
     Ok(String::from_utf8_lossy(&raw).into_owned())
+}
+
+// ---------------------------------------------------------------------------
+// Idle.
+// ---------------------------------------------------------------------------
+
+fn idle(env: &Env, wait: Duration) {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
+    let yaml = std::fs::read_to_string(&example).unwrap_or_else(|e| panic!("{}: {e}", example.display()));
+    println!(
+        "idle: config.example.yaml, {} s then one scrape, three fresh agents",
+        wait.as_secs()
+    );
+    println!();
+    println!(
+        "{:>4} {:>8} {:>12} {:>12} {:>8}",
+        "run", "rss_mib", "anon_mib", "file_mib", "pss_mib"
+    );
+    for run in 1..=3 {
+        let agent = start_agent(env, "idle", &yaml);
+        std::thread::sleep(wait);
+        http_get(agent.addr, "/metrics").expect("cannot scrape the agent");
+        std::thread::sleep(Duration::from_secs(1));
+        let rollup = std::fs::read_to_string(agent.proc_dir.join("smaps_rollup")).unwrap_or_default();
+        let pss = rollup
+            .lines()
+            .find_map(|l| l.strip_prefix("Pss:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        println!(
+            "{run:>4} {:>8.2} {:>12.2} {:>12.2} {:>8.2}",
+            mib(agent.kib("VmRSS")),
+            mib(agent.kib("RssAnon")),
+            mib(agent.kib("RssFile")),
+            mib(pss)
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
