@@ -5,6 +5,7 @@
 //! A check writes into a [`Probe`]; the check runner turns the probe into an
 //! [`Observation`]. Nothing here knows about metrics or HTTP.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::reason::{Hint, Phase, Reason};
@@ -163,11 +164,12 @@ pub struct Facts {
     /// How long a mail flow check's message took from submission to the
     /// receiving mailbox.
     pub delivery: Option<std::time::Duration>,
-    /// Set while a mail flow run logs in to the probe mailbox and selects
-    /// its INBOX (with the probe mailbox's own token): a failure then is
-    /// the probe mailbox's, and the guide names it rather than the mailbox
-    /// the message was sent as.
-    pub on_probe_mailbox: bool,
+    /// The mailbox (its configured name) and the protocol (`imap`, as in
+    /// `protocols:`) a run was using when it ended, where that is not the
+    /// check's own `mailbox`: a mail flow run logging in to its probe mailbox
+    /// with that mailbox's token. A failure then is that mailbox's, and the
+    /// guide names it.
+    pub other_mailbox: Option<(Arc<str>, &'static str)>,
 }
 
 /// The recorder a check writes into while it runs.

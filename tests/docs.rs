@@ -326,7 +326,7 @@ checks:
             }),
             delivery: Some(Duration::from_secs(7)),
             // Not exported: it only decides which mailbox the guide names.
-            on_probe_mailbox: false,
+            other_mailbox: None,
         };
         let failure = Failure::new(Reason::ConnectTimeout, "no answer");
         metrics.observe(&check.meta, probe.into_observation(Err(failure), Duration::from_millis(5)));

@@ -20,6 +20,7 @@ use std::sync::atomic::Ordering;
 
 use ece_o365_exporter::checks::{ScheduledCheck, mailflow, run_check};
 use ece_o365_exporter::config::Config;
+use ece_o365_exporter::guide::Message;
 use ece_o365_exporter::i18n::Lang;
 use ece_o365_exporter::observation::Observation;
 use ece_o365_exporter::reason::{Phase, Reason};
@@ -31,17 +32,31 @@ use test_support::servers::{self, Flow, FlowServers};
 use test_support::token_server::TokenServer;
 use verdict::{assert_fails, assert_ok, phases};
 
-/// The token endpoints of both mailboxes and the configuration with one
-/// mailflow check against `servers`.
-async fn setup(pki: &Pki, servers: &FlowServers) -> ([TokenServer; 2], String) {
-    let key = OAuthKey {
+/// What the token endpoints of the tests sign with.
+fn key() -> OAuthKey {
+    OAuthKey {
         key_id: "mailflow-test".into(),
         hs256_secret: b"mailflow-test-secret-0123456789abc".to_vec(),
         issuer: String::new(),
-    };
-    let tokens = mailflow_setup::token_servers(pki, &key).await;
+    }
+}
+
+/// The token endpoints of both mailboxes and the configuration with one
+/// mailflow check against `servers`.
+async fn setup(pki: &Pki, servers: &FlowServers) -> ([TokenServer; 2], String) {
+    let tokens = mailflow_setup::token_servers(pki, &key()).await;
     let yaml = mailflow_setup::config(&tokens, &servers.smtp.target(), &servers.imap.target(), "5m");
     (tokens, yaml)
+}
+
+/// The first remedy the guide gives for `entries` (the runs of `config`'s checks).
+fn first_remedy(config: &Config, entries: &[report::Entry]) -> Message {
+    report::assess(config, entries)
+        .items
+        .iter()
+        .flat_map(|i| &i.findings)
+        .find_map(|f| f.remedy.clone())
+        .expect("the guide gives a remedy")
 }
 
 fn check(pki: &Pki, yaml: &str) -> ScheduledCheck {
@@ -180,13 +195,7 @@ async fn exchange_refusals_at_submission_are_named_with_their_remedy() {
         assert_eq!(flow.imap.connection_count(), 0, "{what}");
         assert!(obs.facts.delivery.is_none(), "{what}");
 
-        let assessment = report::assess(&config, &entries);
-        let remedy = assessment
-            .items
-            .iter()
-            .flat_map(|i| &i.findings)
-            .find_map(|f| f.remedy.clone())
-            .unwrap_or_else(|| panic!("{what}: no remedy"));
+        let remedy = first_remedy(&config, &entries);
         let english = Lang::En.text(remedy.key, &remedy.args);
         assert!(english.contains(marker), "{what}: `{marker}` not in {english}");
         for lang in Lang::ALL {
@@ -272,13 +281,8 @@ async fn a_probe_mailbox_failure_names_the_probe_mailbox() {
     let pki = Pki::new();
     let flow = servers::flow(Flow::new(pki.server_config(Leaf::Good))).await;
     let (tokens, yaml) = setup(&pki, &flow).await;
-    let key = OAuthKey {
-        key_id: "mailflow-test".into(),
-        hs256_secret: b"mailflow-test-secret-0123456789abc".to_vec(),
-        issuer: String::new(),
-    };
     tokens[1].set(test_support::token_server::Behaviour::Issue {
-        access_token: test_support::jwt::delegated_exchange_jwt(&key, SUPPORT, "IMAP.AccessAsUser.All", 3600),
+        access_token: test_support::jwt::delegated_exchange_jwt(&key(), SUPPORT, "IMAP.AccessAsUser.All", 3600),
         expires_in: 3600,
         rotate: false,
     });
@@ -288,13 +292,7 @@ async fn a_probe_mailbox_failure_names_the_probe_mailbox() {
     assert_eq!(obs.reason(), Some(Reason::TokenWrongUser), "{:?}", obs.outcome);
     assert_eq!(flow.received().len(), 1, "the message was sent before the probe mailbox failed");
 
-    let assessment = report::assess(&config, &entries);
-    let remedy = assessment
-        .items
-        .iter()
-        .flat_map(|i| &i.findings)
-        .find_map(|f| f.remedy.clone())
-        .expect("a remedy");
+    let remedy = first_remedy(&config, &entries);
     let english = Lang::En.text(remedy.key, &remedy.args);
     assert!(english.contains(PROBE), "the probe mailbox is not named: {english}");
     assert!(

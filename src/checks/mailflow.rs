@@ -201,6 +201,8 @@ pub struct MailflowCheck {
     sender: MailAuth,
     from: String,
     to: String,
+    /// The probe mailbox's configured name, for the guide when it fails.
+    to_name: Arc<str>,
     receiver: MailAuth,
     /// This host, as the header names it: a run deletes only the late
     /// arrivals of its own host, never another agent's messages.
@@ -219,6 +221,7 @@ pub fn build(cfg: &CheckConfig, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Ch
         sender: MailAuth::new(ctx, Some(sender))?.ok_or(BuildError::Mismatch)?,
         from: sender.address.clone(),
         to: settings.to.address.clone(),
+        to_name: Arc::from(settings.to.name.as_str()),
         receiver: MailAuth::new(ctx, Some(&settings.to))?.ok_or(BuildError::Mismatch)?,
         host,
     }))
@@ -534,7 +537,7 @@ impl Check for MailflowCheck {
             // The receiving side: its capabilities are not the dispatcher's.
             let capabilities = probe.facts.capabilities.take();
             let mut tags = Tags(0);
-            probe.facts.on_probe_mailbox = true;
+            probe.facts.other_mailbox = Some((self.to_name.clone(), MailProtocol::Imap.as_str()));
             let (mut ls, _, token) = imap::login(&self.receive, Some(&self.receiver), probe, &mut tags).await?;
             probe.facts.capabilities = capabilities;
             probe.enter(Phase::Deliver);
@@ -549,7 +552,7 @@ impl Check for MailflowCheck {
                 });
             }
             // From here a failure is the flow's (delivery, cleanup), named for the sending mailbox.
-            probe.facts.on_probe_mailbox = false;
+            probe.facts.other_mailbox = None;
             // Keep some of the timeout to delete the message once it is there.
             let give_up = match probe.deadline() {
                 Some(deadline) => {

@@ -71,14 +71,11 @@ pub fn item_for(reason: Reason, kind: Kind, shared: bool) -> GuideItem {
 pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl FnMut(GuideItem, Finding)) {
     let meta = r.meta;
     let obs = r.observation;
-    // A mail flow run that failed on its probe mailbox: that mailbox is the
-    // one to name (and its protocol), not the one the message was sent as.
-    let probe_mailbox = (obs.facts.on_probe_mailbox && !obs.success())
-        .then(|| config.checks.iter().find(|c| c.name == meta.name))
-        .flatten()
-        .and_then(|c| c.settings.probe_mailbox())
-        .map(|(name, _, _)| name);
-    let mailbox: Option<&Mailbox> = probe_mailbox
+    // A run that failed on another mailbox than its own (a mail flow run on
+    // its probe mailbox): that mailbox is the one to name, with its protocol.
+    let other = if obs.success() { None } else { obs.facts.other_mailbox.as_ref() };
+    let mailbox: Option<&Mailbox> = other
+        .map(|(name, _)| &**name)
         .or(meta.mailbox.as_deref())
         .and_then(|name| config.mailboxes.iter().find(|m| m.name == name))
         .map(|m| &**m);
@@ -110,12 +107,12 @@ pub(super) fn from_check(config: &Config, r: &CheckResult<'_>, add: &mut impl Fn
         .find(|c| c.name == meta.name)
         .and_then(|c| c.settings.proxy())
         .map(|p| p.address.to_string());
-    // The mail protocol a check speaks as its mailbox (a mailflow check
-    // submits over SMTP); else its kind's name.
-    let protocol = match checks::spec(meta.kind).map(|s| s.schema.mailbox) {
-        // A probe mailbox is read over IMAP (the loader requires it).
-        _ if probe_mailbox.is_some() => "IMAP".to_string(),
-        Some(MailboxUse::Optional(p)) => p.as_str().to_ascii_uppercase(),
+    // The mail protocol a check speaks as the mailbox it names (a mailflow
+    // check submits over SMTP, and reads its probe mailbox over IMAP); else
+    // its kind's name.
+    let protocol = match (other, checks::spec(meta.kind).map(|s| s.schema.mailbox)) {
+        (Some((_, p)), _) => p.to_ascii_uppercase(),
+        (None, Some(MailboxUse::Optional(p))) => p.as_str().to_ascii_uppercase(),
         _ => meta.kind.as_str().to_ascii_uppercase(),
     };
     let base = |key: &'static str| {
