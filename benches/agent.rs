@@ -531,12 +531,7 @@ fn idle(env: &Env, wait: Duration) {
         std::thread::sleep(wait);
         http_get(agent.addr, "/metrics").expect("cannot scrape the agent");
         std::thread::sleep(Duration::from_secs(1));
-        let rollup = std::fs::read_to_string(agent.proc_dir.join("smaps_rollup")).unwrap_or_default();
-        let pss = rollup
-            .lines()
-            .find_map(|l| l.strip_prefix("Pss:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .unwrap_or(0);
+        let pss = common::proc_kib(&agent.proc_dir, "smaps_rollup", "Pss").unwrap_or(0);
         let mib = |kib: u64| kib as f64 / 1024.0;
         println!(
             "{run:>4} {:>8.2} {:>12.2} {:>12.2} {:>8.2}",

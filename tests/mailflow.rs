@@ -50,13 +50,12 @@ async fn setup(pki: &Pki, servers: &FlowServers) -> ([TokenServer; 2], String) {
 }
 
 /// The first remedy the guide gives for `entries` (the runs of `config`'s checks).
-fn first_remedy(config: &Config, entries: &[report::Entry]) -> Message {
+fn first_remedy(config: &Config, entries: &[report::Entry]) -> Option<Message> {
     report::assess(config, entries)
         .items
         .iter()
         .flat_map(|i| &i.findings)
         .find_map(|f| f.remedy.clone())
-        .expect("the guide gives a remedy")
 }
 
 fn check(pki: &Pki, yaml: &str) -> ScheduledCheck {
@@ -195,7 +194,7 @@ async fn exchange_refusals_at_submission_are_named_with_their_remedy() {
         assert_eq!(flow.imap.connection_count(), 0, "{what}");
         assert!(obs.facts.delivery.is_none(), "{what}");
 
-        let remedy = first_remedy(&config, &entries);
+        let remedy = first_remedy(&config, &entries).unwrap_or_else(|| panic!("{what}: no remedy"));
         let english = Lang::En.text(remedy.key, &remedy.args);
         assert!(english.contains(marker), "{what}: `{marker}` not in {english}");
         for lang in Lang::ALL {
@@ -292,7 +291,7 @@ async fn a_probe_mailbox_failure_names_the_probe_mailbox() {
     assert_eq!(obs.reason(), Some(Reason::TokenWrongUser), "{:?}", obs.outcome);
     assert_eq!(flow.received().len(), 1, "the message was sent before the probe mailbox failed");
 
-    let remedy = first_remedy(&config, &entries);
+    let remedy = first_remedy(&config, &entries).expect("a remedy");
     let english = Lang::En.text(remedy.key, &remedy.args);
     assert!(english.contains(PROBE), "the probe mailbox is not named: {english}");
     assert!(

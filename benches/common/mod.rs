@@ -54,8 +54,13 @@ pub fn clock_ticks_per_second() -> u64 {
 
 /// A field of `/proc/<pid>/status` in KiB: `VmHWM` (peak RSS) or `VmRSS`.
 pub fn status_kib(proc_dir: &Path, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(proc_dir.join("status")).ok()?;
-    let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    proc_kib(proc_dir, "status", field)
+}
+
+/// A `FIELD: N kB` line of a file of `/proc/<pid>` (`status`, `smaps_rollup`), in KiB.
+pub fn proc_kib(proc_dir: &Path, file: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(proc_dir.join(file)).ok()?;
+    let line = text.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
