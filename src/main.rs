@@ -21,6 +21,9 @@ use ece_o365_exporter::service;
 use ece_o365_exporter::state::{ReloadSender, RunningState};
 use ece_o365_exporter::web::WebGuard;
 use ece_o365_exporter::{REVISION, VERSION, checks, http, limits, report, secret};
+// Links exp and pow into the binary, so that libm.so.6 is not loaded.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+use libm_symbols as _;
 
 /// Exit code for a configuration that cannot be used.
 const EXIT_BAD_CONFIG: u8 = 2;

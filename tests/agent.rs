@@ -599,3 +599,37 @@ async fn one_malloc_arena_unless_the_admin_sets_more() {
     assert_eq!(heaps[0], 0, "heaps of other arenas in the agent's memory map");
     assert!(heaps[1] >= 1, "MALLOC_ARENA_MAX=8 and still no other arena's heap: {heaps:?}");
 }
+
+/// exp and pow are defined in the binary (crates/libm-symbols): an agent
+/// that resolved a name (hickory's decaying round-trip time calls exp) and
+/// ran its scheduler (tokio's statistics call pow) has no libm.so mapped.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test(flavor = "multi_thread")]
+async fn no_libm_so_is_loaded() {
+    let dns = servers::dns(DnsMode::Answer(vec![Ipv4Addr::new(192, 0, 2, 10)])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let yaml = format!(
+        "checks:\n  - {{ name: dns, kind: dns, query: outlook.office365.com, dns_servers: [\"{}\"] }}\n",
+        dns.addr
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let agent = Agent::start(BIN, &config, &[]);
+    agent.wait_ready().await;
+    let m = parse(&agent.get("/metrics").await.1);
+    assert_eq!(
+        value(
+            &m,
+            "ece_o365_check_success",
+            &[("check", "dns"), ("kind", "dns"), ("target", "outlook.office365.com/A")]
+        ),
+        Some(1.0)
+    );
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", agent.child.id())).unwrap();
+    let libm: Vec<&str> = maps.lines().filter(|l| l.contains("/libm.so")).collect();
+    assert!(
+        libm.is_empty(),
+        "libm.so is mapped (a new C math function? see crates/libm-symbols): {libm:?}"
+    );
+    assert_eq!(agent.terminate(), Some(0));
+}

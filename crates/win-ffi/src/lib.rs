@@ -3,7 +3,7 @@
 //! secret for this machine), the Event Log (`eventlog`: the event source
 //! and its events) and a directory's access list (`acl`).
 //!
-//! This and `crates/glibc-malloc` are the crates of the workspace allowed `unsafe`; the agent's
+//! This, `crates/glibc-malloc` and `crates/libm-symbols` are the crates of the workspace allowed `unsafe`; the agent's
 //! crate stays `#![forbid(unsafe_code)]` and calls only what is exported
 //! here. Every `unsafe` block holds one call and says why it is sound; every
 //! buffer the system allocates is freed here, on every path. It knows
