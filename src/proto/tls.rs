@@ -29,21 +29,26 @@ pub enum TlsSetupError {
     Rustls(#[from] rustls::Error),
 }
 
-/// The system's trusted roots, loaded once per process.
-fn native_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+/// The system's trusted roots, loaded once per process and kept as trust
+/// anchors only (the certificates they were read from are dropped), shared
+/// by every client configuration without extra CAs.
+fn native_roots() -> &'static Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
     ROOTS.get_or_init(|| {
         let found = rustls_native_certs::load_native_certs();
         for e in found.errors.iter().take(3) {
             tracing::warn!(error = %e, "some system root certificates could not be loaded");
         }
-        found.certs
+        let mut roots = RootCertStore::empty();
+        // A malformed system root is skipped, as every TLS client does.
+        let _ = roots.add_parsable_certificates(found.certs);
+        Arc::new(roots)
     })
 }
 
 /// Shares one rustls `ClientConfig` among all checks with the same extra CAs,
 /// so a thousand checks do not parse the system roots a thousand times, nor
-/// hold a thousand copies of them (each is a few hundred KiB).
+/// hold a thousand copies of their trust anchors.
 #[derive(Default)]
 pub struct ClientConfigCache {
     by_extra: HashMap<Arc<Vec<CertificateDer<'static>>>, Arc<ClientConfig>>,
@@ -56,12 +61,13 @@ impl ClientConfigCache {
         if let Some(cfg) = self.by_extra.get(extra) {
             return Ok(cfg.clone());
         }
-        let mut roots = RootCertStore::empty();
-        // A malformed system root is skipped, as every TLS client does.
-        let _ = roots.add_parsable_certificates(native_roots().iter().cloned());
-        let (_, rejected) = roots.add_parsable_certificates(extra.iter().cloned());
-        if rejected > 0 {
-            tracing::warn!(rejected, "some configured CA certificates are not usable as trust anchors");
+        let mut roots = native_roots().clone();
+        if !extra.is_empty() {
+            let with_extra = Arc::make_mut(&mut roots);
+            let (_, rejected) = with_extra.add_parsable_certificates(extra.iter().cloned());
+            if rejected > 0 {
+                tracing::warn!(rejected, "some configured CA certificates are not usable as trust anchors");
+            }
         }
         if roots.is_empty() {
             return Err(TlsSetupError::NoRoots);
