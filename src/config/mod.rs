@@ -14,6 +14,7 @@
 mod check;
 mod ece;
 mod error;
+mod field_path;
 mod load;
 mod no_proxy;
 mod oauth;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::{ConfigError, Loc};
+use super::field_path;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -198,24 +199,13 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<ConfigFile, ConfigError> 
 /// error names line, column and field path, and shows the source line unless
 /// the field is under one of `private_sections`.
 pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str, private_sections: &[&str]) -> Result<T, ConfigError> {
-    let mut path = String::new();
-    let result = serde_saphyr::with_deserializer_from_str(text, |de| {
-        let mut track = serde_path_to_error::Track::new();
-        let r = T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track));
-        if r.is_err() {
-            path = track.path().to_string();
-        }
-        r
-    });
-    result.map_err(|e| {
+    serde_saphyr::from_str(text).map_err(|e| {
         let loc = e.location().map(Loc::from).unwrap_or_default();
-        // `Spanned` adds `.value` steps that mean nothing to a user.
-        let field = path.replace(".value[", "[").replace(".value.", ".");
-        let field = field.strip_suffix(".value").unwrap_or(&field).to_string();
-        let field = if field == "?" || field == "." { String::new() } else { field };
+        let message = bare_message(&e);
+        let field = field_path::at(text, loc.line, loc.column, &message);
         let private = private_sections.iter().any(|s| field.starts_with(s));
         let source = if private { None } else { Some(text) };
-        ConfigError::new(file, source, loc, field, bare_message(&e))
+        ConfigError::new(file, source, loc, field, message)
     })
 }
 
