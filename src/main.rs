@@ -124,6 +124,9 @@ enum ServiceCommand {
     /// Register the service (automatic start, LocalSystem) with this program, --config.file, --web.listen-address,
     /// --log.level/--log.format and --log.file, and restrict the token directory to SYSTEM and Administrators.
     Install,
+    /// Set the installed service's restart on failure (10 s, 30 s, then 60 s; the count reset after a day), as
+    /// `install` does; the MSI runs it after installing the service.
+    Recovery,
     /// Stop and remove the service.
     Uninstall,
     /// Run as the service; only the service control manager starts this.
@@ -497,6 +500,9 @@ mod windows {
         let result = match command {
             ServiceCommand::Install => install(&global),
             ServiceCommand::Acl { path } => service::access_list(path).map(|sddl| println!("{sddl}")),
+            ServiceCommand::Recovery => {
+                service::recovery().map(|()| println!("Service `{}` restarts 10 s, 30 s and 60 s after a failure.", service::SERVICE_NAME))
+            }
             ServiceCommand::Uninstall => service::uninstall().map(|()| {
                 match eventlog::unregister_source() {
                     Ok(_) => {}

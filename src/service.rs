@@ -130,6 +130,22 @@ pub fn install(args: Vec<OsString>) -> Result<(), ServiceError> {
     service
         .set_description(DESCRIPTION)
         .map_err(scm("cannot set the service description"))?;
+    restart_on_failure(&service)
+}
+
+/// Sets the installed service's restart on failure (10 s, 30 s, then 60 s,
+/// the count reset after a day), as `install` does: the MSI runs it after
+/// installing the service (wixl has no failure-actions table).
+pub fn recovery() -> Result<(), ServiceError> {
+    let manager = ServiceManager::local_computer(None::<&str>, ServiceManagerAccess::CONNECT)
+        .map_err(scm("cannot open the service control manager (run as Administrator)"))?;
+    let service = manager
+        .open_service(SERVICE_NAME, ServiceAccess::CHANGE_CONFIG)
+        .map_err(scm("cannot open the service"))?;
+    restart_on_failure(&service)
+}
+
+fn restart_on_failure(service: &windows_service::service::Service) -> Result<(), ServiceError> {
     let restart_after = |secs| ServiceAction {
         action_type: ServiceActionType::Restart,
         delay: Duration::from_secs(secs),
@@ -141,8 +157,7 @@ pub fn install(args: Vec<OsString>) -> Result<(), ServiceError> {
             command: None,
             actions: Some(vec![restart_after(10), restart_after(30), restart_after(60)]),
         })
-        .map_err(scm("cannot set the service's restart on failure"))?;
-    Ok(())
+        .map_err(scm("cannot set the service's restart on failure"))
 }
 
 /// Stops the service (bounded wait) and removes it.
