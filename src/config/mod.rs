@@ -3,7 +3,7 @@
 //!
 //! Loading happens in two steps. `raw` mirrors the YAML with source
 //! locations (`deny_unknown_fields` everywhere; a check's own keys are kept
-//! for its kind); [`Config::from_yaml_with`] then checks every rule
+//! for its kind; `field_path` names the field of a parse error); [`Config::from_yaml_with`] then checks every rule
 //! (`validate`; each check kind reads its keys through [`KindKeys`]) and
 //! produces plain typed values. Nothing after loading needs to re-validate or can fail on
 //! configuration. This module reads files named in the config (CA bundles)
