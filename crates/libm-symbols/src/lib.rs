@@ -11,7 +11,7 @@
 //! linking only the libraries it needs, leaves `libm.so.6` out.
 //!
 //! If a new dependency calls another C math function, `libm.so.6` is loaded
-//! again, and `tests/agent.rs` (`no_libm_is_mapped`) names it: define that
+//! again, and `tests/agent.rs` (`no_libm_so_is_loaded`) says so: define that
 //! function here the same way.
 //!
 //! It knows nothing of the agent. Empty on systems without glibc.
