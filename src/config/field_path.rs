@@ -1,29 +1,27 @@
 //! The field path of a YAML error (`checks[2].interval`) from where the
-//! parser says it is: the document is read again as a plain tree of maps,
-//! sequences and scalars with their positions, and the path is the way down
-//! that tree to the line and column of the error. A document that is not
-//! YAML at all (a syntax error) has no tree: its path is where a walk
-//! through it stopped.
+//! parser says it is: the document is read once more, keeping only the way
+//! down to the node being read and the way to the last node that starts at
+//! or before the error's line and column. Nothing of the document is kept,
+//! so the memory this takes is the nesting depth, not the file's size. A
+//! document that is not YAML at all (a syntax error) is named by the last
+//! key read before the parser gave up.
 //!
 //! Why not track the path while deserializing (as `serde_path_to_error`
 //! does): that wraps every typed `Deserialize` of the configuration in a
 //! second, path-keeping copy, a few hundred KB of machine code that every
-//! agent maps for the rare bad file. This reads the tree only when an error
-//! is shown.
+//! agent maps for the rare bad file. This reads the document again only when
+//! an error is shown.
 
 use std::cell::RefCell;
 use std::fmt;
 
-use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
 /// The path to `(line, column)` in `text`, or an empty string at the
 /// document's root. `message` is the error's: an unknown or duplicate key's
 /// path ends with that key; a missing field's ends at the map that lacks it.
 pub(super) fn at(text: &str, line: u32, column: u32, message: &str) -> String {
-    let Ok(root) = serde_saphyr::from_str::<Spanned<Node>>(text) else {
-        return where_it_breaks(text);
-    };
     let about = if message.starts_with("unknown field") || message.starts_with("duplicate field") {
         About::Key
     } else if message.starts_with("missing field") {
@@ -31,68 +29,25 @@ pub(super) fn at(text: &str, line: u32, column: u32, message: &str) -> String {
     } else {
         About::Value
     };
-    let mut path = String::new();
-    descend(&root, (line, column), about, &mut path);
-    path
-}
-
-/// What an error at a position is about.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum About {
-    /// The value there (a wrong type, a bad duration): the path ends at it.
-    Value,
-    /// The key there (unknown, duplicate): the path ends with that key.
-    Key,
-    /// A key the map there lacks: the path ends at the map.
-    MissingKey,
-}
-
-fn descend(node: &Spanned<Node>, at: (u32, u32), about: About, path: &mut String) {
-    // A block map starts where its first key does, so an error where a node
-    // starts is that node's only when it is about a value.
-    if pos(node) == at && about == About::Value {
-        return;
-    }
-    match &node.value {
-        Node::Scalar => {}
-        Node::Seq(items) => {
-            let Some((i, item)) = items.iter().enumerate().rev().find(|(_, item)| pos(item) <= at) else {
-                return;
-            };
-            path.push_str(&format!("[{i}]"));
-            descend(item, at, about, path);
+    SEARCH.with(|s| {
+        *s.borrow_mut() = Search {
+            at: (line, column),
+            about,
+            path: Vec::new(),
+            best: Vec::new(),
         }
-        Node::Map(entries) => {
-            let Some((key, value)) = entries.iter().rev().find(|(key, _)| pos(key) <= at) else {
-                return;
-            };
-            if pos(key) == at && about == About::MissingKey {
-                return;
-            }
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(&key.value.0);
-            if pos(key) == at && about == About::Key {
-                return;
-            }
-            descend(value, at, about, path);
-        }
-    }
-}
-
-/// Walks the document until the parser gives up, and names the value it was
-/// in then.
-fn where_it_breaks(text: &str) -> String {
-    let path = RefCell::new(Vec::new());
-    let _ = serde_saphyr::with_deserializer_from_str(text, |de| Walk(&path).deserialize(de));
+    });
+    // The read fails where the first one did, or later; what it passed is enough.
+    let _ = serde_saphyr::from_str::<Spanned<Walk>>(text);
+    let best = SEARCH.with(|s| std::mem::take(&mut *s.borrow_mut()).best);
     let mut out = String::new();
-    for step in path.into_inner() {
+    for step in best {
         match step {
             Step::Index(i) => out.push_str(&format!("[{i}]")),
-            Step::Key(k) if out.is_empty() => out.push_str(&k),
             Step::Key(k) => {
-                out.push('.');
+                if !out.is_empty() {
+                    out.push('.');
+                }
                 out.push_str(&k);
             }
         }
@@ -100,89 +55,62 @@ fn where_it_breaks(text: &str) -> String {
     out
 }
 
+/// What an error at a position is about.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum About {
+    /// The value there (a wrong type, a bad duration): the path ends at it.
+    #[default]
+    Value,
+    /// The key there (unknown, duplicate): the path ends with that key.
+    Key,
+    /// A key the map there lacks: the path ends at the map.
+    MissingKey,
+}
+
+#[derive(Clone, PartialEq, Eq)]
 enum Step {
     Key(String),
     Index(usize),
 }
 
-/// Reads any node, keeping on `path` the way to the value being read; a
-/// value read whole takes its step off again, so after an error the steps
-/// left lead to where it happened.
-#[derive(Clone, Copy)]
-struct Walk<'a>(&'a RefCell<Vec<Step>>);
-
-impl<'de> DeserializeSeed<'de> for Walk<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
+/// The state of one search, beside the walk (a `Spanned` value cannot carry
+/// a seed, so the walk's nodes find it here).
+#[derive(Default)]
+struct Search {
+    at: (u32, u32),
+    about: About,
+    /// The way to the node being read.
+    path: Vec<Step>,
+    /// The way to the node the error is in, as far as the walk has come.
+    best: Vec<Step>,
 }
 
-impl<'de> Visitor<'de> for Walk<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML node")
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        self.deserialize(d)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        while seq.next_element_seed(Element(self, index))?.is_some() {
-            index += 1;
-        }
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Key>()? {
-            self.0.borrow_mut().push(Step::Key(key.0));
-            map.next_value_seed(self)?;
-            self.0.borrow_mut().pop();
-        }
-        Ok(())
-    }
+thread_local! {
+    static SEARCH: RefCell<Search> = RefCell::new(Search::default());
 }
 
-/// A sequence's element: its step is taken once the element is there, not
-/// while the parser looks for one.
-struct Element<'a>(Walk<'a>, usize);
+impl Search {
+    /// A map key, seen before its value: keys come in document order, so the
+    /// last one at or before the error holds it, unless a later node is
+    /// deeper. A block map starts where its first key does: an error there
+    /// that is not about a key is the map's.
+    fn key(&mut self, at: (u32, u32)) {
+        if at < self.at || (at == self.at && self.about == About::Key) {
+            self.best = self.path.clone();
+        } else if at == self.at {
+            self.best = self.path[..self.path.len() - 1].to_vec();
+        }
+    }
 
-impl<'de> DeserializeSeed<'de> for Element<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        let Element(walk, index) = self;
-        walk.0.borrow_mut().push(Step::Index(index));
-        walk.deserialize(d)?;
-        walk.0.borrow_mut().pop();
-        Ok(())
+    /// A value or sequence element, once read whole (only then is its start
+    /// known). One that starts at the error is the answer when the error is
+    /// about a value: the outermost of several starting there, which is read
+    /// whole last. Otherwise it counts when nothing below it already does.
+    fn value(&mut self, at: (u32, u32)) {
+        let below = self.best.len() >= self.path.len() && self.best[..self.path.len()] == self.path[..];
+        if (at == self.at && self.about == About::Value) || (at <= self.at && !below) {
+            self.best = self.path.clone();
+        }
     }
 }
 
@@ -194,74 +122,87 @@ fn pos<T>(s: &Spanned<T>) -> (u32, u32) {
     )
 }
 
-/// A YAML node with nothing kept but its shape and, through `Spanned`, where
-/// each key and value starts.
-enum Node {
-    Map(Vec<(Spanned<Key>, Spanned<Node>)>),
-    Seq(Vec<Spanned<Node>>),
-    Scalar,
-}
+/// Any YAML node, read for its keys and positions and then forgotten.
+struct Walk;
 
-/// A map key as the path shows it: any scalar, as written.
-struct Key(String);
-
-impl<'de> Deserialize<'de> for Node {
+impl<'de> Deserialize<'de> for Walk {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NodeVisitor)
+        d.deserialize_any(WalkVisitor)
     }
 }
 
-struct NodeVisitor;
+struct WalkVisitor;
 
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
+impl<'de> Visitor<'de> for WalkVisitor {
+    type Value = Walk;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any YAML node")
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
-        Ok(Node::Scalar)
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Walk, E> {
+        Ok(Walk)
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Node, E> {
-        Ok(Node::Scalar)
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Walk, E> {
+        Ok(Walk)
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Node, E> {
-        Ok(Node::Scalar)
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Walk, E> {
+        Ok(Walk)
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Node, E> {
-        Ok(Node::Scalar)
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Walk, E> {
+        Ok(Walk)
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Node, E> {
-        Ok(Node::Scalar)
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Walk, E> {
+        Ok(Walk)
     }
-    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Node, E> {
-        Ok(Node::Scalar)
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Walk, E> {
+        Ok(Walk)
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Scalar)
+    fn visit_unit<E: de::Error>(self) -> Result<Walk, E> {
+        Ok(Walk)
     }
-    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Scalar)
+    fn visit_none<E: de::Error>(self) -> Result<Walk, E> {
+        Ok(Walk)
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
-        Node::deserialize(d)
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Walk, D::Error> {
+        Walk::deserialize(d)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Walk, A::Error> {
+        for index in 0.. {
+            SEARCH.with(|s| s.borrow_mut().path.push(Step::Index(index)));
+            let Some(element) = seq.next_element::<Spanned<Walk>>()? else {
+                SEARCH.with(|s| s.borrow_mut().path.pop());
+                break;
+            };
+            SEARCH.with(|s| {
+                let mut s = s.borrow_mut();
+                s.value(pos(&element));
+                s.path.pop();
+            });
         }
-        Ok(Node::Seq(items))
+        Ok(Walk)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(entry) = map.next_entry()? {
-            entries.push(entry);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Walk, A::Error> {
+        while let Some(key) = map.next_key::<Spanned<Key>>()? {
+            SEARCH.with(|s| {
+                let mut s = s.borrow_mut();
+                let at = pos(&key);
+                s.path.push(Step::Key(key.value.0));
+                s.key(at);
+            });
+            let value = map.next_value::<Spanned<Walk>>()?;
+            SEARCH.with(|s| {
+                let mut s = s.borrow_mut();
+                s.value(pos(&value));
+                s.path.pop();
+            });
         }
-        Ok(Node::Map(entries))
+        Ok(Walk)
     }
 }
+
+/// A map key as the path shows it: any scalar, as written.
+struct Key(String);
 
 impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -360,6 +301,17 @@ mod tests {
     fn a_syntax_error_is_named_by_where_the_parser_stopped() {
         let (line, _, field, _) = error("checks:\n  - name: a\n    kind: tcp\n    target: [host:1\n");
         assert_eq!((line, field.as_str()), (4, "checks[0].target"));
+    }
+
+    #[test]
+    fn a_late_element_of_a_long_list_is_counted_right() {
+        let mut yaml = String::from("checks:\n");
+        for i in 0..2000 {
+            let timeout = if i == 1234 { "soon" } else { "5s" };
+            yaml.push_str(&format!("  - {{ name: c{i}, kind: tcp, timeout: {timeout} }}\n"));
+        }
+        let (line, _, field, _) = error(&yaml);
+        assert_eq!((line, field.as_str()), (1236, "checks[1234].timeout"));
     }
 
     #[test]
