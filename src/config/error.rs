@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use super::redact::redact_urls;
 
-/// Where in the YAML a value came from (1-based; 0 when unknown).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Where in the YAML a value came from (1-based; 0 when unknown). Ordered
+/// as in the file: by line, then column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Loc {
     pub line: u32,
     pub column: u32,

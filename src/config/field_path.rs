@@ -18,10 +18,11 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-/// The path to `(line, column)` in `text`, or an empty string at the
-/// document's root. `message` is the error's: an unknown or duplicate key's
+use super::error::Loc;
+
+/// The path to `loc` in `text`, or an empty string at the document's root. `message` is the error's: an unknown or duplicate key's
 /// path ends with that key; a missing field's ends at the map that lacks it.
-pub(super) fn at(text: &str, line: u32, column: u32, message: &str) -> String {
+pub(super) fn at(text: &str, loc: Loc, message: &str) -> String {
     let about = if message.starts_with("unknown field") || message.starts_with("duplicate field") {
         About::Key
     } else if message.starts_with("missing field") {
@@ -31,7 +32,7 @@ pub(super) fn at(text: &str, line: u32, column: u32, message: &str) -> String {
     };
     SEARCH.with(|s| {
         *s.borrow_mut() = Search {
-            at: (line, column),
+            at: loc,
             about,
             path: Vec::new(),
             best: Vec::new(),
@@ -77,7 +78,7 @@ enum Step {
 /// a seed, so the walk's nodes find it here).
 #[derive(Default)]
 struct Search {
-    at: (u32, u32),
+    at: Loc,
     about: About,
     /// The way to the node being read.
     path: Vec<Step>,
@@ -94,7 +95,7 @@ impl Search {
     /// last one at or before the error holds it, unless a later node is
     /// deeper. A block map starts where its first key does: an error there
     /// that is not about a key is the map's.
-    fn key(&mut self, at: (u32, u32)) {
+    fn key(&mut self, at: Loc) {
         if at < self.at || (at == self.at && self.about == About::Key) {
             self.best = self.path.clone();
         } else if at == self.at {
@@ -106,7 +107,7 @@ impl Search {
     /// known). One that starts at the error is the answer when the error is
     /// about a value: the outermost of several starting there, which is read
     /// whole last. Otherwise it counts when nothing below it already does.
-    fn value(&mut self, at: (u32, u32)) {
+    fn value(&mut self, at: Loc) {
         let below = self.best.len() >= self.path.len() && self.best[..self.path.len()] == self.path[..];
         if (at == self.at && self.about == About::Value) || (at <= self.at && !below) {
             self.best = self.path.clone();
@@ -114,12 +115,8 @@ impl Search {
     }
 }
 
-fn pos<T>(s: &Spanned<T>) -> (u32, u32) {
-    let l = s.referenced;
-    (
-        u32::try_from(l.line()).unwrap_or(u32::MAX),
-        u32::try_from(l.column()).unwrap_or(u32::MAX),
-    )
+fn pos<T>(s: &Spanned<T>) -> Loc {
+    s.referenced.into()
 }
 
 /// Any YAML node, read for its keys and positions and then forgotten.

@@ -202,7 +202,7 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str
     serde_saphyr::from_str(text).map_err(|e| {
         let loc = e.location().map(Loc::from).unwrap_or_default();
         let message = bare_message(&e);
-        let field = field_path::at(text, loc.line, loc.column, &message);
+        let field = field_path::at(text, loc, &message);
         let private = private_sections.iter().any(|s| field.starts_with(s));
         let source = if private { None } else { Some(text) };
         ConfigError::new(file, source, loc, field, message)
