@@ -20,8 +20,9 @@ use serde_saphyr::Spanned;
 
 use super::error::Loc;
 
-/// The path to `loc` in `text`, or an empty string at the document's root. `message` is the error's: an unknown or duplicate key's
-/// path ends with that key; a missing field's ends at the map that lacks it.
+/// The path to `loc` in `text`, or an empty string at the document's root.
+/// `message` is the error's: an unknown or duplicate key's path ends with
+/// that key; a missing field's ends at the map that lacks it.
 pub(super) fn at(text: &str, loc: Loc, message: &str) -> String {
     let about = if message.starts_with("unknown field") || message.starts_with("duplicate field") {
         About::Key
